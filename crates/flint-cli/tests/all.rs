@@ -1,0 +1,113 @@
+//! `flint ask` as a process, against the stand-in server replaying a recorded transcript.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flint_replay::{Config, Fault, Reply, StandIn, Transcript};
+use flint_store::{ItemRole, ItemStatus, Store};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sse").join(name)
+}
+
+fn serve(reply: Reply) -> StandIn {
+    StandIn::start(Config::default().route("/chat/completions", reply), 0).unwrap()
+}
+
+fn hello() -> Transcript {
+    Transcript::load(&fixture("chat-hello.sse")).unwrap()
+}
+
+struct Home {
+    dir: tempfile::TempDir,
+    project: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap(), project: tempfile::tempdir().unwrap() }
+    }
+
+    fn flint(&self, base_url: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+            .args(args)
+            .env("FLINT_DATA_DIR", self.dir.path().join("data"))
+            .env("FLINT_CONFIG_DIR", self.dir.path().join("config"))
+            .env("OPENAI_BASE_URL", base_url)
+            .env("FLINT_MODEL", "fixture-model")
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .unwrap()
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.dir.path().join("data/flint.db")).unwrap()
+    }
+
+    fn project(&self) -> &Path {
+        self.project.path()
+    }
+}
+
+#[test]
+fn ask_prints_exactly_what_was_streamed_and_records_it() {
+    let home = Home::new();
+    let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: Some(7), fault: None });
+    let project = home.project().to_str().unwrap().to_owned();
+    let out = home.flint(&server.base_url(), &["ask", "--project", &project, "what", "is", "this?"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let expected = std::fs::read_to_string(fixture("chat-hello.txt")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+
+    let body = server.requests()[0].json().unwrap();
+    assert_eq!(body["model"], "fixture-model");
+    assert_eq!(body["messages"].as_array().unwrap().last().unwrap()["content"], "what is this?");
+
+    let store = home.store();
+    let p = store.last_project().unwrap().unwrap();
+    assert_eq!(Path::new(&p.path), home.project().canonicalize().unwrap());
+    let s = store.latest_session(p.id).unwrap().unwrap();
+    assert_eq!(s.title, "what is this?");
+    let items = store.items(s.id).unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[1].role, items[1].status), (ItemRole::Assistant, ItemStatus::Complete));
+    assert_eq!(items[1].text, expected);
+}
+
+#[test]
+fn a_failure_exits_non_zero_with_one_sentence_and_keeps_the_partial_answer() {
+    let home = Home::new();
+    let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: None, fault: Some((4, Fault::Drop)) });
+    let project = home.project().to_str().unwrap().to_owned();
+    let out = home.flint(&server.base_url(), &["ask", "--project", &project, "q"]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "The project is");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("flint: The connection closed"), "{err}");
+
+    let store = home.store();
+    let p = store.last_project().unwrap().unwrap();
+    let items = store.items(store.latest_session(p.id).unwrap().unwrap().id).unwrap();
+    assert_eq!((items[1].text.as_str(), items[1].status), ("The project is", ItemStatus::Failed));
+}
+
+#[test]
+fn provider_errors_and_bad_input_are_clear() {
+    let home = Home::new();
+    let server = serve(Reply::Status {
+        code: 401,
+        body: r#"{"error":{"message":"Incorrect API key"}}"#.into(),
+        headers: vec![],
+    });
+    let project = home.project().to_str().unwrap().to_owned();
+    let out = home.flint(&server.base_url(), &["ask", "--project", &project, "q"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rejected the API key"));
+
+    let out = home.flint(&server.base_url(), &["ask", "--project", "/definitely/not/here", "q"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert_eq!(server.requests().len(), 1, "no request for a bad project");
+}

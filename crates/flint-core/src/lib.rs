@@ -1,0 +1,19 @@
+//! Flint's engine, headless: it opens projects, keeps sessions, and runs turns, turning a
+//! model's stream into one typed event stream that any front end (the desktop app, the
+//! CLI, a test) consumes. Deltas are coalesced into frame-sized batches here, and the
+//! answer is written to the store as it grows. Nothing in this crate knows about Tauri
+//! or the DOM.
+
+mod config;
+mod engine;
+mod error;
+mod event;
+
+pub use config::{ModelInfo, Paths, Settings};
+pub use engine::{Engine, Workspace, FRAME, PERSIST_EVERY};
+pub use error::{CoreError, ErrorInfo};
+pub use event::{TurnEvent, TurnMetrics};
+
+pub use flint_model as model;
+pub use flint_project as project;
+pub use flint_store as store;

@@ -1,0 +1,230 @@
+//! The engine with a scripted model and a real SQLite file.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flint_core::model::fake::{FakeModel, Step};
+use flint_core::model::{ModelError, Role, Usage};
+use flint_core::store::{ItemStatus, Store};
+use flint_core::{Engine, TurnEvent};
+use tokio_util::sync::CancellationToken;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    project: tempfile::TempDir,
+    db: std::path::PathBuf,
+    fake: FakeModel,
+    engine: Engine,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flint.db");
+    let fake = FakeModel::new();
+    let engine = Engine::new(Store::open(&db).unwrap(), Arc::new(fake.clone()), "fake-fast");
+    Fixture { _dir: dir, project, db, fake, engine }
+}
+
+async fn session(f: &Fixture) -> i64 {
+    let ws = f.engine.open_project(f.project.path()).await.unwrap();
+    f.engine.new_session(ws.project.id, "").await.unwrap().id
+}
+
+type Events = Arc<Mutex<Vec<TurnEvent>>>;
+
+fn recorder() -> (Events, impl FnMut(TurnEvent) + Send) {
+    let events: Events = Arc::default();
+    let sink = {
+        let events = events.clone();
+        move |e| events.lock().unwrap().push(e)
+    };
+    (events, sink)
+}
+
+fn deltas(events: &Events) -> Vec<String> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Delta { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fast_stream_arrives_in_frame_batches_and_is_stored() {
+    let f = fixture();
+    let sid = session(&f).await;
+    // 3,000 tokens with no pause: one Channel message per token would be 3,000 messages.
+    let tokens: Vec<String> = (0..3000).map(|i| format!("t{i} ")).collect();
+    let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    f.fake.push_text(&refs);
+    let (events, sink) = recorder();
+    let item = f.engine.run_turn(sid, "  go  ", sink, CancellationToken::new()).await.unwrap();
+
+    let joined: String = tokens.concat();
+    assert_eq!(deltas(&events).concat(), joined);
+    assert!(deltas(&events).len() < 50, "{} batches", deltas(&events).len());
+    assert_eq!(item.text, joined);
+    assert_eq!(item.status, ItemStatus::Complete);
+
+    let events = events.lock().unwrap();
+    assert!(matches!(events.first(), Some(TurnEvent::Started { .. })));
+    let Some(TurnEvent::Finished { status, error, .. }) = events.last() else { panic!("no Finished") };
+    assert_eq!((*status, error.is_none()), (ItemStatus::Complete, true));
+
+    // The prompt was trimmed, stored, and titled the session.
+    let store = Store::open(&f.db).unwrap();
+    let items = store.items(sid).unwrap();
+    assert_eq!(items[0].text, "go");
+    assert_eq!(store.session(sid).unwrap().title, "go");
+}
+
+#[tokio::test]
+async fn the_first_token_is_sent_at_once() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("first".into()),
+        Step::Sleep(Duration::from_millis(300)),
+        Step::Text(" second".into()),
+        Step::Finish,
+    ]);
+    let (events, sink) = recorder();
+    f.engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap();
+    assert_eq!(deltas(&events), vec!["first", " second"]);
+}
+
+#[tokio::test]
+async fn history_is_sent_with_each_turn() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push_text(&["one"]);
+    f.fake.push_text(&["two"]);
+    let (_, sink) = recorder();
+    f.engine.run_turn(sid, "first question", sink, CancellationToken::new()).await.unwrap();
+    let (_, sink) = recorder();
+    f.engine.run_turn(sid, "second question", sink, CancellationToken::new()).await.unwrap();
+    let reqs = f.fake.requests();
+    let second: Vec<(Role, &str)> = reqs[1].messages.iter().map(|m| (m.role, m.content.as_str())).collect();
+    assert_eq!(second[0].0, Role::System);
+    assert_eq!(
+        &second[1..],
+        &[(Role::User, "first question"), (Role::Assistant, "one"), (Role::User, "second question")]
+    );
+    assert_eq!(reqs[1].model, "fake-fast");
+}
+
+#[tokio::test]
+async fn stop_keeps_what_arrived() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("partial".into()),
+        Step::Sleep(Duration::from_secs(30)),
+        Step::Text("never".into()),
+        Step::Finish,
+    ]);
+    let cancel = CancellationToken::new();
+    let (events, sink) = recorder();
+    let stopper = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            cancel.cancel();
+        })
+    };
+    let started = std::time::Instant::now();
+    let item = f.engine.run_turn(sid, "q", sink, cancel).await.unwrap();
+    stopper.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!((item.text.as_str(), item.status), ("partial", ItemStatus::Cancelled));
+    assert!(matches!(
+        events.lock().unwrap().last(),
+        Some(TurnEvent::Finished { status: ItemStatus::Cancelled, .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_provider_failure_keeps_the_partial_answer_with_the_reason() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![Step::Text("half an ans".into()), Step::Fail(ModelError::Dropped)]);
+    let (events, sink) = recorder();
+    let item = f.engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap();
+    assert_eq!((item.text.as_str(), item.status), ("half an ans", ItemStatus::Failed));
+    assert!(item.error.unwrap().contains("connection closed"));
+    let events = events.lock().unwrap();
+    let Some(TurnEvent::Finished { error: Some(e), .. }) = events.last() else { panic!() };
+    assert_eq!(e.code, "dropped");
+}
+
+#[tokio::test]
+async fn a_growing_answer_is_written_while_it_streams() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("early text".into()),
+        Step::Sleep(Duration::from_millis(900)),
+        Step::Text(" late".into()),
+        Step::Finish,
+    ]);
+    let engine = f.engine.clone();
+    let turn = tokio::spawn(async move {
+        let (_, sink) = recorder();
+        engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap()
+    });
+    // Another connection (as after a crash) sees the partial answer within the
+    // persistence interval, still marked streaming.
+    tokio::time::sleep(flint_core::PERSIST_EVERY * 3).await;
+    let seen = rusqlite_reader(&f.db);
+    assert_eq!(seen, ("early text".to_string(), "streaming".to_string()));
+    let item = turn.await.unwrap();
+    assert_eq!(item.text, "early text late");
+}
+
+fn rusqlite_reader(db: &std::path::Path) -> (String, String) {
+    // Read without Store::open, which would mark the streaming item interrupted.
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT text, status FROM items WHERE role = 'assistant' ORDER BY id DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn usage_and_metrics_are_reported() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("a".into()),
+        Step::Sleep(Duration::from_millis(20)),
+        Step::Text("b".into()),
+        Step::Usage(Usage { input_tokens: 12, output_tokens: 2 }),
+        Step::Finish,
+    ]);
+    let (events, sink) = recorder();
+    f.engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap();
+    let events = events.lock().unwrap();
+    let Some(TurnEvent::Finished { metrics, .. }) = events.last() else { panic!() };
+    assert_eq!((metrics.input_tokens, metrics.output_tokens), (Some(12), Some(2)));
+    assert!(metrics.ttft_ms.is_some());
+    assert!(metrics.tokens_per_sec.is_some());
+}
+
+#[tokio::test]
+async fn empty_prompts_and_bad_folders_are_refused() {
+    let f = fixture();
+    let sid = session(&f).await;
+    let (_, sink) = recorder();
+    let err = f.engine.run_turn(sid, "   ", sink, CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.code(), "empty_prompt");
+    let err = f.engine.open_project(&f.project.path().join("missing")).await.unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    assert!(f.fake.requests().is_empty());
+}

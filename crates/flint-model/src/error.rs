@@ -1,0 +1,208 @@
+use std::time::Duration;
+
+/// Why a model request failed, classified so callers can decide what to do and tell the
+/// user something they can act on. Messages never contain API keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("no API key is set for {provider}")]
+    MissingKey { provider: String },
+    #[error("the provider rejected the API key (HTTP {status})")]
+    BadKey { status: u16, detail: String },
+    #[error("the provider does not know the model `{model}`")]
+    UnknownModel { model: String, detail: String },
+    #[error("rate limited by the provider")]
+    RateLimited {
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    #[error("the conversation is longer than the model's context window")]
+    ContextTooLong { detail: String },
+    #[error("the provider had a server error (HTTP {status})")]
+    Server { status: u16, detail: String },
+    #[error("the provider refused the request (HTTP {status})")]
+    BadRequest { status: u16, detail: String },
+    #[error("could not reach the provider: {detail}")]
+    Network { detail: String },
+    #[error("the provider sent nothing for {}s", .after.as_secs())]
+    IdleTimeout { after: Duration },
+    #[error("the provider sent an event Flint could not read: {detail}")]
+    Malformed { detail: String },
+    #[error("the connection closed before the answer was complete")]
+    Dropped,
+    #[error("the provider reported an error: {detail}")]
+    Provider { detail: String },
+}
+
+impl ModelError {
+    /// A stable machine-readable code for the UI and the CLI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingKey { .. } => "missing_key",
+            Self::BadKey { .. } => "bad_key",
+            Self::UnknownModel { .. } => "unknown_model",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::ContextTooLong { .. } => "context_too_long",
+            Self::Server { .. } => "server_error",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Network { .. } => "network",
+            Self::IdleTimeout { .. } => "idle_timeout",
+            Self::Malformed { .. } => "malformed_stream",
+            Self::Dropped => "dropped",
+            Self::Provider { .. } => "provider_error",
+        }
+    }
+
+    /// A sentence for the user that says what happened and what to do about it.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::MissingKey { provider } => format!(
+                "No API key is set for {provider}. Set it in the settings file or the \
+                 OPENAI_API_KEY environment variable."
+            ),
+            Self::BadKey { status, .. } => format!(
+                "The provider rejected the API key (HTTP {status}). Check the key in your settings."
+            ),
+            Self::UnknownModel { model, .. } => format!(
+                "The provider does not serve the model `{model}`. Pick another model in your settings."
+            ),
+            Self::RateLimited { retry_after, .. } => match retry_after {
+                Some(d) => format!(
+                    "The provider is rate limiting requests. Try again in {} s.",
+                    d.as_secs().max(1)
+                ),
+                None => "The provider is rate limiting requests. Try again shortly.".into(),
+            },
+            Self::ContextTooLong { .. } => {
+                "The conversation no longer fits the model's context window. Start a new session \
+                 or remove attached files."
+                    .into()
+            }
+            Self::Server { status, .. } => format!(
+                "The provider had a server error (HTTP {status}). Try again in a moment."
+            ),
+            Self::BadRequest { status, detail } => {
+                format!("The provider refused the request (HTTP {status}): {detail}")
+            }
+            Self::Network { detail } => format!(
+                "Could not reach the provider ({detail}). Check the base URL and your connection."
+            ),
+            Self::IdleTimeout { after } => format!(
+                "The provider stopped sending for {} s. What arrived is kept; try again.",
+                after.as_secs()
+            ),
+            Self::Malformed { detail } => format!(
+                "The provider sent a response Flint could not read ({detail}). What arrived is kept."
+            ),
+            Self::Dropped => {
+                "The connection closed before the answer was complete. What arrived is kept; \
+                 try again."
+                    .into()
+            }
+            Self::Provider { detail } => format!("The provider reported an error: {detail}"),
+        }
+    }
+
+    /// Whether sending the same request again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. }
+                | Self::Server { .. }
+                | Self::Network { .. }
+                | Self::IdleTimeout { .. }
+                | Self::Dropped
+        )
+    }
+
+    /// How long the provider asked us to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Classifies a non-success HTTP status and its body.
+    pub fn from_status(
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &str,
+        model: &str,
+    ) -> Self {
+        let detail = provider_detail(body);
+        let lower = detail.to_ascii_lowercase();
+        match status {
+            401 | 403 => Self::BadKey { status, detail },
+            404 => Self::UnknownModel {
+                model: model.to_string(),
+                detail,
+            },
+            429 => Self::RateLimited {
+                retry_after,
+                detail,
+            },
+            400 | 413 | 422
+                if lower.contains("context") || lower.contains("too long") || lower.contains("maximum") =>
+            {
+                Self::ContextTooLong { detail }
+            }
+            500..=599 => Self::Server { status, detail },
+            _ => Self::BadRequest { status, detail },
+        }
+    }
+}
+
+/// Pulls the human part out of a provider's error body (`{"error":{"message":..}}` in
+/// every format Flint speaks), bounded so a huge HTML page does not end up in a message.
+fn provider_detail(body: &str) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            let e = v.get("error")?;
+            e.get("message")
+                .and_then(|m| m.as_str())
+                .or_else(|| e.as_str())
+                .map(str::to_owned)
+        });
+    let text = from_json.unwrap_or_else(|| body.trim().to_string());
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let e = ModelError::from_status(401, None, r#"{"error":{"message":"bad key"}}"#, "m");
+        assert_eq!(e.code(), "bad_key");
+        let e = ModelError::from_status(404, None, "", "gpt-x");
+        assert!(e.user_message().contains("gpt-x"));
+        let e = ModelError::from_status(429, Some(Duration::from_secs(7)), "", "m");
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        assert!(e.user_message().contains("7 s"));
+        let e = ModelError::from_status(
+            400,
+            None,
+            r#"{"error":{"message":"This model's maximum context length is 128000 tokens"}}"#,
+            "m",
+        );
+        assert_eq!(e.code(), "context_too_long");
+        assert!(ModelError::from_status(503, None, "", "m").is_retryable());
+        assert!(!ModelError::from_status(400, None, "nope", "m").is_retryable());
+    }
+
+    #[test]
+    fn long_bodies_are_bounded() {
+        let body = "x".repeat(10_000);
+        let ModelError::Server { detail, .. } = ModelError::from_status(500, None, &body, "m")
+        else {
+            panic!("expected a server error");
+        };
+        assert!(detail.chars().count() <= 301);
+    }
+}

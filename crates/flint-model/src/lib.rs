@@ -1,0 +1,77 @@
+//! Talking to model providers. This crate owns the wire: it turns a [`ModelRequest`] into
+//! an HTTP request, decodes the server-sent events that come back, and yields a stream of
+//! [`ModelEvent`]s or one typed [`ModelError`]. It knows nothing of sessions, storage or
+//! the UI; flint-core drives it through the [`ModelClient`] trait, which a scripted fake
+//! (feature `test-support`) also implements.
+
+mod chat;
+mod error;
+#[cfg(feature = "test-support")]
+pub mod fake;
+pub mod sse;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+
+pub use chat::ChatCompletions;
+pub use error::ModelError;
+
+/// Who said a message in the conversation sent to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// One request for a streamed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+}
+
+/// Token counts as the provider reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// What a streaming answer yields, in order. The stream ends after `Finished`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelEvent {
+    /// Visible answer text.
+    TextDelta(String),
+    /// Token usage, usually in the last chunk.
+    Usage(Usage),
+    /// The provider said the answer is complete (with its stated reason, if any).
+    Finished { reason: Option<String> },
+}
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<ModelEvent, ModelError>> + Send>>;
+
+/// Anything that can stream an answer: a real provider or a scripted fake.
+pub trait ModelClient: Send + Sync {
+    /// Starts the request. Errors (including connection and HTTP status errors) arrive
+    /// as the stream's items; after an `Err` the stream yields nothing more.
+    fn stream(&self, request: ModelRequest) -> EventStream;
+}

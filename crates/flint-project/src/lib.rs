@@ -1,0 +1,176 @@
+//! The project on disk. Opening a folder validates it and reads its git state; the file
+//! tree is listed one directory at a time (what the sidebar expands), respecting
+//! .gitignore, .ignore and git's exclude files, so a 100k-file tree costs no more to show
+//! than the folders the user actually opens. Paths from outside (the UI, the model) are
+//! always relative to the root and confined to it.
+
+mod git;
+mod tree;
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use git::GitState;
+pub use tree::Entry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{} does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error("{} is not a folder", .0.display())]
+    NotAFolder(PathBuf),
+    #[error("{} cannot be read: {source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{0}` is outside the project")]
+    OutsideProject(String),
+    #[error("git could not read the repository: {0}")]
+    Git(#[from] git2::Error),
+}
+
+impl ProjectError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing(_) => "not_found",
+            Self::NotAFolder(_) => "not_a_folder",
+            Self::Unreadable { .. } => "unreadable",
+            Self::OutsideProject(_) => "outside_project",
+            Self::Git(_) => "git",
+        }
+    }
+}
+
+/// An opened project folder.
+#[derive(Debug, Clone)]
+pub struct ProjectDir {
+    root: PathBuf,
+}
+
+/// What the UI shows about a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ProjectInfo {
+    pub root: String,
+    pub name: String,
+    pub git: Option<GitState>,
+}
+
+impl ProjectDir {
+    /// Opens `path` as a project: it must be a readable folder. Symlinks are resolved so
+    /// the same folder is one project however it was reached.
+    pub fn open(path: &Path) -> Result<Self, ProjectError> {
+        let meta = std::fs::metadata(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ProjectError::Missing(path.to_path_buf())
+            } else {
+                ProjectError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+        if !meta.is_dir() {
+            return Err(ProjectError::NotAFolder(path.to_path_buf()));
+        }
+        let root = std::fs::canonicalize(path).map_err(|source| ProjectError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // Reading one entry proves the folder is listable (permissions, network mounts).
+        std::fs::read_dir(&root)
+            .and_then(|mut d| d.next().transpose())
+            .map_err(|source| ProjectError::Unreadable {
+                path: root.clone(),
+                source,
+            })?;
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn name(&self) -> String {
+        self.root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.root.display().to_string())
+    }
+
+    pub fn info(&self) -> ProjectInfo {
+        ProjectInfo {
+            root: self.root.display().to_string(),
+            name: self.name(),
+            git: git::state(&self.root),
+        }
+    }
+
+    /// Resolves a project-relative path, refusing absolute paths, `..` and `.git/`.
+    pub fn resolve(&self, rel: &str) -> Result<PathBuf, ProjectError> {
+        let p = Path::new(rel);
+        let mut out = self.root.clone();
+        for c in p.components() {
+            match c {
+                Component::Normal(part) => {
+                    if part == ".git" {
+                        return Err(ProjectError::OutsideProject(rel.to_string()));
+                    }
+                    out.push(part);
+                }
+                Component::CurDir => {}
+                _ => return Err(ProjectError::OutsideProject(rel.to_string())),
+            }
+        }
+        // A symlink inside the project may still lead out of it.
+        if let Ok(real) = std::fs::canonicalize(&out) {
+            if !real.starts_with(&self.root) {
+                return Err(ProjectError::OutsideProject(rel.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The entries of one directory (`""` for the root), folders first.
+    pub fn list_dir(&self, rel: &str) -> Result<Vec<Entry>, ProjectError> {
+        let dir = self.resolve(rel)?;
+        tree::list(&self.root, &dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_rejects_files_and_missing_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f.txt");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(ProjectDir::open(&file).unwrap_err().code(), "not_a_folder");
+        assert_eq!(
+            ProjectDir::open(&tmp.path().join("nope")).unwrap_err().code(),
+            "not_found"
+        );
+        assert!(ProjectDir::open(tmp.path()).is_ok());
+    }
+
+    #[test]
+    fn paths_are_confined() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = ProjectDir::open(tmp.path()).unwrap();
+        for bad in ["../x", "/etc", "a/../../x", ".git/config", "a/.git"] {
+            assert_eq!(p.resolve(bad).unwrap_err().code(), "outside_project", "{bad}");
+        }
+        assert!(p.resolve("src/main.rs").is_ok());
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            std::os::unix::fs::symlink(outside.path(), tmp.path().join("link")).unwrap();
+            assert_eq!(p.resolve("link").unwrap_err().code(), "outside_project");
+        }
+    }
+}

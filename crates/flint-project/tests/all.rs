@@ -1,0 +1,103 @@
+//! The project on disk: ignore rules and git state, on folders and repositories made here.
+
+use std::fs;
+use std::path::Path;
+
+use flint_project::ProjectDir;
+use git2::{Repository, Signature};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+fn names(p: &ProjectDir, dir: &str) -> Vec<String> {
+    p.list_dir(dir).unwrap().into_iter().map(|e| e.path).collect()
+}
+
+#[test]
+fn the_tree_respects_ignore_files_at_every_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, ".gitignore", "target/\n*.log\n");
+    write(root, "src/.gitignore", "generated.rs\n");
+    write(root, "src/main.rs", "fn main() {}");
+    write(root, "src/generated.rs", "// generated");
+    write(root, "src/nested/deep.rs", "");
+    write(root, "target/debug/app", "bin");
+    write(root, "build.log", "log");
+    write(root, ".ignore", "secret.txt\n");
+    write(root, "secret.txt", "");
+    write(root, "README.md", "");
+    Repository::init(root).unwrap();
+    let p = ProjectDir::open(root).unwrap();
+    // Folders first, then files, case-insensitively; .git is never listed.
+    assert_eq!(names(&p, ""), vec!["src", ".gitignore", ".ignore", "README.md"]);
+    assert_eq!(names(&p, "src"), vec!["src/nested", "src/.gitignore", "src/main.rs"]);
+    assert_eq!(names(&p, "src/nested"), vec!["src/nested/deep.rs"]);
+    assert_eq!(p.list_dir("../").unwrap_err().code(), "outside_project");
+}
+
+#[test]
+fn gitignore_applies_without_a_repository_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), ".gitignore", "*.log\n");
+    write(tmp.path(), "a.log", "");
+    write(tmp.path(), "a.txt", "");
+    let p = ProjectDir::open(tmp.path()).unwrap();
+    assert_eq!(names(&p, ""), vec![".gitignore", "a.txt"]);
+    assert!(p.info().git.is_none());
+}
+
+fn commit(repo: &Repository, file: &str) -> git2::Oid {
+    let root = repo.workdir().unwrap().to_path_buf();
+    write(&root, file, file);
+    let mut index = repo.index().unwrap();
+    index.add_path(Path::new(file)).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = Signature::now("Test", "test@example.com").unwrap();
+    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+    let parents: Vec<&git2::Commit> = parents.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, "commit", &tree, &parents).unwrap()
+}
+
+#[test]
+fn git_states_unborn_branch_and_detached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repository::init(tmp.path()).unwrap();
+    repo.set_head("refs/heads/trunk").unwrap();
+
+    let git = ProjectDir::open(tmp.path()).unwrap().info().git.unwrap();
+    assert_eq!((git.branch.as_str(), git.unborn, git.detached), ("trunk", true, false));
+
+    let first = commit(&repo, "a.txt");
+    let git = ProjectDir::open(tmp.path()).unwrap().info().git.unwrap();
+    assert_eq!((git.branch.as_str(), git.unborn, git.detached), ("trunk", false, false));
+
+    commit(&repo, "b.txt");
+    repo.set_head_detached(first).unwrap();
+    let git = ProjectDir::open(tmp.path()).unwrap().info().git.unwrap();
+    assert!(git.detached);
+    assert_eq!(git.branch, first.to_string()[..7]);
+
+    // A subfolder of a repository reports the repository's branch.
+    fs::create_dir_all(tmp.path().join("sub")).unwrap();
+    repo.set_head("refs/heads/trunk").unwrap();
+    let git = ProjectDir::open(&tmp.path().join("sub")).unwrap().info().git.unwrap();
+    assert_eq!(git.branch, "trunk");
+}
+
+#[test]
+fn a_wide_tree_lists_only_what_is_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    for d in 0..50 {
+        for f in 0..40 {
+            write(tmp.path(), &format!("d{d:02}/f{f:02}.rs"), "");
+        }
+    }
+    let p = ProjectDir::open(tmp.path()).unwrap();
+    assert_eq!(p.list_dir("").unwrap().len(), 50);
+    assert_eq!(p.list_dir("d07").unwrap().len(), 40);
+}

@@ -1,0 +1,349 @@
+//! The stand-in model server. Flint cannot reach a real provider from its tests, so this
+//! plays one: it answers on 127.0.0.1 with recorded server-sent-event transcripts, in the
+//! wire format the request path asks for, at a chosen pace (events per second, where one
+//! event carries about one token) or as fast as the socket allows, optionally cut into
+//! chunks of a fixed size to exercise awkward byte boundaries. It can also fail on
+//! purpose: an HTTP error status, a connection dropped or stalled mid-stream.
+//!
+//! It is a test tool, never shipped in the app. It speaks just enough HTTP/1.1 for one
+//! request per connection, on plain threads, so a fault can be placed at an exact byte.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A recorded stream: the raw bytes, and where each event ends (after its blank line).
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    bytes: Vec<u8>,
+    event_ends: Vec<usize>,
+}
+
+impl Transcript {
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        let mut event_ends = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i..].starts_with(b"\r\n\r\n") {
+                i += 4;
+                event_ends.push(i);
+            } else if bytes[i..].starts_with(b"\n\n") {
+                i += 2;
+                event_ends.push(i);
+            } else {
+                i += 1;
+            }
+        }
+        if event_ends.last() != Some(&bytes.len()) && !bytes.is_empty() {
+            event_ends.push(bytes.len());
+        }
+        Self { bytes, event_ends }
+    }
+
+    pub fn load(path: &std::path::Path) -> io::Result<Self> {
+        Ok(Self::from_bytes(std::fs::read(path)?))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn events(&self) -> usize {
+        self.event_ends.len()
+    }
+}
+
+/// How the server answers one route.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Stream a transcript.
+    Stream {
+        transcript: Transcript,
+        /// Events per second; `None` sends as fast as the socket takes it.
+        rate: Option<f64>,
+        /// Write in pieces of this many bytes (each flushed on its own).
+        chunk: Option<usize>,
+        /// Stop after this many events: close the connection (`Drop`) or go silent.
+        fault: Option<(usize, Fault)>,
+    },
+    /// An HTTP error with a JSON body, and optional extra headers (e.g. Retry-After).
+    Status {
+        code: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Drop,
+    Stall,
+}
+
+impl Reply {
+    pub fn stream(transcript: Transcript) -> Self {
+        Self::Stream {
+            transcript,
+            rate: None,
+            chunk: None,
+            fault: None,
+        }
+    }
+}
+
+/// A request as the server received it, for tests to inspect.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// Routes are matched by the request path's suffix: `/chat/completions` (Chat
+/// Completions), `/responses` (Responses API), `/messages` (Anthropic).
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub routes: HashMap<String, Reply>,
+}
+
+impl Config {
+    pub fn route(mut self, suffix: &str, reply: Reply) -> Self {
+        self.routes.insert(suffix.to_string(), reply);
+        self
+    }
+}
+
+pub struct StandIn {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StandIn {
+    /// Binds 127.0.0.1 on `port` (0 picks a free one) and serves in the background.
+    pub fn start(config: Config, port: u16) -> io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let addr = listener.local_addr()?;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let config = Arc::new(config);
+        let (reqs, stopping) = (requests.clone(), stop.clone());
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (config, reqs, stopping) = (config.clone(), reqs.clone(), stopping.clone());
+                thread::spawn(move || {
+                    // A client that hangs up early is normal (Stop in the app).
+                    let _ = serve(conn, &config, &reqs, &stopping);
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            requests,
+            stop,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL a client should use, ending in `/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(
+    conn: TcpStream,
+    config: &Config,
+    requests: &Mutex<Vec<Recorded>>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    conn.set_nodelay(true)?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    let mut content_length = 0usize;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim().to_string(), v.trim().to_string());
+            if k.eq_ignore_ascii_case("content-length") {
+                content_length = v.parse().unwrap_or(0);
+            }
+            headers.push((k, v));
+        }
+    }
+    let mut body = vec![0u8; content_length];
+    reader.read_exact(&mut body)?;
+    if let Ok(mut r) = requests.lock() {
+        r.push(Recorded {
+            method,
+            path: path.clone(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+    }
+    let route = path.split('?').next().unwrap_or_default();
+    let reply = config
+        .routes
+        .iter()
+        .find(|(suffix, _)| route.ends_with(suffix.as_str()))
+        .map(|(_, r)| r);
+    let mut out = conn;
+    match reply {
+        None => write_status(
+            &mut out,
+            404,
+            &[],
+            r#"{"error":{"message":"no such route on the stand-in server"}}"#,
+        ),
+        Some(Reply::Status {
+            code,
+            body,
+            headers,
+        }) => write_status(&mut out, *code, headers, body),
+        Some(Reply::Stream {
+            transcript,
+            rate,
+            chunk,
+            fault,
+        }) => {
+            out.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                  Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+            )?;
+            let start = Instant::now();
+            let mut from = 0;
+            for (i, &end) in transcript.event_ends.iter().enumerate() {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                match fault {
+                    Some((n, Fault::Drop)) if i == *n => return Ok(()),
+                    Some((n, Fault::Stall)) if i == *n => {
+                        // Silent but open until the client gives up or the server stops.
+                        while !stop.load(Ordering::SeqCst) {
+                            thread::sleep(Duration::from_millis(20));
+                        }
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+                if let Some(r) = rate {
+                    let due = start + Duration::from_secs_f64(i as f64 / r.max(0.001));
+                    let now = Instant::now();
+                    if due > now {
+                        thread::sleep(due - now);
+                    }
+                }
+                let piece = &transcript.bytes[from..end];
+                match chunk {
+                    Some(n) => {
+                        for c in piece.chunks((*n).max(1)) {
+                            out.write_all(c)?;
+                            out.flush()?;
+                        }
+                    }
+                    None => out.write_all(piece)?,
+                }
+                from = end;
+            }
+            out.flush()
+        }
+    }
+}
+
+fn write_status(
+    out: &mut TcpStream,
+    code: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {code} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reason(code),
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(body.as_bytes())?;
+    out.flush()
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcript_splits_events_with_either_line_ending() {
+        let t = Transcript::from_bytes(b"data: a\n\ndata: b\r\n\r\ndata: [DONE]\n\n".to_vec());
+        assert_eq!(t.events(), 3);
+        let t = Transcript::from_bytes(b"data: a\n\ndata: tail".to_vec());
+        assert_eq!(t.events(), 2);
+    }
+}

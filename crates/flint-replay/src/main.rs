@@ -1,0 +1,67 @@
+//! `flint-replay`: the stand-in model server as a command, for the end-to-end tests and
+//! the benchmarks. Prints `listening on http://127.0.0.1:PORT/v1` once it accepts.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use flint_replay::{Config, Reply, StandIn, Transcript};
+
+const USAGE: &str = "usage: flint-replay [--port N] [--rate EVENTS_PER_SEC] [--chunk BYTES] \
+[--chat FILE] [--responses FILE] [--messages FILE]";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flint-replay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let (mut port, mut rate, mut chunk) = (0u16, None, None);
+    let mut files: Vec<(&str, PathBuf)> = Vec::new();
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
+        match a.as_str() {
+            "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--rate" => rate = Some(value()?.parse::<f64>().map_err(|e| format!("--rate: {e}"))?),
+            "--chunk" => chunk = Some(value()?.parse::<usize>().map_err(|e| format!("--chunk: {e}"))?),
+            "--chat" => files.push(("/chat/completions", value()?.into())),
+            "--responses" => files.push(("/responses", value()?.into())),
+            "--messages" => files.push(("/messages", value()?.into())),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    if files.is_empty() {
+        return Err(format!("give at least one transcript\n{USAGE}"));
+    }
+    let mut config = Config::default();
+    for (route, path) in files {
+        let transcript =
+            Transcript::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        config = config.route(
+            route,
+            Reply::Stream {
+                transcript,
+                rate,
+                chunk,
+                fault: None,
+            },
+        );
+    }
+    let server = StandIn::start(config, port).map_err(|e| format!("cannot listen: {e}"))?;
+    println!("listening on {}", server.base_url());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // Serve until killed.
+    loop {
+        std::thread::park();
+    }
+}

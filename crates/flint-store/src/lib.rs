@@ -1,0 +1,359 @@
+//! Flint's history, kept in one SQLite file: the projects the user opened, their
+//! sessions, and every item said in them. Streaming answers are written as they grow,
+//! so a crash loses at most the last write interval; items that were still streaming
+//! when the process died are marked interrupted on the next open.
+//!
+//! The store is synchronous (rusqlite); async callers run it on a blocking thread.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the history database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the history database could not be upgraded: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("cannot create the data directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: i64 },
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            _ => "store",
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Project {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub path: String,
+    pub name: String,
+    #[ts(type = "number")]
+    pub opened_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Session {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub project_id: i64,
+    pub title: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ItemRole {
+    User,
+    Assistant,
+}
+
+/// Where an item is in its life. Only assistant items are ever anything but `Complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ItemStatus {
+    Streaming,
+    Complete,
+    /// Stopped by the user; the text is what arrived.
+    Cancelled,
+    /// The provider failed mid-answer; the text is what arrived.
+    Failed,
+    /// The process ended while it streamed (crash, kill); found on the next open.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Item {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub session_id: i64,
+    pub role: ItemRole,
+    pub text: String,
+    pub status: ItemStatus,
+    pub model: Option<String>,
+    /// The error shown to the user when the item failed.
+    pub error: Option<String>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, upgrades its schema, and marks
+    /// items a previous process left streaming as interrupted.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(path)?;
+        schema::prepare(&mut conn)?;
+        let store = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.recover_interrupted()?;
+        Ok(store)
+    }
+
+    /// The default database: `flint.db` in the given data directory.
+    pub fn open_in(data_dir: &Path) -> Result<Self> {
+        Self::open(&data_dir.join("flint.db"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn recover_interrupted(&self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE items SET status = 'interrupted' WHERE status = 'streaming'",
+            [],
+        )?)
+    }
+
+    /// Records that the project at `path` was opened now, creating it on first open.
+    pub fn touch_project(&self, path: &str, name: &str) -> Result<Project> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO projects (path, name, opened_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(path) DO UPDATE SET name = excluded.name, opened_at = excluded.opened_at",
+            params![path, name, now],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT id, path, name, opened_at FROM projects WHERE path = ?1",
+            [path],
+            project_row,
+        )?)
+    }
+
+    /// The most recently opened project.
+    pub fn last_project(&self) -> Result<Option<Project>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, path, name, opened_at FROM projects ORDER BY opened_at DESC, id DESC LIMIT 1",
+                [],
+                project_row,
+            )
+            .optional()?)
+    }
+
+    pub fn create_session(&self, project_id: i64, title: &str) -> Result<Session> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO sessions (project_id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            params![project_id, title, now],
+        )?;
+        self.session(self.conn.last_insert_rowid())
+    }
+
+    pub fn session(&self, id: i64) -> Result<Session> {
+        self.conn
+            .query_row(
+                "SELECT id, project_id, title, created_at, updated_at FROM sessions WHERE id = ?1",
+                [id],
+                session_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound {
+                what: "session",
+                id,
+            })
+    }
+
+    /// The project's most recently active session.
+    pub fn latest_session(&self, project_id: i64) -> Result<Option<Session>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, project_id, title, created_at, updated_at FROM sessions
+                 WHERE project_id = ?1 ORDER BY updated_at DESC, id DESC LIMIT 1",
+                [project_id],
+                session_row,
+            )
+            .optional()?)
+    }
+
+    pub fn set_session_title(&self, id: i64, title: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET title = ?2 WHERE id = ?1",
+            params![id, title],
+        )?;
+        Ok(())
+    }
+
+    /// Adds an item to a session and marks the session active.
+    pub fn add_item(
+        &self,
+        session_id: i64,
+        role: ItemRole,
+        text: &str,
+        status: ItemStatus,
+        model: Option<&str>,
+    ) -> Result<Item> {
+        let now = now_ms();
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO items (session_id, role, text, status, model, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![session_id, role_str(role), text, status_str(status), model, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE sessions SET updated_at = ?2 WHERE id = ?1",
+            params![session_id, now],
+        )?;
+        tx.commit()?;
+        self.item(id)
+    }
+
+    /// Rewrites an item's text and status: called as an answer grows and when it ends.
+    pub fn update_item(
+        &self,
+        id: i64,
+        text: &str,
+        status: ItemStatus,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE items SET text = ?2, status = ?3, error = ?4, updated_at = ?5 WHERE id = ?1",
+            params![id, text, status_str(status), error, now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "item", id });
+        }
+        Ok(())
+    }
+
+    pub fn item(&self, id: i64) -> Result<Item> {
+        self.conn
+            .query_row(
+                "SELECT id, session_id, role, text, status, model, error, created_at FROM items WHERE id = ?1",
+                [id],
+                item_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound { what: "item", id })
+    }
+
+    /// A session's items in the order they were said.
+    pub fn items(&self, session_id: i64) -> Result<Vec<Item>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, session_id, role, text, status, model, error, created_at FROM items
+             WHERE session_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([session_id], item_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Checks the file's integrity (`PRAGMA integrity_check`); `Ok(())` when sound.
+    pub fn integrity_check(&self) -> Result<std::result::Result<(), String>> {
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(if verdict == "ok" { Ok(()) } else { Err(verdict) })
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}
+
+fn role_str(r: ItemRole) -> &'static str {
+    match r {
+        ItemRole::User => "user",
+        ItemRole::Assistant => "assistant",
+    }
+}
+
+fn status_str(s: ItemStatus) -> &'static str {
+    match s {
+        ItemStatus::Streaming => "streaming",
+        ItemStatus::Complete => "complete",
+        ItemStatus::Cancelled => "cancelled",
+        ItemStatus::Failed => "failed",
+        ItemStatus::Interrupted => "interrupted",
+    }
+}
+
+fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        name: r.get(2)?,
+        opened_at: r.get(3)?,
+    })
+}
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        title: r.get(2)?,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+    })
+}
+
+fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
+    let role: String = r.get(2)?;
+    let status: String = r.get(4)?;
+    Ok(Item {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        role: if role == "user" {
+            ItemRole::User
+        } else {
+            ItemRole::Assistant
+        },
+        text: r.get(3)?,
+        status: match status.as_str() {
+            "streaming" => ItemStatus::Streaming,
+            "complete" => ItemStatus::Complete,
+            "cancelled" => ItemStatus::Cancelled,
+            "failed" => ItemStatus::Failed,
+            _ => ItemStatus::Interrupted,
+        },
+        model: r.get(5)?,
+        error: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}

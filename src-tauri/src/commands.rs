@@ -1,0 +1,153 @@
+//! The commands the UI calls. Each validates its input, calls the engine, and returns
+//! data or an `ErrorInfo` (`{code, message}`); none touches the file system directly.
+
+use std::path::PathBuf;
+
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_dialog::DialogExt;
+
+use flint_core::project::Entry;
+use flint_core::{CoreError, ErrorInfo, TurnEvent};
+
+use crate::state::{AppState, Snapshot};
+
+type Result<T> = std::result::Result<T, ErrorInfo>;
+
+fn info(e: impl Into<CoreError>) -> ErrorInfo {
+    e.into().info()
+}
+
+#[tauri::command]
+pub async fn snapshot(state: State<'_, AppState>) -> Result<Snapshot> {
+    Ok(state.snapshot().await)
+}
+
+#[tauri::command]
+pub async fn open_project(state: State<'_, AppState>, path: String) -> Result<Snapshot> {
+    state.open(&PathBuf::from(path)).await
+}
+
+/// Shows the system folder picker; `None` when the user cancels.
+#[tauri::command]
+pub async fn pick_project(app: AppHandle, state: State<'_, AppState>) -> Result<Option<Snapshot>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Open a project folder")
+        .pick_folder(move |folder| {
+            let _ = tx.send(folder);
+        });
+    let picked = rx.await.ok().flatten();
+    let Some(folder) = picked else {
+        return Ok(None);
+    };
+    let path = folder.into_path().map_err(|e| ErrorInfo {
+        code: "not_a_folder".into(),
+        message: format!("that location cannot be opened as a folder: {e}"),
+    })?;
+    state.open(&path).await.map(Some)
+}
+
+/// One directory of the current project's tree (`""` for the root).
+#[tauri::command]
+pub async fn list_dir(state: State<'_, AppState>, path: String) -> Result<Vec<Entry>> {
+    let dir = {
+        let current = state.current.lock().await;
+        current.as_ref().map(|c| c.dir.clone()).ok_or_else(|| CoreError::NoProject.info())?
+    };
+    tokio::task::spawn_blocking(move || dir.list_dir(&path))
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()).info())?
+        .map_err(info)
+}
+
+/// Starts an empty session in the current project.
+#[tauri::command]
+pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
+    let project_id = {
+        let current = state.current.lock().await;
+        current.as_ref().map(|c| c.workspace.project.id).ok_or_else(|| CoreError::NoProject.info())?
+    };
+    let session = state.engine.new_session(project_id, "").await.map_err(|e| e.info())?;
+    if let Some(c) = state.current.lock().await.as_mut() {
+        c.workspace.session = Some(session);
+        c.workspace.items.clear();
+    }
+    Ok(state.current_snapshot().await)
+}
+
+/// Sends a prompt in the current session; the turn streams over `on_event`. Returns the
+/// turn's id for `stop_turn`.
+#[tauri::command]
+pub async fn send_prompt(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    prompt: String,
+    on_event: Channel<TurnEvent>,
+) -> Result<u32> {
+    if prompt.trim().is_empty() {
+        return Err(CoreError::EmptyPrompt.info());
+    }
+    let session_id = {
+        let mut current = state.current.lock().await;
+        let c = current.as_mut().ok_or_else(|| CoreError::NoProject.info())?;
+        match &c.workspace.session {
+            Some(s) => s.id,
+            None => {
+                let s = state
+                    .engine
+                    .new_session(c.workspace.project.id, "")
+                    .await
+                    .map_err(|e| e.info())?;
+                let id = s.id;
+                c.workspace.session = Some(s);
+                id
+            }
+        }
+    };
+    let (turn_id, cancel) = state.register_turn();
+    let engine = state.engine.clone();
+    tauri::async_runtime::spawn(async move {
+        let channel = on_event.clone();
+        let result = engine
+            .run_turn(
+                session_id,
+                &prompt,
+                move |event| {
+                    // A closed window drops its channel; the turn still completes and is saved.
+                    let _ = channel.send(event);
+                },
+                cancel,
+            )
+            .await;
+        let state = app.state::<AppState>();
+        state.finish_turn(turn_id);
+        match result {
+            Ok(item) => {
+                // Keep the in-memory workspace in step with the store for later snapshots.
+                let id = item.session_id;
+                if let Ok((session, items)) =
+                    engine.db(move |s| Ok((s.session(id)?, s.items(id)?))).await
+                {
+                    if let Some(c) = state.current.lock().await.as_mut() {
+                        if c.workspace.session.as_ref().map(|s| s.id) == Some(session_id) {
+                            c.workspace.session = Some(session);
+                            c.workspace.items = items;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = on_event.send(TurnEvent::Error { error: e.info() });
+            }
+        }
+    });
+    Ok(turn_id)
+}
+
+/// Stops a running turn; what arrived is kept. Stopping a finished turn does nothing.
+#[tauri::command]
+pub fn stop_turn(state: State<'_, AppState>, turn_id: u32) -> bool {
+    state.cancel_turn(turn_id)
+}

@@ -1,0 +1,56 @@
+//! The desktop shell: a thin Tauri adapter over flint-core. It owns the window, turns
+//! UI calls into engine calls (`commands`), streams each turn over its own Channel, and
+//! opens folders dropped on the window. No product logic lives here.
+
+mod commands;
+mod state;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
+
+use state::AppState;
+
+/// Starts the app, opening `initial` as the project when given.
+pub fn run(initial: Option<PathBuf>) -> ExitCode {
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            let state = AppState::init(initial.clone())?;
+            app.manage(state);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::snapshot,
+            commands::open_project,
+            commands::pick_project,
+            commands::list_dir,
+            commands::new_session,
+            commands::send_prompt,
+            commands::stop_turn,
+        ])
+        .on_window_event(|window, event| {
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+                let app = window.app_handle().clone();
+                let paths = paths.clone();
+                tauri::async_runtime::spawn(async move {
+                    let state = app.state::<AppState>();
+                    if let Some(outcome) = state.open_dropped(&paths).await {
+                        let _ = match outcome {
+                            Ok(snapshot) => app.emit("workspace", snapshot),
+                            Err(error) => app.emit("notice", error),
+                        };
+                    }
+                });
+            }
+        })
+        .run(tauri::generate_context!());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flint: the app could not start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

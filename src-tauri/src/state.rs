@@ -1,0 +1,173 @@
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
+
+use flint_core::model::ChatCompletions;
+use flint_core::project::ProjectDir;
+use flint_core::store::Store;
+use flint_core::{CoreError, Engine, ErrorInfo, ModelInfo, Paths, Settings, Workspace};
+
+/// Everything the UI needs to draw the window.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Snapshot {
+    pub workspace: Option<Workspace>,
+    pub model: ModelInfo,
+    /// Something the user should read (a settings problem, a project that no longer opens).
+    pub notice: Option<ErrorInfo>,
+}
+
+pub struct Current {
+    pub dir: ProjectDir,
+    pub workspace: Workspace,
+}
+
+pub struct AppState {
+    pub engine: Engine,
+    model: ModelInfo,
+    initial: Mutex<Option<PathBuf>>,
+    restored: tokio::sync::Mutex<bool>,
+    notice: Mutex<Option<ErrorInfo>>,
+    pub current: tokio::sync::Mutex<Option<Current>>,
+    turns: Mutex<HashMap<u32, CancellationToken>>,
+    next_turn: AtomicU32,
+    last_drop: Mutex<Option<(Vec<PathBuf>, Instant)>>,
+}
+
+impl AppState {
+    pub fn init(initial: Option<PathBuf>) -> Result<Self, Box<dyn std::error::Error>> {
+        let paths = Paths::from_env()?;
+        let store = Store::open(&paths.database())?;
+        // A broken settings file must not keep the app from starting: run on defaults
+        // and tell the user what to fix.
+        let (settings, notice) = match Settings::load(&paths) {
+            Ok(s) => (s, None),
+            Err(e) => (Settings::load_from(Path::new(""), |k| std::env::var(k).ok())?, Some(e.info())),
+        };
+        let client = ChatCompletions::new(&settings.base_url, settings.api_key.clone())?;
+        Ok(Self {
+            engine: Engine::new(store, Arc::new(client), settings.model.clone()),
+            model: settings.info(),
+            initial: Mutex::new(initial),
+            restored: tokio::sync::Mutex::new(false),
+            notice: Mutex::new(notice),
+            current: tokio::sync::Mutex::new(None),
+            turns: Mutex::new(HashMap::new()),
+            next_turn: AtomicU32::new(1),
+            last_drop: Mutex::new(None),
+        })
+    }
+
+    /// On the first call, opens the project from the command line or else the one used
+    /// last; then reports the current state.
+    pub async fn snapshot(&self) -> Snapshot {
+        let mut restored = self.restored.lock().await;
+        if !*restored {
+            *restored = true;
+            // The path given on the command line first; if it does not open, say why
+            // and fall back to the project used last, as if nothing had been asked.
+            let initial = self.initial.lock().ok().and_then(|mut i| i.take());
+            let mut opened = false;
+            if let Some(path) = initial {
+                match self.open(&path).await {
+                    Ok(_) => opened = true,
+                    Err(e) => self.set_notice(e),
+                }
+            }
+            if !opened {
+                match self.engine.last_project().await {
+                    Ok(Some(p)) => {
+                        if let Err(e) = self.open(Path::new(&p.path)).await {
+                            self.set_notice(e);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.set_notice(e.info()),
+                }
+            }
+        }
+        drop(restored);
+        self.current_snapshot().await
+    }
+
+    /// The current state, handing over any pending notice.
+    pub async fn current_snapshot(&self) -> Snapshot {
+        let mut s = self.state_now().await;
+        s.notice = self.notice.lock().ok().and_then(|mut n| n.take());
+        s
+    }
+
+    async fn state_now(&self) -> Snapshot {
+        let current = self.current.lock().await;
+        Snapshot {
+            workspace: current.as_ref().map(|c| c.workspace.clone()),
+            model: self.model.clone(),
+            notice: None,
+        }
+    }
+
+    /// Opens `path` as the current project. On failure nothing changes.
+    pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
+        let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
+        let dir = ProjectDir::open(Path::new(&workspace.info.root)).map_err(|e| CoreError::from(e).info())?;
+        *self.current.lock().await = Some(Current { dir, workspace });
+        Ok(self.state_now().await)
+    }
+
+    /// Opens what was dropped on the window: a folder, or the folder of a dropped file.
+    /// Returns `None` for a repeat of the same drop (some platforms deliver it twice).
+    pub async fn open_dropped(&self, paths: &[PathBuf]) -> Option<Result<Snapshot, ErrorInfo>> {
+        {
+            let mut last = self.last_drop.lock().ok()?;
+            if let Some((prev, at)) = last.as_ref() {
+                if prev == paths && at.elapsed() < Duration::from_millis(500) {
+                    return None;
+                }
+            }
+            *last = Some((paths.to_vec(), Instant::now()));
+        }
+        let first = paths.first()?;
+        let folder = if first.is_file() {
+            first.parent().map(Path::to_path_buf).unwrap_or_else(|| first.clone())
+        } else {
+            first.clone()
+        };
+        Some(self.open(&folder).await)
+    }
+
+    fn set_notice(&self, e: ErrorInfo) {
+        if let Ok(mut n) = self.notice.lock() {
+            *n = Some(e);
+        }
+    }
+
+    pub fn register_turn(&self) -> (u32, CancellationToken) {
+        let id = self.next_turn.fetch_add(1, Ordering::Relaxed);
+        let token = CancellationToken::new();
+        if let Ok(mut t) = self.turns.lock() {
+            t.insert(id, token.clone());
+        }
+        (id, token)
+    }
+
+    pub fn finish_turn(&self, id: u32) {
+        if let Ok(mut t) = self.turns.lock() {
+            t.remove(&id);
+        }
+    }
+
+    pub fn cancel_turn(&self, id: u32) -> bool {
+        self.turns
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&id).cloned())
+            .map(|t| t.cancel())
+            .is_some()
+    }
+}

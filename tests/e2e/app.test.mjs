@@ -1,0 +1,123 @@
+// The real app, driven through tauri-driver and WebKitWebDriver under Xvfb: open the
+// fixture project from the command line, stream an answer from the stand-in server,
+// restart, and find the conversation again.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
+import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = resolve(here, "../fixtures");
+const out = join(here, "out");
+const expected = readFileSync(join(fixtures, "sse/chat-hello.txt"), "utf8");
+const PROMPT = "What does this project do?";
+
+let driverUrl;
+let project;
+let app;
+
+before(async () => {
+  app = need("FLINT_APP");
+  mkdirSync(out, { recursive: true });
+  const scratch = makeProject(join(fixtures, "project"));
+  project = scratch.project;
+  const display = await startXvfb();
+  // Paced at 400 events/s so the answer visibly streams for a fraction of a second.
+  const baseUrl = await startReplay(join(fixtures, "sse/chat-hello.sse"), ["--rate", "400"]);
+  const env = {
+    DISPLAY: display,
+    FLINT_DATA_DIR: join(scratch.home, "data"),
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  };
+  driverUrl = await startDriver(env);
+});
+
+after(() => stopAll());
+
+async function launch(args) {
+  return new WebDriver(driverUrl).start(app, args);
+}
+
+async function shot(wd, name) {
+  const png = await wd.screenshot();
+  writeFileSync(join(out, name), png);
+  assert.ok(png.length > 1000, "screenshot has content");
+}
+
+async function textOf(wd, css) {
+  const els = await wd.findAll(css);
+  return Promise.all(els.map((e) => wd.text(e)));
+}
+
+test("opens a project, streams an answer, and keeps it across a restart", async () => {
+  let wd = await launch([project]);
+  try {
+    // The three panes, the project and its branch.
+    const name = await waitFor("the project name", async () => {
+      const [t] = await textOf(wd, "[data-testid=project-name]");
+      return t;
+    });
+    assert.equal(name, "project");
+    assert.match((await textOf(wd, "[data-testid=git-branch]"))[0], /main/);
+    await wd.find("[data-testid=review-pane]");
+
+    // The file tree respects the project's .gitignore.
+    const tree = await waitFor("the file tree", async () => {
+      const names = await textOf(wd, "[data-testid=file-tree] .entry");
+      return names.length > 0 && names;
+    });
+    assert.ok(tree.some((t) => t.includes("src")), `tree: ${tree}`);
+    assert.ok(tree.includes("Cargo.toml"), `tree: ${tree}`);
+    assert.ok(!tree.some((t) => t.includes("target") || t === "debug.log"), `ignored files shown: ${tree}`);
+
+    // Ask; the answer streams in and completes.
+    const composer = await wd.find("[data-testid=composer]");
+    await wd.type(composer, PROMPT + Keys.ENTER);
+    const answer = await waitFor("the streamed answer", async () => {
+      const [el] = await wd.findAll("[data-testid=message-assistant]");
+      if (!el || (await wd.attribute(el, "data-status")) !== "complete") return null;
+      return wd.execute("return arguments[0].querySelector('.text').textContent", [el]);
+    });
+    assert.equal(answer, expected);
+    assert.deepEqual(await textOf(wd, "[data-testid=message-user] .text"), [PROMPT]);
+    const metrics = await textOf(wd, "[data-testid=metrics]");
+    assert.match(metrics[0], /first token \d+ ms/);
+    await shot(wd, "streamed.png");
+  } finally {
+    await wd.quit();
+  }
+
+  // Start again with no argument: the last project and its conversation come back.
+  wd = await launch([]);
+  try {
+    await waitFor("the restored project", async () => (await textOf(wd, "[data-testid=project-name]"))[0] === "project");
+    const restored = await waitFor("the restored conversation", async () => {
+      const els = await wd.findAll("[data-testid=message-assistant] .text");
+      return els.length === 1 && wd.execute("return arguments[0].textContent", [els[0]]);
+    });
+    assert.equal(restored, expected);
+    assert.deepEqual(await textOf(wd, "[data-testid=message-user] .text"), [PROMPT]);
+    await shot(wd, "restored.png");
+  } finally {
+    await wd.quit();
+  }
+});
+
+test("a path that is not a folder gets a clear message and changes nothing", async () => {
+  const wd = await launch([join(project, "Cargo.toml")]);
+  try {
+    const notice = await waitFor("the notice", async () => (await textOf(wd, "[data-testid=notice]"))[0]);
+    assert.match(notice, /is not a folder/);
+    // The previous project is still the one shown.
+    assert.equal((await textOf(wd, "[data-testid=project-name]"))[0], "project");
+    await shot(wd, "not-a-folder.png");
+  } finally {
+    await wd.quit();
+  }
+});

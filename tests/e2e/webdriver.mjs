@@ -1,0 +1,99 @@
+// A minimal W3C WebDriver client over fetch. tauri-driver needs one capability
+// ("tauri:options") and no browserName, which general clients insist on sending; the
+// protocol itself is a handful of JSON endpoints, so the end-to-end tests speak it
+// directly and stay free of a browser-automation dependency tree.
+
+const ELEMENT = "element-6066-11e4-a52e-4f4a2a4b5c9d";
+
+export class WebDriver {
+  constructor(base) {
+    this.base = base;
+    this.id = null;
+  }
+
+  async #call(method, path, body) {
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok || (json.value && json.value.error)) {
+      const v = json.value ?? {};
+      throw new Error(`${method} ${path}: ${v.error ?? res.status} ${v.message ?? ""}`.trim());
+    }
+    return json.value;
+  }
+
+  async start(application, args = []) {
+    const value = await this.#call("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application, args } } },
+    });
+    this.id = value.sessionId;
+    return this;
+  }
+
+  async quit() {
+    if (!this.id) return;
+    const id = this.id;
+    this.id = null;
+    await this.#call("DELETE", `/session/${id}`).catch(() => {});
+  }
+
+  #s(path) {
+    return `/session/${this.id}${path}`;
+  }
+
+  async find(css) {
+    const v = await this.#call("POST", this.#s("/element"), { using: "css selector", value: css });
+    return v[ELEMENT];
+  }
+
+  async findAll(css) {
+    const v = await this.#call("POST", this.#s("/elements"), { using: "css selector", value: css });
+    return v.map((e) => e[ELEMENT]);
+  }
+
+  text(el) {
+    return this.#call("GET", this.#s(`/element/${el}/text`));
+  }
+
+  attribute(el, name) {
+    return this.#call("GET", this.#s(`/element/${el}/attribute/${name}`));
+  }
+
+  click(el) {
+    return this.#call("POST", this.#s(`/element/${el}/click`), {});
+  }
+
+  type(el, text) {
+    return this.#call("POST", this.#s(`/element/${el}/value`), { text });
+  }
+
+  execute(script, args = []) {
+    return this.#call("POST", this.#s("/execute/sync"), { script, args });
+  }
+
+  async screenshot() {
+    return Buffer.from(await this.#call("GET", this.#s("/screenshot")), "base64");
+  }
+}
+
+export const Keys = { ENTER: "\uE007" };
+
+/** Polls `probe` until it returns a truthy value; throws with the last error or value. */
+export async function waitFor(what, probe, timeoutMs = 20000) {
+  const until = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < until) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}

@@ -1,0 +1,53 @@
+import { render, screen, waitFor } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import App from "./App.svelte";
+import { FakeIpc } from "./lib/fake-ipc";
+import { setIpc } from "./lib/ipc";
+
+describe("App", () => {
+  it("welcomes with no project", async () => {
+    setIpc(new FakeIpc());
+    render(App);
+    expect(await screen.findByTestId("welcome")).toBeTruthy();
+    expect(screen.getByTestId("review-pane")).toBeTruthy();
+  });
+
+  it("shows the project, its branch, its tree and the conversation", async () => {
+    const fake = new FakeIpc();
+    fake.snapshotValue = {
+      ...fake.snapshotValue,
+      workspace: {
+        info: { root: "/code/demo", name: "demo", git: { branch: "main", detached: false, unborn: false } },
+        project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
+        session: { id: 1, project_id: 1, title: "Hello", created_at: 0, updated_at: 0 },
+        items: [
+          { id: 1, session_id: 1, role: "user", text: "hi", status: "complete", model: null, error: null, created_at: 0 },
+          { id: 2, session_id: 1, role: "assistant", text: "<img src=x onerror=alert(1)>", status: "interrupted", model: "m", error: null, created_at: 0 },
+        ],
+      },
+    };
+    fake.dirs[""] = [
+      { name: "src", path: "src", is_dir: true },
+      { name: "Cargo.toml", path: "Cargo.toml", is_dir: false },
+    ];
+    setIpc(fake);
+    const { container } = render(App);
+    expect((await screen.findByTestId("project-name")).textContent).toBe("demo");
+    expect(screen.getByTestId("git-branch").textContent).toContain("main");
+    await waitFor(() => expect(screen.getByText("Cargo.toml")).toBeTruthy());
+    // Model output is text: markup in it is shown, never parsed.
+    const answer = screen.getByTestId("message-assistant");
+    expect(answer.querySelector("img")).toBeNull();
+    expect(answer.textContent).toContain("<img src=x onerror=alert(1)>");
+    expect(answer.textContent).toContain("Interrupted");
+    expect(container.querySelector(".title")?.textContent).toBe("Hello");
+  });
+
+  it("shows a notice from the Rust side", async () => {
+    const fake = new FakeIpc();
+    fake.snapshotValue = { ...fake.snapshotValue, notice: { code: "not_a_folder", message: "/x is not a folder" } };
+    setIpc(fake);
+    render(App);
+    expect((await screen.findByTestId("notice")).textContent).toContain("/x is not a folder");
+  });
+});

@@ -1,0 +1,83 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import type { Item } from "../bindings/Item";
+import { Conversation } from "./conversation.svelte";
+import { FakeIpc } from "./fake-ipc";
+import { setIpc } from "./ipc";
+
+function item(id: number, role: "user" | "assistant", text: string): Item {
+  return { id, session_id: 1, role, text, status: "complete", model: null, error: null, created_at: 0 };
+}
+
+describe("Conversation", () => {
+  let fake: FakeIpc;
+  let frames: Array<() => void>;
+  let conv: Conversation;
+  const paint = () => frames.splice(0).forEach((f) => f());
+
+  beforeEach(() => {
+    fake = new FakeIpc();
+    setIpc(fake);
+    frames = [];
+    conv = new Conversation((cb) => frames.push(cb));
+  });
+
+  it("appends many deltas in one frame", async () => {
+    expect(await conv.send("  hi  ")).toBe(true);
+    expect(fake.sent).toEqual(["hi"]);
+    expect(conv.streaming).toBe(true);
+    fake.emit({ type: "started", user_item: item(1, "user", "hi"), assistant_item: { ...item(2, "assistant", ""), status: "streaming" } });
+    for (const t of ["a", "b", "c"]) fake.emit({ type: "delta", text: t });
+    expect(frames.length).toBe(1); // one paint scheduled for three batches
+    expect(conv.items[1]!.text).toBe("");
+    paint();
+    expect(conv.items[1]!.text).toBe("abc");
+    fake.emit({ type: "delta", text: "d" });
+    fake.emit({
+      type: "finished",
+      item_id: 2,
+      status: "complete",
+      error: null,
+      metrics: { ttft_ms: 12, tokens_per_sec: 900, input_tokens: 5, output_tokens: 4 },
+    });
+    // Finished flushes what is pending without waiting for the frame.
+    expect(conv.items[1]!.text).toBe("abcd");
+    expect(conv.items[1]!.status).toBe("complete");
+    expect(conv.items[1]!.metrics?.tokens_per_sec).toBe(900);
+    expect(conv.streaming).toBe(false);
+  });
+
+  it("keeps partial text and the reason when a turn fails", async () => {
+    await conv.send("q");
+    fake.emit({ type: "started", user_item: item(1, "user", "q"), assistant_item: item(2, "assistant", "") });
+    fake.emit({ type: "delta", text: "half" });
+    fake.emit({
+      type: "finished",
+      item_id: 2,
+      status: "failed",
+      error: { code: "dropped", message: "The connection closed" },
+      metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
+    });
+    expect(conv.items[1]).toMatchObject({ text: "half", status: "failed", error: "The connection closed" });
+  });
+
+  it("refuses empty prompts and a second send while streaming", async () => {
+    expect(await conv.send("   ")).toBe(false);
+    expect(await conv.send("one")).toBe(true);
+    expect(await conv.send("two")).toBe(false);
+    expect(fake.sent).toEqual(["one"]);
+    await conv.stop();
+    expect(fake.stopped).toEqual([1]);
+  });
+
+  it("shows a rejected send as an error and keeps the prompt unsent", async () => {
+    fake.failSend = { code: "no_project", message: "open a project first" };
+    expect(await conv.send("q")).toBe(false);
+    expect(conv.error?.message).toBe("open a project first");
+    expect(conv.streaming).toBe(false);
+  });
+
+  it("loads stored items", () => {
+    conv.load([item(1, "user", "a"), item(2, "assistant", "b")]);
+    expect(conv.items.map((i) => i.text)).toEqual(["a", "b"]);
+  });
+});

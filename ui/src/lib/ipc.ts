@@ -1,0 +1,60 @@
+// The one module that talks to the Rust side (CONVENTIONS.md 14). Components call
+// `ipc()`; tests install a fake with `setIpc` and never load Tauri.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { Entry } from "../bindings/Entry";
+import type { ErrorInfo } from "../bindings/ErrorInfo";
+import type { Snapshot } from "../bindings/Snapshot";
+import type { TurnEvent } from "../bindings/TurnEvent";
+
+export type Unlisten = () => void;
+
+export interface Ipc {
+  snapshot(): Promise<Snapshot>;
+  openProject(path: string): Promise<Snapshot>;
+  /** Shows the folder picker; null when the user cancels. */
+  pickProject(): Promise<Snapshot | null>;
+  listDir(path: string): Promise<Entry[]>;
+  newSession(): Promise<Snapshot>;
+  /** Starts a turn; events arrive on `onEvent`. Resolves to the turn id. */
+  sendPrompt(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
+  stopTurn(turnId: number): Promise<boolean>;
+  /** A project opened by other means (a folder dropped on the window). */
+  onWorkspace(cb: (s: Snapshot) => void): Promise<Unlisten>;
+  onNotice(cb: (e: ErrorInfo) => void): Promise<Unlisten>;
+}
+
+export const tauriIpc: Ipc = {
+  snapshot: () => invoke<Snapshot>("snapshot"),
+  openProject: (path) => invoke<Snapshot>("open_project", { path }),
+  pickProject: () => invoke<Snapshot | null>("pick_project"),
+  listDir: (path) => invoke<Entry[]>("list_dir", { path }),
+  newSession: () => invoke<Snapshot>("new_session"),
+  sendPrompt: (prompt, onEvent) => {
+    const channel = new Channel<TurnEvent>();
+    channel.onmessage = onEvent;
+    return invoke<number>("send_prompt", { prompt, onEvent: channel });
+  },
+  stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
+  onWorkspace: (cb) => listen<Snapshot>("workspace", (e) => cb(e.payload)),
+  onNotice: (cb) => listen<ErrorInfo>("notice", (e) => cb(e.payload)),
+};
+
+let current: Ipc = tauriIpc;
+
+export function ipc(): Ipc {
+  return current;
+}
+
+export function setIpc(next: Ipc): void {
+  current = next;
+}
+
+/** Rust commands reject with `{code, message}`; anything else becomes one. */
+export function asError(e: unknown): ErrorInfo {
+  if (e && typeof e === "object" && "message" in e) {
+    const o = e as { code?: unknown; message: unknown };
+    return { code: typeof o.code === "string" ? o.code : "error", message: String(o.message) };
+  }
+  return { code: "error", message: String(e) };
+}

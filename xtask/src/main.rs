@@ -1,0 +1,323 @@
+//! `cargo xtask run` builds and starts the app; `cargo xtask test` runs every check.
+//! Both first install what is missing (system packages on Debian/Ubuntu, the UI's npm
+//! packages, tauri-driver for the end-to-end tests) and say what they are doing. Written
+//! in Rust with no dependencies so it works the same on Linux, macOS and Windows, where
+//! make and bash cannot be assumed.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const USAGE: &str = "usage: cargo xtask <run [ARGS...] | test | setup | e2e>
+  run     install what is missing, build the UI and the app, and start it (ARGS go to flint)
+  test    install what is missing, then run every check: fmt, clippy, Rust tests, binding
+          drift, UI type check and unit tests, end-to-end tests in the real app
+  setup   only install what is missing
+  e2e     only build the app and run the end-to-end tests";
+
+/// Debian/Ubuntu packages the app needs to build and the end-to-end tests need to run
+/// (see PLATFORM.md).
+const APT_PACKAGES: &[&str] = &[
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libxdo-dev",
+    "libssl-dev",
+    "pkg-config",
+    "build-essential",
+    "webkit2gtk-driver",
+    "xvfb",
+    "xauth",
+];
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let started = Instant::now();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run_app(&args[1..]),
+        Some("test") => test_all(),
+        Some("setup") => setup(),
+        Some("e2e") => setup().and_then(|()| build_ui()).and_then(|()| e2e()),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => {
+            step(&format!("done in {:.0} s", started.elapsed().as_secs_f64()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("\nxtask: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    // xtask/ sits in the repository root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+fn npm() -> &'static str {
+    if cfg!(windows) {
+        "npm.cmd"
+    } else {
+        "npm"
+    }
+}
+
+/// Runs a command in `dir`, streaming its output; fails with a one-line reason.
+fn sh(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
+    let shown = format!("{program} {}", args.join(" "));
+    println!("$ {shown}");
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .envs(envs.iter().copied())
+        .status()
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+fn have(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn setup() -> Result {
+    if cfg!(target_os = "linux") {
+        system_packages()?;
+    } else if cfg!(target_os = "macos") {
+        step("macOS: the system WebView is used; Xcode's command line tools must be installed (xcode-select --install)");
+    } else if cfg!(windows) {
+        step("Windows: WebView2 ships with Windows 10/11; the MSVC build tools must be installed");
+    }
+    npm_packages()?;
+    tauri_driver()
+}
+
+fn system_packages() -> Result {
+    step("checking system packages (Debian/Ubuntu)");
+    if !have("dpkg-query", "--version") {
+        println!(
+            "not a Debian/Ubuntu system: install the equivalents of {} yourself",
+            APT_PACKAGES.join(" ")
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| !String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(true)
+        })
+        .collect();
+    if missing.is_empty() {
+        println!("all {} system packages are installed", APT_PACKAGES.len());
+        return Ok(());
+    }
+    println!("installing missing system packages: {}", missing.join(" "));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let (prog, mut pre): (&str, Vec<&str>) = if is_root {
+        ("apt-get", vec![])
+    } else {
+        ("sudo", vec!["apt-get"])
+    };
+    let envs = [("DEBIAN_FRONTEND", "noninteractive")];
+    let mut update = pre.clone();
+    update.push("update");
+    sh(&root(), prog, &update, &envs)?;
+    pre.extend(["install", "-y", "--no-install-recommends"]);
+    pre.extend(missing.iter().copied());
+    sh(&root(), prog, &pre, &envs)
+}
+
+fn npm_packages() -> Result {
+    let ui = root().join("ui");
+    let lock = ui.join("package-lock.json");
+    let installed = ui.join("node_modules").join(".package-lock.json");
+    let fresh = match (lock.metadata(), installed.metadata()) {
+        (Ok(l), Ok(i)) => match (l.modified(), i.modified()) {
+            (Ok(l), Ok(i)) => i >= l,
+            _ => false,
+        },
+        _ => false,
+    };
+    if fresh {
+        step("the UI's npm packages are installed");
+        return Ok(());
+    }
+    step("installing the UI's npm packages (npm ci)");
+    sh(&ui, npm(), &["ci", "--no-fund", "--no-audit"], &[])
+}
+
+fn tauri_driver() -> Result {
+    if cfg!(target_os = "macos") {
+        return Ok(()); // no WebDriver for WKWebView; the end-to-end tests skip there
+    }
+    if have("tauri-driver", "--help") || cargo_bin("tauri-driver").exists() {
+        step("tauri-driver is installed");
+        return Ok(());
+    }
+    step("installing tauri-driver (cargo install, about 1.5 min)");
+    sh(&root(), "cargo", &["install", "tauri-driver", "--locked"], &[])
+}
+
+fn cargo_bin(name: &str) -> PathBuf {
+    let home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .or_else(|| env::var_os("USERPROFILE").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    let exe = if cfg!(windows) {
+        format!("{name}.exe")
+    } else {
+        name.to_string()
+    };
+    home.join("bin").join(exe)
+}
+
+fn build_ui() -> Result {
+    step("building the UI (vite)");
+    sh(&root().join("ui"), npm(), &["run", "build"], &[])
+}
+
+/// The app is always built with the embedded UI (`custom-protocol`), so `cargo test`,
+/// the app build and the e2e binary share one build of tauri.
+const APP_FEATURES: &[&str] = &["--features", "flint/custom-protocol"];
+
+fn run_app(args: &[String]) -> Result {
+    setup()?;
+    build_ui()?;
+    step("building and starting Flint");
+    let mut cargo = vec!["run", "--package", "flint", "--bin", "flint"];
+    cargo.extend(APP_FEATURES);
+    cargo.push("--");
+    cargo.extend(args.iter().map(String::as_str));
+    sh(&root(), "cargo", &cargo, &[])
+}
+
+fn test_all() -> Result {
+    setup()?;
+    let root = root();
+    // The app embeds the built UI at compile time, so the UI comes first.
+    build_ui()?;
+
+    step("cargo fmt --check");
+    sh(&root, "cargo", &["fmt", "--all", "--check"], &[])?;
+
+    step("cargo clippy --all-targets -- -D warnings");
+    let mut clippy = vec!["clippy", "--workspace", "--all-targets"];
+    clippy.extend(APP_FEATURES);
+    clippy.extend(["--", "-D", "warnings"]);
+    sh(&root, "cargo", &clippy, &[])?;
+
+    step("Rust unit and integration tests");
+    let mut test = vec!["test", "--workspace"];
+    test.extend(APP_FEATURES);
+    sh(&root, "cargo", &test, &[])?;
+
+    step("TypeScript bindings match the Rust types");
+    bindings_unchanged(&root)?;
+
+    let ui = root.join("ui");
+    step("UI format check (prettier)");
+    sh(&ui, npm(), &["run", "format:check"], &[])?;
+    step("UI type check (svelte-check)");
+    sh(&ui, npm(), &["run", "check"], &[])?;
+    step("UI unit tests (vitest)");
+    sh(&ui, npm(), &["test"], &[])?;
+
+    e2e()
+}
+
+/// ts-rs rewrites ui/src/bindings during `cargo test`; any difference from what is
+/// committed means a Rust type changed without its TypeScript twin.
+fn bindings_unchanged(root: &Path) -> Result {
+    if !root.join(".git").exists() {
+        println!("not a git checkout: skipping the drift check");
+        return Ok(());
+    }
+    let out = Command::new("git")
+        .args(["status", "--porcelain", "--", "ui/src/bindings"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("could not run git: {e}"))?;
+    let changed = String::from_utf8_lossy(&out.stdout);
+    if changed.trim().is_empty() {
+        println!("bindings are up to date");
+        Ok(())
+    } else {
+        Err(format!(
+            "ui/src/bindings differs from the Rust types; commit the regenerated files:\n{changed}"
+        ))
+    }
+}
+
+fn e2e() -> Result {
+    let root = root();
+    if cfg!(target_os = "macos") {
+        step("end-to-end tests: skipped on macOS (WKWebView has no WebDriver for tauri-driver)");
+        return Ok(());
+    }
+    step("building the app and the stand-in server for the end-to-end tests");
+    let mut build = vec!["build", "--package", "flint", "--package", "flint-replay"];
+    build.extend(APP_FEATURES);
+    sh(&root, "cargo", &build, &[])?;
+
+    step("end-to-end tests in the real app (tauri-driver + WebKitWebDriver under Xvfb)");
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("debug");
+    let exe = |n: &str| {
+        target
+            .join(if cfg!(windows) { format!("{n}.exe") } else { n.into() })
+            .display()
+            .to_string()
+    };
+    let driver = if have("tauri-driver", "--help") {
+        "tauri-driver".to_string()
+    } else {
+        cargo_bin("tauri-driver").display().to_string()
+    };
+    let (app, replay) = (exe("flint"), exe("flint-replay"));
+    sh(
+        &root,
+        "node",
+        &["--test", "--test-concurrency=1", "tests/e2e/"],
+        &[
+            ("FLINT_APP", &app),
+            ("FLINT_REPLAY", &replay),
+            ("TAURI_DRIVER", &driver),
+        ],
+    )
+}
