@@ -54,7 +54,10 @@ pub async fn pick_project(app: AppHandle, state: State<'_, AppState>) -> Result<
 pub async fn list_dir(state: State<'_, AppState>, path: String) -> Result<Vec<Entry>> {
     let dir = {
         let current = state.current.lock().await;
-        current.as_ref().map(|c| c.dir.clone()).ok_or_else(|| CoreError::NoProject.info())?
+        current
+            .as_ref()
+            .map(|c| c.dir.clone())
+            .ok_or_else(|| CoreError::NoProject.info())?
     };
     tokio::task::spawn_blocking(move || dir.list_dir(&path))
         .await
@@ -67,9 +70,16 @@ pub async fn list_dir(state: State<'_, AppState>, path: String) -> Result<Vec<En
 pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
     let project_id = {
         let current = state.current.lock().await;
-        current.as_ref().map(|c| c.workspace.project.id).ok_or_else(|| CoreError::NoProject.info())?
+        current
+            .as_ref()
+            .map(|c| c.workspace.project.id)
+            .ok_or_else(|| CoreError::NoProject.info())?
     };
-    let session = state.engine.new_session(project_id, "").await.map_err(|e| e.info())?;
+    let session = state
+        .engine
+        .new_session(project_id, "")
+        .await
+        .map_err(|e| e.info())?;
     if let Some(c) = state.current.lock().await.as_mut() {
         c.workspace.session = Some(session);
         c.workspace.items.clear();
@@ -91,7 +101,9 @@ pub async fn send_prompt(
     }
     let session_id = {
         let mut current = state.current.lock().await;
-        let c = current.as_mut().ok_or_else(|| CoreError::NoProject.info())?;
+        let c = current
+            .as_mut()
+            .ok_or_else(|| CoreError::NoProject.info())?;
         match &c.workspace.session {
             Some(s) => s.id,
             None => {

@@ -48,7 +48,10 @@ impl AppState {
         // and tell the user what to fix.
         let (settings, notice) = match Settings::load(&paths) {
             Ok(s) => (s, None),
-            Err(e) => (Settings::load_from(Path::new(""), |k| std::env::var(k).ok())?, Some(e.info())),
+            Err(e) => (
+                Settings::load_from(Path::new(""), |k| std::env::var(k).ok())?,
+                Some(e.info()),
+            ),
         };
         let client = ChatCompletions::new(&settings.base_url, settings.api_key.clone())?;
         Ok(Self {
@@ -115,7 +118,8 @@ impl AppState {
     /// Opens `path` as the current project. On failure nothing changes.
     pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
         let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
-        let dir = ProjectDir::open(Path::new(&workspace.info.root)).map_err(|e| CoreError::from(e).info())?;
+        let dir = ProjectDir::open(Path::new(&workspace.info.root))
+            .map_err(|e| CoreError::from(e).info())?;
         *self.current.lock().await = Some(Current { dir, workspace });
         Ok(self.state_now().await)
     }
@@ -134,7 +138,10 @@ impl AppState {
         }
         let first = paths.first()?;
         let folder = if first.is_file() {
-            first.parent().map(Path::to_path_buf).unwrap_or_else(|| first.clone())
+            first
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| first.clone())
         } else {
             first.clone()
         };

@@ -99,7 +99,7 @@ test("opens a project, streams an answer, and keeps it across a restart", async 
     await waitFor("the restored project", async () => (await textOf(wd, "[data-testid=project-name]"))[0] === "project");
     const restored = await waitFor("the restored conversation", async () => {
       const els = await wd.findAll("[data-testid=message-assistant] .text");
-      return els.length === 1 && wd.execute("return arguments[0].textContent", [els[0]]);
+      return els.length === 1 && wd.text(els[0]);
     });
     assert.equal(restored, expected);
     assert.deepEqual(await textOf(wd, "[data-testid=message-user] .text"), [PROMPT]);

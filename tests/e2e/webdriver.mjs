@@ -3,7 +3,7 @@
 // protocol itself is a handful of JSON endpoints, so the end-to-end tests speak it
 // directly and stay free of a browser-automation dependency tree.
 
-const ELEMENT = "element-6066-11e4-a52e-4f4a2a4b5c9d";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 export class WebDriver {
   constructor(base) {
@@ -44,30 +44,31 @@ export class WebDriver {
     return `/session/${this.id}${path}`;
   }
 
-  async find(css) {
-    const v = await this.#call("POST", this.#s("/element"), { using: "css selector", value: css });
-    return v[ELEMENT];
+  // Elements are W3C element references ({ [ELEMENT]: id }), so they can also be passed
+  // to `execute` as arguments.
+  find(css) {
+    return this.#call("POST", this.#s("/element"), { using: "css selector", value: css });
   }
 
-  async findAll(css) {
-    const v = await this.#call("POST", this.#s("/elements"), { using: "css selector", value: css });
-    return v.map((e) => e[ELEMENT]);
+  findAll(css) {
+    return this.#call("POST", this.#s("/elements"), { using: "css selector", value: css });
   }
 
+  /** The element's textContent: exact, whitespace included, whatever its layout. */
   text(el) {
-    return this.#call("GET", this.#s(`/element/${el}/text`));
+    return this.execute("return arguments[0].textContent", [el]);
   }
 
   attribute(el, name) {
-    return this.#call("GET", this.#s(`/element/${el}/attribute/${name}`));
+    return this.#call("GET", this.#s(`/element/${el[ELEMENT]}/attribute/${name}`));
   }
 
   click(el) {
-    return this.#call("POST", this.#s(`/element/${el}/click`), {});
+    return this.#call("POST", this.#s(`/element/${el[ELEMENT]}/click`), {});
   }
 
   type(el, text) {
-    return this.#call("POST", this.#s(`/element/${el}/value`), { text });
+    return this.#call("POST", this.#s(`/element/${el[ELEMENT]}/value`), { text });
   }
 
   execute(script, args = []) {

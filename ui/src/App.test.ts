@@ -17,12 +17,34 @@ describe("App", () => {
     fake.snapshotValue = {
       ...fake.snapshotValue,
       workspace: {
-        info: { root: "/code/demo", name: "demo", git: { branch: "main", detached: false, unborn: false } },
+        info: {
+          root: "/code/demo",
+          name: "demo",
+          git: { branch: "main", detached: false, unborn: false },
+        },
         project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
         session: { id: 1, project_id: 1, title: "Hello", created_at: 0, updated_at: 0 },
         items: [
-          { id: 1, session_id: 1, role: "user", text: "hi", status: "complete", model: null, error: null, created_at: 0 },
-          { id: 2, session_id: 1, role: "assistant", text: "<img src=x onerror=alert(1)>", status: "interrupted", model: "m", error: null, created_at: 0 },
+          {
+            id: 1,
+            session_id: 1,
+            role: "user",
+            text: "hi",
+            status: "complete",
+            model: null,
+            error: null,
+            created_at: 0,
+          },
+          {
+            id: 2,
+            session_id: 1,
+            role: "assistant",
+            text: "<img src=x onerror=alert(1)>",
+            status: "interrupted",
+            model: "m",
+            error: null,
+            created_at: 0,
+          },
         ],
       },
     };
@@ -45,7 +67,10 @@ describe("App", () => {
 
   it("shows a notice from the Rust side", async () => {
     const fake = new FakeIpc();
-    fake.snapshotValue = { ...fake.snapshotValue, notice: { code: "not_a_folder", message: "/x is not a folder" } };
+    fake.snapshotValue = {
+      ...fake.snapshotValue,
+      notice: { code: "not_a_folder", message: "/x is not a folder" },
+    };
     setIpc(fake);
     render(App);
     expect((await screen.findByTestId("notice")).textContent).toContain("/x is not a folder");

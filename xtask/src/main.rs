@@ -188,7 +188,12 @@ fn tauri_driver() -> Result {
         return Ok(());
     }
     step("installing tauri-driver (cargo install, about 1.5 min)");
-    sh(&root(), "cargo", &["install", "tauri-driver", "--locked"], &[])
+    sh(
+        &root(),
+        "cargo",
+        &["install", "tauri-driver", "--locked"],
+        &[],
+    )
 }
 
 fn cargo_bin(name: &str) -> PathBuf {
@@ -300,7 +305,11 @@ fn e2e() -> Result {
         .join("debug");
     let exe = |n: &str| {
         target
-            .join(if cfg!(windows) { format!("{n}.exe") } else { n.into() })
+            .join(if cfg!(windows) {
+                format!("{n}.exe")
+            } else {
+                n.into()
+            })
             .display()
             .to_string()
     };

@@ -16,7 +16,11 @@ use flint_core::store::{ItemStatus, Store};
 use flint_core::{CoreError, Engine, Paths, Settings, TurnEvent};
 
 #[derive(Debug, Parser)]
-#[command(name = "flint", version, about = "A desktop companion for real-time AI coding")]
+#[command(
+    name = "flint",
+    version,
+    about = "A desktop companion for real-time AI coding"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// A project folder to open in the app.
@@ -59,7 +63,7 @@ pub fn run(command: Command) -> ExitCode {
     };
     use std::io::IsTerminal;
     let tty = std::io::stdout().is_terminal();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::stdout();
     match rt.block_on(execute(command, &mut stdout, tty)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -72,7 +76,11 @@ pub fn run(command: Command) -> ExitCode {
 
 /// Runs a subcommand, writing its output to `out`. Errors are one sentence each. On a
 /// terminal a final newline is added; into a pipe the answer's bytes go out exactly.
-pub async fn execute(command: Command, out: &mut dyn Write, tty: bool) -> Result<(), String> {
+pub async fn execute(
+    command: Command,
+    out: &mut (dyn Write + Send),
+    tty: bool,
+) -> Result<(), String> {
     match command {
         Command::Ask { project, prompt } => ask(project, &prompt.join(" "), out, tty).await,
     }
@@ -81,7 +89,7 @@ pub async fn execute(command: Command, out: &mut dyn Write, tty: bool) -> Result
 async fn ask(
     project: Option<PathBuf>,
     prompt: &str,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     tty: bool,
 ) -> Result<(), String> {
     let err = |e: CoreError| e.to_string();
@@ -126,10 +134,13 @@ async fn ask(
                     failure = match (status, error) {
                         (ItemStatus::Complete, _) => None,
                         (_, Some(e)) => Some(e.message),
-                        (ItemStatus::Cancelled, None) => Some("stopped; the partial answer is kept".into()),
+                        (ItemStatus::Cancelled, None) => {
+                            Some("stopped; the partial answer is kept".into())
+                        }
                         (_, None) => Some("the answer did not complete".into()),
                     };
                 }
+                TurnEvent::Error { error } => failure = Some(error.message),
                 TurnEvent::Started { .. } => {}
             },
             cancel,

@@ -1,5 +1,7 @@
 //! `flint ask` as a process, against the stand-in server replaying a recorded transcript.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -7,7 +9,9 @@ use flint_replay::{Config, Fault, Reply, StandIn, Transcript};
 use flint_store::{ItemRole, ItemStatus, Store};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sse").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/sse")
+        .join(name)
 }
 
 fn serve(reply: Reply) -> StandIn {
@@ -25,7 +29,10 @@ struct Home {
 
 impl Home {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap(), project: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            project: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn flint(&self, base_url: &str, args: &[&str]) -> Output {
@@ -52,16 +59,31 @@ impl Home {
 #[test]
 fn ask_prints_exactly_what_was_streamed_and_records_it() {
     let home = Home::new();
-    let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: Some(7), fault: None });
+    let server = serve(Reply::Stream {
+        transcript: hello(),
+        rate: None,
+        chunk: Some(7),
+        fault: None,
+    });
     let project = home.project().to_str().unwrap().to_owned();
-    let out = home.flint(&server.base_url(), &["ask", "--project", &project, "what", "is", "this?"]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = home.flint(
+        &server.base_url(),
+        &["ask", "--project", &project, "what", "is", "this?"],
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected = std::fs::read_to_string(fixture("chat-hello.txt")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
 
     let body = server.requests()[0].json().unwrap();
     assert_eq!(body["model"], "fixture-model");
-    assert_eq!(body["messages"].as_array().unwrap().last().unwrap()["content"], "what is this?");
+    assert_eq!(
+        body["messages"].as_array().unwrap().last().unwrap()["content"],
+        "what is this?"
+    );
 
     let store = home.store();
     let p = store.last_project().unwrap().unwrap();
@@ -70,14 +92,22 @@ fn ask_prints_exactly_what_was_streamed_and_records_it() {
     assert_eq!(s.title, "what is this?");
     let items = store.items(s.id).unwrap();
     assert_eq!(items.len(), 2);
-    assert_eq!((items[1].role, items[1].status), (ItemRole::Assistant, ItemStatus::Complete));
+    assert_eq!(
+        (items[1].role, items[1].status),
+        (ItemRole::Assistant, ItemStatus::Complete)
+    );
     assert_eq!(items[1].text, expected);
 }
 
 #[test]
 fn a_failure_exits_non_zero_with_one_sentence_and_keeps_the_partial_answer() {
     let home = Home::new();
-    let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: None, fault: Some((4, Fault::Drop)) });
+    let server = serve(Reply::Stream {
+        transcript: hello(),
+        rate: None,
+        chunk: None,
+        fault: Some((4, Fault::Drop)),
+    });
     let project = home.project().to_str().unwrap().to_owned();
     let out = home.flint(&server.base_url(), &["ask", "--project", &project, "q"]);
     assert!(!out.status.success());
@@ -88,8 +118,13 @@ fn a_failure_exits_non_zero_with_one_sentence_and_keeps_the_partial_answer() {
 
     let store = home.store();
     let p = store.last_project().unwrap().unwrap();
-    let items = store.items(store.latest_session(p.id).unwrap().unwrap().id).unwrap();
-    assert_eq!((items[1].text.as_str(), items[1].status), ("The project is", ItemStatus::Failed));
+    let items = store
+        .items(store.latest_session(p.id).unwrap().unwrap().id)
+        .unwrap();
+    assert_eq!(
+        (items[1].text.as_str(), items[1].status),
+        ("The project is", ItemStatus::Failed)
+    );
 }
 
 #[test]
@@ -105,7 +140,10 @@ fn provider_errors_and_bad_input_are_clear() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("rejected the API key"));
 
-    let out = home.flint(&server.base_url(), &["ask", "--project", "/definitely/not/here", "q"]);
+    let out = home.flint(
+        &server.base_url(),
+        &["ask", "--project", "/definitely/not/here", "q"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist"), "{err}");

@@ -93,10 +93,7 @@ impl Settings {
         Self::load_from(&paths.settings_file(), |k| std::env::var(k).ok())
     }
 
-    pub fn load_from(
-        file: &Path,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, CoreError> {
+    pub fn load_from(file: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
         let parsed: File = match std::fs::read_to_string(file) {
             Ok(text) => toml::from_str(&text).map_err(|e| CoreError::Settings {
                 path: file.display().to_string(),

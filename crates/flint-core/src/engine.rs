@@ -138,7 +138,13 @@ impl Engine {
                 if history.is_empty() {
                     s.set_session_title(session_id, &title_from(&prompt))?;
                 }
-                let user = s.add_item(session_id, ItemRole::User, &prompt, ItemStatus::Complete, None)?;
+                let user = s.add_item(
+                    session_id,
+                    ItemRole::User,
+                    &prompt,
+                    ItemStatus::Complete,
+                    None,
+                )?;
                 let assistant = s.add_item(
                     session_id,
                     ItemRole::Assistant,
@@ -175,6 +181,7 @@ impl Engine {
         // Start "a frame ago" so the very first delta is sent the moment it arrives.
         let mut last_emit = sent.checked_sub(FRAME).unwrap_or(sent);
         let mut last_persist = sent;
+        let mut persisted_len = 0;
         let mut tick = tokio::time::interval(FRAME);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -192,7 +199,9 @@ impl Engine {
                     Some(Ok(ModelEvent::Finished { .. })) | None => break Ok(()),
                     Some(Err(e)) => break Err(Some(e)),
                 },
-                _ = tick.tick(), if !pending.is_empty() => {}
+                // Wakes the loop while something waits to be sent or saved, so a pause
+                // in the stream delays neither.
+                _ = tick.tick(), if !pending.is_empty() || persisted_len != text.len() => {}
             }
             if !pending.is_empty() && last_emit.elapsed() >= FRAME {
                 sink(TurnEvent::Delta {
@@ -200,8 +209,9 @@ impl Engine {
                 });
                 last_emit = Instant::now();
             }
-            if last_persist.elapsed() >= PERSIST_EVERY {
+            if persisted_len != text.len() && last_persist.elapsed() >= PERSIST_EVERY {
                 let snapshot = text.clone();
+                persisted_len = text.len();
                 self.db(move |s| s.update_item(item_id, &snapshot, ItemStatus::Streaming, None))
                     .await?;
                 last_persist = Instant::now();

@@ -1,5 +1,7 @@
 //! The engine with a scripted model and a real SQLite file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +24,18 @@ fn fixture() -> Fixture {
     let project = tempfile::tempdir().unwrap();
     let db = dir.path().join("flint.db");
     let fake = FakeModel::new();
-    let engine = Engine::new(Store::open(&db).unwrap(), Arc::new(fake.clone()), "fake-fast");
-    Fixture { _dir: dir, project, db, fake, engine }
+    let engine = Engine::new(
+        Store::open(&db).unwrap(),
+        Arc::new(fake.clone()),
+        "fake-fast",
+    );
+    Fixture {
+        _dir: dir,
+        project,
+        db,
+        fake,
+        engine,
+    }
 }
 
 async fn session(f: &Fixture) -> i64 {
@@ -63,17 +75,27 @@ async fn a_fast_stream_arrives_in_frame_batches_and_is_stored() {
     let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
     f.fake.push_text(&refs);
     let (events, sink) = recorder();
-    let item = f.engine.run_turn(sid, "  go  ", sink, CancellationToken::new()).await.unwrap();
+    let item = f
+        .engine
+        .run_turn(sid, "  go  ", sink, CancellationToken::new())
+        .await
+        .unwrap();
 
     let joined: String = tokens.concat();
     assert_eq!(deltas(&events).concat(), joined);
-    assert!(deltas(&events).len() < 50, "{} batches", deltas(&events).len());
+    assert!(
+        deltas(&events).len() < 50,
+        "{} batches",
+        deltas(&events).len()
+    );
     assert_eq!(item.text, joined);
     assert_eq!(item.status, ItemStatus::Complete);
 
     let events = events.lock().unwrap();
     assert!(matches!(events.first(), Some(TurnEvent::Started { .. })));
-    let Some(TurnEvent::Finished { status, error, .. }) = events.last() else { panic!("no Finished") };
+    let Some(TurnEvent::Finished { status, error, .. }) = events.last() else {
+        panic!("no Finished")
+    };
     assert_eq!((*status, error.is_none()), (ItemStatus::Complete, true));
 
     // The prompt was trimmed, stored, and titled the session.
@@ -94,7 +116,10 @@ async fn the_first_token_is_sent_at_once() {
         Step::Finish,
     ]);
     let (events, sink) = recorder();
-    f.engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap();
+    f.engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(deltas(&events), vec!["first", " second"]);
 }
 
@@ -105,15 +130,29 @@ async fn history_is_sent_with_each_turn() {
     f.fake.push_text(&["one"]);
     f.fake.push_text(&["two"]);
     let (_, sink) = recorder();
-    f.engine.run_turn(sid, "first question", sink, CancellationToken::new()).await.unwrap();
+    f.engine
+        .run_turn(sid, "first question", sink, CancellationToken::new())
+        .await
+        .unwrap();
     let (_, sink) = recorder();
-    f.engine.run_turn(sid, "second question", sink, CancellationToken::new()).await.unwrap();
+    f.engine
+        .run_turn(sid, "second question", sink, CancellationToken::new())
+        .await
+        .unwrap();
     let reqs = f.fake.requests();
-    let second: Vec<(Role, &str)> = reqs[1].messages.iter().map(|m| (m.role, m.content.as_str())).collect();
+    let second: Vec<(Role, &str)> = reqs[1]
+        .messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
     assert_eq!(second[0].0, Role::System);
     assert_eq!(
         &second[1..],
-        &[(Role::User, "first question"), (Role::Assistant, "one"), (Role::User, "second question")]
+        &[
+            (Role::User, "first question"),
+            (Role::Assistant, "one"),
+            (Role::User, "second question")
+        ]
     );
     assert_eq!(reqs[1].model, "fake-fast");
 }
@@ -141,10 +180,16 @@ async fn stop_keeps_what_arrived() {
     let item = f.engine.run_turn(sid, "q", sink, cancel).await.unwrap();
     stopper.await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!((item.text.as_str(), item.status), ("partial", ItemStatus::Cancelled));
+    assert_eq!(
+        (item.text.as_str(), item.status),
+        ("partial", ItemStatus::Cancelled)
+    );
     assert!(matches!(
         events.lock().unwrap().last(),
-        Some(TurnEvent::Finished { status: ItemStatus::Cancelled, .. })
+        Some(TurnEvent::Finished {
+            status: ItemStatus::Cancelled,
+            ..
+        })
     ));
 }
 
@@ -152,13 +197,25 @@ async fn stop_keeps_what_arrived() {
 async fn a_provider_failure_keeps_the_partial_answer_with_the_reason() {
     let f = fixture();
     let sid = session(&f).await;
-    f.fake.push(vec![Step::Text("half an ans".into()), Step::Fail(ModelError::Dropped)]);
+    f.fake.push(vec![
+        Step::Text("half an ans".into()),
+        Step::Fail(ModelError::Dropped),
+    ]);
     let (events, sink) = recorder();
-    let item = f.engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap();
-    assert_eq!((item.text.as_str(), item.status), ("half an ans", ItemStatus::Failed));
+    let item = f
+        .engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.text.as_str(), item.status),
+        ("half an ans", ItemStatus::Failed)
+    );
     assert!(item.error.unwrap().contains("connection closed"));
     let events = events.lock().unwrap();
-    let Some(TurnEvent::Finished { error: Some(e), .. }) = events.last() else { panic!() };
+    let Some(TurnEvent::Finished { error: Some(e), .. }) = events.last() else {
+        panic!()
+    };
     assert_eq!(e.code, "dropped");
 }
 
@@ -175,7 +232,10 @@ async fn a_growing_answer_is_written_while_it_streams() {
     let engine = f.engine.clone();
     let turn = tokio::spawn(async move {
         let (_, sink) = recorder();
-        engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap()
+        engine
+            .run_turn(sid, "q", sink, CancellationToken::new())
+            .await
+            .unwrap()
     });
     // Another connection (as after a crash) sees the partial answer within the
     // persistence interval, still marked streaming.
@@ -205,14 +265,25 @@ async fn usage_and_metrics_are_reported() {
         Step::Text("a".into()),
         Step::Sleep(Duration::from_millis(20)),
         Step::Text("b".into()),
-        Step::Usage(Usage { input_tokens: 12, output_tokens: 2 }),
+        Step::Usage(Usage {
+            input_tokens: 12,
+            output_tokens: 2,
+        }),
         Step::Finish,
     ]);
     let (events, sink) = recorder();
-    f.engine.run_turn(sid, "q", sink, CancellationToken::new()).await.unwrap();
+    f.engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap();
     let events = events.lock().unwrap();
-    let Some(TurnEvent::Finished { metrics, .. }) = events.last() else { panic!() };
-    assert_eq!((metrics.input_tokens, metrics.output_tokens), (Some(12), Some(2)));
+    let Some(TurnEvent::Finished { metrics, .. }) = events.last() else {
+        panic!()
+    };
+    assert_eq!(
+        (metrics.input_tokens, metrics.output_tokens),
+        (Some(12), Some(2))
+    );
     assert!(metrics.ttft_ms.is_some());
     assert!(metrics.tokens_per_sec.is_some());
 }
@@ -222,9 +293,17 @@ async fn empty_prompts_and_bad_folders_are_refused() {
     let f = fixture();
     let sid = session(&f).await;
     let (_, sink) = recorder();
-    let err = f.engine.run_turn(sid, "   ", sink, CancellationToken::new()).await.unwrap_err();
+    let err = f
+        .engine
+        .run_turn(sid, "   ", sink, CancellationToken::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "empty_prompt");
-    let err = f.engine.open_project(&f.project.path().join("missing")).await.unwrap_err();
+    let err = f
+        .engine
+        .open_project(&f.project.path().join("missing"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "not_found");
     assert!(f.fake.requests().is_empty());
 }

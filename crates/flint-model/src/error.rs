@@ -142,7 +142,9 @@ impl ModelError {
                 detail,
             },
             400 | 413 | 422
-                if lower.contains("context") || lower.contains("too long") || lower.contains("maximum") =>
+                if lower.contains("context")
+                    || lower.contains("too long")
+                    || lower.contains("maximum") =>
             {
                 Self::ContextTooLong { detail }
             }

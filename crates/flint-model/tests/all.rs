@@ -1,15 +1,21 @@
 //! The Chat Completions client against the stand-in server replaying a recorded
 //! transcript: the happy path at any chunking, and every failure the wire can produce.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use flint_model::{ChatCompletions, Message, ModelClient, ModelError, ModelEvent, ModelRequest, Role, Usage};
+use flint_model::{
+    ChatCompletions, Message, ModelClient, ModelError, ModelEvent, ModelRequest, Role, Usage,
+};
 use flint_replay::{Config, Fault, Reply, StandIn, Transcript};
 use futures_util::StreamExt;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/sse").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/sse")
+        .join(name)
 }
 
 fn hello() -> Transcript {
@@ -53,7 +59,13 @@ async fn streams_the_recorded_answer_and_sends_a_proper_request() {
     let (text, usage, end) = collect(&client).await;
     assert_eq!(end, Ok(()));
     assert_eq!(text, expected_text());
-    assert_eq!(usage, Some(Usage { input_tokens: 57, output_tokens: 46 }));
+    assert_eq!(
+        usage,
+        Some(Usage {
+            input_tokens: 57,
+            output_tokens: 46
+        })
+    );
 
     let reqs = server.requests();
     assert_eq!(reqs.len(), 1);
@@ -69,7 +81,12 @@ async fn streams_the_recorded_answer_and_sends_a_proper_request() {
 async fn any_chunk_size_gives_the_same_answer() {
     let want = expected_text();
     for chunk in [1, 2, 3, 5, 7, 13, 64, 333] {
-        let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: Some(chunk), fault: None });
+        let server = serve(Reply::Stream {
+            transcript: hello(),
+            rate: None,
+            chunk: Some(chunk),
+            fault: None,
+        });
         let client = ChatCompletions::new(&server.base_url(), None).unwrap();
         let (text, _, end) = collect(&client).await;
         assert_eq!(end, Ok(()), "chunk {chunk}");
@@ -80,16 +97,43 @@ async fn any_chunk_size_gives_the_same_answer() {
 
 #[tokio::test]
 async fn http_errors_are_classified() {
-    let cases: Vec<(u16, Vec<(String, String)>, &str, &str)> = vec![
-        (401, vec![], r#"{"error":{"message":"Incorrect API key provided"}}"#, "bad_key"),
-        (404, vec![], r#"{"error":{"message":"The model does not exist"}}"#, "unknown_model"),
-        (429, vec![("Retry-After".into(), "3".into())], r#"{"error":{"message":"slow down"}}"#, "rate_limited"),
-        (400, vec![], r#"{"error":{"message":"This model's maximum context length is 131072 tokens"}}"#, "context_too_long"),
+    // (status, extra headers, body, expected code)
+    type Case<'a> = (u16, Vec<(String, String)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            401,
+            vec![],
+            r#"{"error":{"message":"Incorrect API key provided"}}"#,
+            "bad_key",
+        ),
+        (
+            404,
+            vec![],
+            r#"{"error":{"message":"The model does not exist"}}"#,
+            "unknown_model",
+        ),
+        (
+            429,
+            vec![("Retry-After".into(), "3".into())],
+            r#"{"error":{"message":"slow down"}}"#,
+            "rate_limited",
+        ),
+        (
+            400,
+            vec![],
+            r#"{"error":{"message":"This model's maximum context length is 131072 tokens"}}"#,
+            "context_too_long",
+        ),
         (503, vec![], "<html>upstream down</html>", "server_error"),
     ];
     for (code, headers, body, want) in cases {
-        let server = serve(Reply::Status { code, body: body.into(), headers });
-        let client = ChatCompletions::new(&server.base_url(), Some("sk-secret-value".into())).unwrap();
+        let server = serve(Reply::Status {
+            code,
+            body: body.into(),
+            headers,
+        });
+        let client =
+            ChatCompletions::new(&server.base_url(), Some("sk-secret-value".into())).unwrap();
         let (text, _, end) = collect(&client).await;
         let err = end.unwrap_err();
         assert_eq!(err.code(), want, "HTTP {code}");
@@ -103,7 +147,12 @@ async fn http_errors_are_classified() {
 
 #[tokio::test]
 async fn a_dropped_connection_keeps_what_arrived() {
-    let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: None, fault: Some((10, Fault::Drop)) });
+    let server = serve(Reply::Stream {
+        transcript: hello(),
+        rate: None,
+        chunk: None,
+        fault: Some((10, Fault::Drop)),
+    });
     let client = ChatCompletions::new(&server.base_url(), None).unwrap();
     let (text, _, end) = collect(&client).await;
     assert_eq!(end, Err(ModelError::Dropped));
@@ -112,7 +161,12 @@ async fn a_dropped_connection_keeps_what_arrived() {
 
 #[tokio::test]
 async fn a_stalled_stream_times_out() {
-    let server = serve(Reply::Stream { transcript: hello(), rate: None, chunk: None, fault: Some((5, Fault::Stall)) });
+    let server = serve(Reply::Stream {
+        transcript: hello(),
+        rate: None,
+        chunk: None,
+        fault: Some((5, Fault::Stall)),
+    });
     let client = ChatCompletions::new(&server.base_url(), None)
         .unwrap()
         .with_idle_timeout(Duration::from_millis(300));
@@ -140,16 +194,29 @@ data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n"
     let client = ChatCompletions::new(&server.base_url(), None).unwrap();
     let (text, _, end) = collect(&client).await;
     assert_eq!(text, "par");
-    assert_eq!(end, Err(ModelError::Provider { detail: "overloaded".into() }));
+    assert_eq!(
+        end,
+        Err(ModelError::Provider {
+            detail: "overloaded".into()
+        })
+    );
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_a_network_error() {
     // Bind then drop to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let client = ChatCompletions::new(&format!("http://127.0.0.1:{port}/v1"), None).unwrap();
     let (_, _, end) = collect(&client).await;
     let err = end.unwrap_err();
     assert_eq!(err.code(), "network");
-    assert!(err.user_message().contains("base URL"), "{}", err.user_message());
+    assert!(
+        err.user_message().contains("base URL"),
+        "{}",
+        err.user_message()
+    );
 }

@@ -19,7 +19,8 @@ pub struct GitState {
 /// not in a repository, or one git cannot read, has none.
 pub fn state(root: &Path) -> Option<GitState> {
     let repo = Repository::discover(root).ok()?;
-    match repo.head() {
+    let head = repo.head();
+    let state = match head {
         Ok(head) => {
             if head.is_branch() {
                 Some(GitState {
@@ -51,5 +52,6 @@ pub fn state(root: &Path) -> Option<GitState> {
             })
         }
         Err(_) => None,
-    }
+    };
+    state
 }

@@ -152,7 +152,9 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         assert_eq!(ProjectDir::open(&file).unwrap_err().code(), "not_a_folder");
         assert_eq!(
-            ProjectDir::open(&tmp.path().join("nope")).unwrap_err().code(),
+            ProjectDir::open(&tmp.path().join("nope"))
+                .unwrap_err()
+                .code(),
             "not_found"
         );
         assert!(ProjectDir::open(tmp.path()).is_ok());
@@ -163,7 +165,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let p = ProjectDir::open(tmp.path()).unwrap();
         for bad in ["../x", "/etc", "a/../../x", ".git/config", "a/.git"] {
-            assert_eq!(p.resolve(bad).unwrap_err().code(), "outside_project", "{bad}");
+            assert_eq!(
+                p.resolve(bad).unwrap_err().code(),
+                "outside_project",
+                "{bad}"
+            );
         }
         assert!(p.resolve("src/main.rs").is_ok());
         #[cfg(unix)]

@@ -1,5 +1,7 @@
 //! The project on disk: ignore rules and git state, on folders and repositories made here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::fs;
 use std::path::Path;
 
@@ -13,7 +15,11 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 fn names(p: &ProjectDir, dir: &str) -> Vec<String> {
-    p.list_dir(dir).unwrap().into_iter().map(|e| e.path).collect()
+    p.list_dir(dir)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .collect()
 }
 
 #[test]
@@ -33,8 +39,14 @@ fn the_tree_respects_ignore_files_at_every_level() {
     Repository::init(root).unwrap();
     let p = ProjectDir::open(root).unwrap();
     // Folders first, then files, case-insensitively; .git is never listed.
-    assert_eq!(names(&p, ""), vec!["src", ".gitignore", ".ignore", "README.md"]);
-    assert_eq!(names(&p, "src"), vec!["src/nested", "src/.gitignore", "src/main.rs"]);
+    assert_eq!(
+        names(&p, ""),
+        vec!["src", ".gitignore", ".ignore", "README.md"]
+    );
+    assert_eq!(
+        names(&p, "src"),
+        vec!["src/nested", "src/.gitignore", "src/main.rs"]
+    );
     assert_eq!(names(&p, "src/nested"), vec!["src/nested/deep.rs"]);
     assert_eq!(p.list_dir("../").unwrap_err().code(), "outside_project");
 }
@@ -58,9 +70,15 @@ fn commit(repo: &Repository, file: &str) -> git2::Oid {
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig = Signature::now("Test", "test@example.com").unwrap();
-    let parents: Vec<git2::Commit> = repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+    let parents: Vec<git2::Commit> = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .into_iter()
+        .collect();
     let parents: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, "commit", &tree, &parents).unwrap()
+    repo.commit(Some("HEAD"), &sig, &sig, "commit", &tree, &parents)
+        .unwrap()
 }
 
 #[test]
@@ -70,11 +88,17 @@ fn git_states_unborn_branch_and_detached() {
     repo.set_head("refs/heads/trunk").unwrap();
 
     let git = ProjectDir::open(tmp.path()).unwrap().info().git.unwrap();
-    assert_eq!((git.branch.as_str(), git.unborn, git.detached), ("trunk", true, false));
+    assert_eq!(
+        (git.branch.as_str(), git.unborn, git.detached),
+        ("trunk", true, false)
+    );
 
     let first = commit(&repo, "a.txt");
     let git = ProjectDir::open(tmp.path()).unwrap().info().git.unwrap();
-    assert_eq!((git.branch.as_str(), git.unborn, git.detached), ("trunk", false, false));
+    assert_eq!(
+        (git.branch.as_str(), git.unborn, git.detached),
+        ("trunk", false, false)
+    );
 
     commit(&repo, "b.txt");
     repo.set_head_detached(first).unwrap();
@@ -85,7 +109,11 @@ fn git_states_unborn_branch_and_detached() {
     // A subfolder of a repository reports the repository's branch.
     fs::create_dir_all(tmp.path().join("sub")).unwrap();
     repo.set_head("refs/heads/trunk").unwrap();
-    let git = ProjectDir::open(&tmp.path().join("sub")).unwrap().info().git.unwrap();
+    let git = ProjectDir::open(&tmp.path().join("sub"))
+        .unwrap()
+        .info()
+        .git
+        .unwrap();
     assert_eq!(git.branch, "trunk");
 }
 

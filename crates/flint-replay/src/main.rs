@@ -24,11 +24,26 @@ fn run() -> Result<(), String> {
     let (mut port, mut rate, mut chunk) = (0u16, None, None);
     let mut files: Vec<(&str, PathBuf)> = Vec::new();
     while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value\n{USAGE}"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
+        };
         match a.as_str() {
             "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--rate" => rate = Some(value()?.parse::<f64>().map_err(|e| format!("--rate: {e}"))?),
-            "--chunk" => chunk = Some(value()?.parse::<usize>().map_err(|e| format!("--chunk: {e}"))?),
+            "--rate" => {
+                rate = Some(
+                    value()?
+                        .parse::<f64>()
+                        .map_err(|e| format!("--rate: {e}"))?,
+                )
+            }
+            "--chunk" => {
+                chunk = Some(
+                    value()?
+                        .parse::<usize>()
+                        .map_err(|e| format!("--chunk: {e}"))?,
+                )
+            }
             "--chat" => files.push(("/chat/completions", value()?.into())),
             "--responses" => files.push(("/responses", value()?.into())),
             "--messages" => files.push(("/messages", value()?.into())),
@@ -44,8 +59,7 @@ fn run() -> Result<(), String> {
     }
     let mut config = Config::default();
     for (route, path) in files {
-        let transcript =
-            Transcript::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let transcript = Transcript::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         config = config.route(
             route,
             Reply::Stream {

@@ -231,7 +231,14 @@ impl Store {
         tx.execute(
             "INSERT INTO items (session_id, role, text, status, model, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![session_id, role_str(role), text, status_str(status), model, now],
+            params![
+                session_id,
+                role_str(role),
+                text,
+                status_str(status),
+                model,
+                now
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
@@ -286,7 +293,11 @@ impl Store {
         let verdict: String = self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        Ok(if verdict == "ok" { Ok(()) } else { Err(verdict) })
+        Ok(if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(verdict)
+        })
     }
 }
 

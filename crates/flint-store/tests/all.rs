@@ -1,5 +1,7 @@
 //! The store against a real SQLite file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use flint_store::{ItemRole, ItemStatus, Store};
 
 #[test]
@@ -10,16 +12,29 @@ fn history_survives_reopening() {
         let store = Store::open(&path).unwrap();
         let p = store.touch_project("/code/demo", "demo").unwrap();
         let s = store.create_session(p.id, "first").unwrap();
-        store.add_item(s.id, ItemRole::User, "hi", ItemStatus::Complete, None).unwrap();
-        let a = store
-            .add_item(s.id, ItemRole::Assistant, "", ItemStatus::Streaming, Some("m"))
+        store
+            .add_item(s.id, ItemRole::User, "hi", ItemStatus::Complete, None)
             .unwrap();
-        store.update_item(a.id, "hello there", ItemStatus::Complete, None).unwrap();
+        let a = store
+            .add_item(
+                s.id,
+                ItemRole::Assistant,
+                "",
+                ItemStatus::Streaming,
+                Some("m"),
+            )
+            .unwrap();
+        store
+            .update_item(a.id, "hello there", ItemStatus::Complete, None)
+            .unwrap();
         (p.id, s.id)
     };
     let store = Store::open(&path).unwrap();
     assert_eq!(store.last_project().unwrap().unwrap().id, project_id);
-    assert_eq!(store.latest_session(project_id).unwrap().unwrap().id, session_id);
+    assert_eq!(
+        store.latest_session(project_id).unwrap().unwrap().id,
+        session_id
+    );
     let items = store.items(session_id).unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[1].text, "hello there");
@@ -39,7 +54,9 @@ fn an_answer_left_streaming_is_interrupted_on_the_next_open() {
         let a = store
             .add_item(s.id, ItemRole::Assistant, "", ItemStatus::Streaming, None)
             .unwrap();
-        store.update_item(a.id, "partial ans", ItemStatus::Streaming, None).unwrap();
+        store
+            .update_item(a.id, "partial ans", ItemStatus::Streaming, None)
+            .unwrap();
         a.id
         // dropped without finishing, as a crash would leave it
     };
@@ -79,7 +96,13 @@ fn two_connections_write_without_corruption() {
                 let store = Store::open(&path).unwrap();
                 for i in 0..200 {
                     store
-                        .add_item(s.id, ItemRole::User, &format!("{t}-{i}"), ItemStatus::Complete, None)
+                        .add_item(
+                            s.id,
+                            ItemRole::User,
+                            &format!("{t}-{i}"),
+                            ItemStatus::Complete,
+                            None,
+                        )
                         .unwrap();
                 }
             })

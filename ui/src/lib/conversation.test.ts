@@ -5,7 +5,16 @@ import { FakeIpc } from "./fake-ipc";
 import { setIpc } from "./ipc";
 
 function item(id: number, role: "user" | "assistant", text: string): Item {
-  return { id, session_id: 1, role, text, status: "complete", model: null, error: null, created_at: 0 };
+  return {
+    id,
+    session_id: 1,
+    role,
+    text,
+    status: "complete",
+    model: null,
+    error: null,
+    created_at: 0,
+  };
 }
 
 describe("Conversation", () => {
@@ -25,7 +34,11 @@ describe("Conversation", () => {
     expect(await conv.send("  hi  ")).toBe(true);
     expect(fake.sent).toEqual(["hi"]);
     expect(conv.streaming).toBe(true);
-    fake.emit({ type: "started", user_item: item(1, "user", "hi"), assistant_item: { ...item(2, "assistant", ""), status: "streaming" } });
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "hi"),
+      assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+    });
     for (const t of ["a", "b", "c"]) fake.emit({ type: "delta", text: t });
     expect(frames.length).toBe(1); // one paint scheduled for three batches
     expect(conv.items[1]!.text).toBe("");
@@ -48,7 +61,11 @@ describe("Conversation", () => {
 
   it("keeps partial text and the reason when a turn fails", async () => {
     await conv.send("q");
-    fake.emit({ type: "started", user_item: item(1, "user", "q"), assistant_item: item(2, "assistant", "") });
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "q"),
+      assistant_item: item(2, "assistant", ""),
+    });
     fake.emit({ type: "delta", text: "half" });
     fake.emit({
       type: "finished",
@@ -57,7 +74,11 @@ describe("Conversation", () => {
       error: { code: "dropped", message: "The connection closed" },
       metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
     });
-    expect(conv.items[1]).toMatchObject({ text: "half", status: "failed", error: "The connection closed" });
+    expect(conv.items[1]).toMatchObject({
+      text: "half",
+      status: "failed",
+      error: "The connection closed",
+    });
   });
 
   it("refuses empty prompts and a second send while streaming", async () => {
