@@ -1,0 +1,74 @@
+// Stop in the real app: a slow stream is stopped part way; what arrived stays on screen
+// and in the history, marked as stopped.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
+import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = resolve(here, "../fixtures");
+const out = join(here, "out");
+let driverUrl;
+let project;
+
+before(async () => {
+  mkdirSync(out, { recursive: true });
+  const scratch = makeProject(join(fixtures, "project"));
+  project = scratch.project;
+  const display = await startXvfb();
+  // 8 events a second: the 49-event answer would take about 6 s.
+  const baseUrl = await startReplay(join(fixtures, "sse/chat-hello.sse"), ["--rate", "8"]);
+  driverUrl = await startDriver({
+    DISPLAY: display,
+    FLINT_DATA_DIR: join(scratch.home, "data"),
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  });
+});
+
+after(() => stopAll());
+
+const textOf = async (wd, css) => Promise.all((await wd.findAll(css)).map((e) => wd.text(e)));
+
+test("Stop ends the stream and keeps what arrived, also after a restart", async () => {
+  let wd = await new WebDriver(driverUrl).start(need("FLINT_APP"), [project]);
+  let partial;
+  try {
+    const composer = await waitFor("the composer", () => wd.find("[data-testid=composer]"));
+    await wd.type(composer, "Explain slowly" + Keys.ENTER);
+    await waitFor("some streamed text", async () => {
+      const [t] = await textOf(wd, "[data-testid=message-assistant] .text");
+      return t && t.length > 10;
+    });
+    await wd.click(await wd.find("[data-testid=stop]"));
+    await waitFor("the stopped status", async () => {
+      const [el] = await wd.findAll("[data-testid=message-assistant]");
+      return el && (await wd.attribute(el, "data-status")) === "cancelled";
+    });
+    [partial] = await textOf(wd, "[data-testid=message-assistant] .text");
+    assert.ok(partial.length > 10 && !partial.includes("greeting"), `partial: ${partial}`);
+    // Nothing more arrives after Stop.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await textOf(wd, "[data-testid=message-assistant] .text"))[0], partial);
+    assert.match((await textOf(wd, "[data-testid=message-assistant] .status"))[0], /Stopped/);
+    await wd.find("[data-testid=send]"); // the composer is ready again
+    writeFileSync(join(out, "stopped.png"), await wd.screenshot());
+  } finally {
+    await wd.quit();
+  }
+  wd = await new WebDriver(driverUrl).start(need("FLINT_APP"), []);
+  try {
+    const restored = await waitFor("the restored partial answer", async () => {
+      const [t] = await textOf(wd, "[data-testid=message-assistant] .text");
+      return t;
+    });
+    assert.equal(restored, partial);
+  } finally {
+    await wd.quit();
+  }
+});
