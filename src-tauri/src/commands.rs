@@ -99,63 +99,79 @@ pub async fn send_prompt(
     if prompt.trim().is_empty() {
         return Err(CoreError::EmptyPrompt.info());
     }
-    let session_id = {
-        let mut current = state.current.lock().await;
-        let c = current
-            .as_mut()
-            .ok_or_else(|| CoreError::NoProject.info())?;
-        match &c.workspace.session {
-            Some(s) => s.id,
-            None => {
-                let s = state
-                    .engine
-                    .new_session(c.workspace.project.id, "")
-                    .await
-                    .map_err(|e| e.info())?;
-                let id = s.id;
-                c.workspace.session = Some(s);
-                id
-            }
-        }
-    };
+    let session_id = current_session(&state).await?;
+    Ok(spawn_turn(app, &state, session_id, on_event, Some(prompt)))
+}
+
+/// Re-answers the latest prompt with the deep model; the session stays on it.
+#[tauri::command]
+pub async fn escalate(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    on_event: Channel<TurnEvent>,
+) -> Result<u32> {
+    let session_id = current_session(&state).await?;
+    Ok(spawn_turn(app, &state, session_id, on_event, None))
+}
+
+/// The current session, created on first use.
+async fn current_session(state: &AppState) -> Result<i64> {
+    let mut current = state.current.lock().await;
+    let c = current
+        .as_mut()
+        .ok_or_else(|| CoreError::NoProject.info())?;
+    if let Some(s) = &c.workspace.session {
+        return Ok(s.id);
+    }
+    let s = state
+        .engine
+        .new_session(c.workspace.project.id, "")
+        .await
+        .map_err(|e| e.info())?;
+    let id = s.id;
+    c.workspace.session = Some(s);
+    Ok(id)
+}
+
+/// Runs a turn (a prompt, or an escalation when `prompt` is none) in the background.
+fn spawn_turn(
+    app: AppHandle,
+    state: &AppState,
+    session_id: i64,
+    on_event: Channel<TurnEvent>,
+    prompt: Option<String>,
+) -> u32 {
     let (turn_id, cancel) = state.register_turn();
     let engine = state.engine.clone();
     tauri::async_runtime::spawn(async move {
         let channel = on_event.clone();
-        let result = engine
-            .run_turn(
-                session_id,
-                &prompt,
-                move |event| {
-                    // A closed window drops its channel; the turn still completes and is saved.
-                    let _ = channel.send(event);
-                },
-                cancel,
-            )
-            .await;
+        // A closed window drops its channel; the turn still completes and is saved.
+        let sink = move |event| {
+            let _ = channel.send(event);
+        };
+        let result = match prompt {
+            Some(p) => engine.run_turn(session_id, &p, sink, cancel).await,
+            None => engine.escalate(session_id, sink, cancel).await,
+        };
         let state = app.state::<AppState>();
         state.finish_turn(turn_id);
-        match result {
-            Ok(item) => {
-                // Keep the in-memory workspace in step with the store for later snapshots.
-                let id = item.session_id;
-                if let Ok((session, items)) =
-                    engine.db(move |s| Ok((s.session(id)?, s.items(id)?))).await
-                {
-                    if let Some(c) = state.current.lock().await.as_mut() {
-                        if c.workspace.session.as_ref().map(|s| s.id) == Some(session_id) {
-                            c.workspace.session = Some(session);
-                            c.workspace.items = items;
-                        }
-                    }
+        if let Err(e) = &result {
+            let _ = on_event.send(TurnEvent::Error { error: e.info() });
+        }
+        // Keep the in-memory workspace in step with the store for later snapshots.
+        if let Ok((session, items)) = engine
+            .db(move |s| Ok((s.session(session_id)?, s.items(session_id)?)))
+            .await
+        {
+            if let Some(c) = state.current.lock().await.as_mut() {
+                if c.workspace.session.as_ref().map(|s| s.id) == Some(session_id) {
+                    c.workspace.session = Some(session);
+                    c.workspace.items = items;
                 }
-            }
-            Err(e) => {
-                let _ = on_event.send(TurnEvent::Error { error: e.info() });
             }
         }
     });
-    Ok(turn_id)
+    turn_id
 }
 
 /// Stops a running turn; what arrived is kept. Stopping a finished turn does nothing.

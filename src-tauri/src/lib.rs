@@ -3,6 +3,7 @@
 //! opens folders dropped on the window. No product logic lives here.
 
 mod commands;
+mod settings;
 mod state;
 
 use std::path::PathBuf;
@@ -28,7 +29,16 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::list_dir,
             commands::new_session,
             commands::send_prompt,
+            commands::escalate,
             commands::stop_turn,
+            settings::get_settings,
+            settings::save_settings,
+            settings::save_key,
+            settings::forget_key,
+            settings::list_models,
+            settings::test_connection,
+            settings::detect_providers,
+            settings::use_provider,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {

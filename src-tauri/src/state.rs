@@ -8,17 +8,23 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
-use flint_core::model::ChatCompletions;
+use flint_core::config::{self, process_env, SettingsView};
+use flint_core::keys::{KeyStore, Keychain};
 use flint_core::project::ProjectDir;
 use flint_core::store::Store;
-use flint_core::{CoreError, Engine, ErrorInfo, ModelInfo, Paths, Settings, Workspace};
+use flint_core::{
+    CoreError, Engine, ErrorInfo, ModelInfo, Paths, ResolvedSlot, Settings, Workspace,
+};
 
 /// Everything the UI needs to draw the window.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct Snapshot {
     pub workspace: Option<Workspace>,
-    pub model: ModelInfo,
+    /// The fast model; none until a provider is connected (the welcome view shows then).
+    pub fast: Option<ModelInfo>,
+    /// The model "Escalate" moves a session to, if one is chosen.
+    pub deep: Option<ModelInfo>,
     /// Something the user should read (a settings problem, a project that no longer opens).
     pub notice: Option<ErrorInfo>,
 }
@@ -30,7 +36,9 @@ pub struct Current {
 
 pub struct AppState {
     pub engine: Engine,
-    model: ModelInfo,
+    pub paths: Paths,
+    pub keys: Arc<dyn KeyStore>,
+    slots: Mutex<(Option<ResolvedSlot>, Option<ResolvedSlot>)>,
     initial: Mutex<Option<PathBuf>>,
     restored: tokio::sync::Mutex<bool>,
     notice: Mutex<Option<ErrorInfo>>,
@@ -44,27 +52,48 @@ impl AppState {
     pub fn init(initial: Option<PathBuf>) -> Result<Self, Box<dyn std::error::Error>> {
         let paths = Paths::from_env()?;
         let store = Store::open(&paths.database())?;
-        // A broken settings file must not keep the app from starting: run on defaults
-        // and tell the user what to fix.
-        let (settings, notice) = match Settings::load(&paths) {
-            Ok(s) => (s, None),
-            Err(e) => (
-                Settings::load_from(Path::new(""), |k| std::env::var(k).ok())?,
-                Some(e.info()),
-            ),
-        };
-        let client = ChatCompletions::new(&settings.base_url, settings.api_key.clone())?;
-        Ok(Self {
-            engine: Engine::new(store, Arc::new(client), settings.model.clone()),
-            model: settings.info(),
+        let state = Self {
+            engine: Engine::new(store, None, None),
+            paths,
+            keys: Arc::new(Keychain),
+            slots: Mutex::new((None, None)),
             initial: Mutex::new(initial),
             restored: tokio::sync::Mutex::new(false),
-            notice: Mutex::new(notice),
+            notice: Mutex::new(None),
             current: tokio::sync::Mutex::new(None),
             turns: Mutex::new(HashMap::new()),
             next_turn: AtomicU32::new(1),
             last_drop: Mutex::new(None),
-        })
+        };
+        // A broken settings file must not keep the app from starting: run without
+        // models and tell the user what to fix.
+        if let Err(e) = state.reload_models() {
+            state.set_notice(e.info());
+        }
+        Ok(state)
+    }
+
+    /// Re-reads the settings and the keys, and gives the engine the models they name.
+    /// Blocking (the keychain): call it off the async executor.
+    pub fn reload_models(&self) -> Result<(), CoreError> {
+        let (_, fast, deep) = config::load(&self.paths, self.keys.as_ref())?;
+        let fast_client = fast.as_ref().map(ResolvedSlot::connect).transpose()?;
+        let deep_client = deep.as_ref().map(ResolvedSlot::connect).transpose()?;
+        self.engine.set_models(fast_client, deep_client);
+        if let Ok(mut s) = self.slots.lock() {
+            *s = (fast, deep);
+        }
+        Ok(())
+    }
+
+    pub fn settings_view(&self) -> Result<SettingsView, CoreError> {
+        let settings = Settings::read(&self.paths.settings_file())?;
+        Ok(SettingsView::build(
+            &self.paths,
+            &settings,
+            &process_env,
+            self.keys.as_ref(),
+        ))
     }
 
     /// On the first call, opens the project from the command line or else the one used
@@ -108,9 +137,20 @@ impl AppState {
 
     async fn state_now(&self) -> Snapshot {
         let current = self.current.lock().await;
+        let (fast, deep) = self
+            .slots
+            .lock()
+            .map(|s| {
+                (
+                    s.0.as_ref().map(ResolvedSlot::info),
+                    s.1.as_ref().map(ResolvedSlot::info),
+                )
+            })
+            .unwrap_or_default();
         Snapshot {
             workspace: current.as_ref().map(|c| c.workspace.clone()),
-            model: self.model.clone(),
+            fast,
+            deep,
             notice: None,
         }
     }
@@ -148,7 +188,7 @@ impl AppState {
         Some(self.open(&folder).await)
     }
 
-    fn set_notice(&self, e: ErrorInfo) {
+    pub fn set_notice(&self, e: ErrorInfo) {
         if let Ok(mut n) = self.notice.lock() {
             *n = Some(e);
         }

@@ -26,7 +26,7 @@ before(async () => {
   project = scratch.project;
   const display = await startXvfb();
   // Paced at 400 events/s so the answer visibly streams for a fraction of a second.
-  const baseUrl = await startReplay(join(fixtures, "sse/chat-hello.sse"), ["--rate", "400"]);
+  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "400"]);
   const env = {
     DISPLAY: display,
     FLINT_DATA_DIR: join(scratch.home, "data"),

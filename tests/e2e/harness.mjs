@@ -48,10 +48,11 @@ export async function startXvfb() {
   throw new Error("could not start Xvfb on any display from :90 to :199");
 }
 
-/** Starts flint-replay on the given transcript; resolves to its base URL. */
-export function startReplay(transcript, extra = []) {
+/** Starts flint-replay with the given arguments (`--chat FILE`, `--rate N`, ...);
+ *  resolves to its base URL. */
+export function startReplay(args) {
   const child = track(
-    spawn(need("FLINT_REPLAY"), ["--chat", transcript, ...extra], { stdio: ["ignore", "pipe", "inherit"] }),
+    spawn(need("FLINT_REPLAY"), args, { stdio: ["ignore", "pipe", "inherit"] }),
     "flint-replay",
   );
   return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ before(async () => {
   project = scratch.project;
   const display = await startXvfb();
   // 8 events a second: the 49-event answer would take about 6 s.
-  const baseUrl = await startReplay(join(fixtures, "sse/chat-hello.sse"), ["--rate", "8"]);
+  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "8"]);
   driverUrl = await startDriver({
     DISPLAY: display,
     FLINT_DATA_DIR: join(scratch.home, "data"),

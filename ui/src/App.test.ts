@@ -23,7 +23,14 @@ describe("App", () => {
           git: { branch: "main", detached: false, unborn: false },
         },
         project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
-        session: { id: 1, project_id: 1, title: "Hello", created_at: 0, updated_at: 0 },
+        session: {
+          id: 1,
+          project_id: 1,
+          title: "Hello",
+          slot: "fast",
+          created_at: 0,
+          updated_at: 0,
+        },
         items: [
           {
             id: 1,
@@ -32,7 +39,9 @@ describe("App", () => {
             text: "hi",
             status: "complete",
             model: null,
+            provider: null,
             error: null,
+            metrics: null,
             created_at: 0,
           },
           {
@@ -42,7 +51,9 @@ describe("App", () => {
             text: "<img src=x onerror=alert(1)>",
             status: "interrupted",
             model: "m",
+            provider: "p",
             error: null,
+            metrics: null,
             created_at: 0,
           },
         ],

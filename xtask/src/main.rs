@@ -25,6 +25,7 @@ const APT_PACKAGES: &[&str] = &[
     "librsvg2-dev",
     "libxdo-dev",
     "libssl-dev",
+    "libdbus-1-dev",
     "pkg-config",
     "build-essential",
     "webkit2gtk-driver",

@@ -6,14 +6,13 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use flint_core::model::ChatCompletions;
-use flint_core::store::{ItemStatus, Store};
-use flint_core::{CoreError, Engine, Paths, Settings, TurnEvent};
+use flint_core::keys::Keychain;
+use flint_core::store::{ItemStatus, ModelSlot, Store};
+use flint_core::{CoreError, Engine, Paths, ResolvedSlot, Settings, Slot, TurnEvent};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +35,17 @@ pub enum Command {
         /// The project the question is about (default: the current directory).
         #[arg(long)]
         project: Option<PathBuf>,
+        /// A provider preset: openai (Responses API), openai-chat (any Chat Completions
+        /// server), anthropic, cerebras, groq, openrouter, ollama, lmstudio, llamacpp.
+        /// Default: the fast model from the app's settings.
+        #[arg(long)]
+        provider: Option<String>,
+        /// The provider's API root, e.g. http://127.0.0.1:8080/v1.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// The model id.
+        #[arg(long)]
+        model: Option<String>,
         /// The prompt; several words are joined with spaces.
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
@@ -82,23 +92,79 @@ pub async fn execute(
     tty: bool,
 ) -> Result<(), String> {
     match command {
-        Command::Ask { project, prompt } => ask(project, &prompt.join(" "), out, tty).await,
+        Command::Ask {
+            project,
+            provider,
+            base_url,
+            model,
+            prompt,
+        } => {
+            let choice = Choice {
+                provider,
+                base_url,
+                model,
+            };
+            ask(project, choice, &prompt.join(" "), out, tty).await
+        }
     }
+}
+
+/// The model chosen on the command line, over the settings.
+struct Choice {
+    provider: Option<String>,
+    base_url: Option<String>,
+    model: Option<String>,
+}
+
+fn fast_slot(paths: &Paths, choice: Choice) -> Result<ResolvedSlot, CoreError> {
+    let keys = Keychain;
+    let mut settings = Settings::read(&paths.settings_file())?;
+    if let Some(provider) = choice.provider {
+        let model = choice.model.clone().unwrap_or_default();
+        settings.fast = Some(Slot { provider, model });
+    }
+    if let Some(slot) = settings.fast.as_mut() {
+        if let Some(m) = choice.model {
+            slot.model = m;
+        }
+        if let Some(url) = choice.base_url {
+            settings
+                .providers
+                .entry(slot.provider.clone())
+                .or_default()
+                .base_url = Some(url);
+        }
+    }
+    let (fast, _) =
+        flint_core::config::resolve(&settings, &flint_core::config::process_env, &keys)?;
+    fast.ok_or(CoreError::NoModel(ModelSlot::Fast))
 }
 
 async fn ask(
     project: Option<PathBuf>,
+    choice: Choice,
     prompt: &str,
     out: &mut (dyn Write + Send),
     tty: bool,
 ) -> Result<(), String> {
     let err = |e: CoreError| e.to_string();
     let paths = Paths::from_env().map_err(err)?;
-    let settings = Settings::load(&paths).map_err(err)?;
+    // The keychain is a blocking call (D-Bus, Keychain Services): off the executor.
+    let slot = {
+        let paths = paths.clone();
+        tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(err)?
+    };
+    if slot.model.is_empty() {
+        return Err(format!(
+            "no model is chosen for {}; pass --model or set one in the settings",
+            slot.provider
+        ));
+    }
     let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-    let client = ChatCompletions::new(&settings.base_url, settings.api_key.clone())
-        .map_err(|e| e.user_message())?;
-    let engine = Engine::new(store, Arc::new(client), settings.model.clone());
+    let engine = Engine::new(store, Some(slot.connect().map_err(err)?), None);
     let dir = match project {
         Some(p) => p,
         None => std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?,
@@ -141,6 +207,14 @@ async fn ask(
                     };
                 }
                 TurnEvent::Error { error } => failure = Some(error.message),
+                TurnEvent::Retrying {
+                    reason, after_ms, ..
+                } => {
+                    eprintln!(
+                        "flint: {reason} Retrying in {:.1} s.",
+                        after_ms as f64 / 1000.0
+                    );
+                }
                 TurnEvent::Started { .. } => {}
             },
             cancel,

@@ -149,3 +149,110 @@ fn provider_errors_and_bad_input_are_clear() {
     assert!(err.contains("does not exist"), "{err}");
     assert_eq!(server.requests().len(), 1, "no request for a bad project");
 }
+
+#[test]
+fn ask_speaks_each_wire_format_chosen_on_the_command_line() {
+    for (provider, route, name, key_var) in [
+        ("openai", "/responses", "responses-hello", "OPENAI_API_KEY"),
+        (
+            "openai-chat",
+            "/chat/completions",
+            "chat-hello",
+            "OPENAI_API_KEY",
+        ),
+        (
+            "anthropic",
+            "/messages",
+            "anthropic-hello",
+            "ANTHROPIC_API_KEY",
+        ),
+    ] {
+        let home = Home::new();
+        let transcript = Transcript::load(&fixture(&format!("{name}.sse"))).unwrap();
+        let server = StandIn::start(
+            Config::default().route(
+                route,
+                Reply::Stream {
+                    transcript,
+                    rate: None,
+                    chunk: Some(3),
+                    fault: None,
+                },
+            ),
+            0,
+        )
+        .unwrap();
+        let project = home.project().to_str().unwrap().to_owned();
+        let base = server.base_url();
+        let out = Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+            .args([
+                "ask",
+                "--project",
+                &project,
+                "--provider",
+                provider,
+                "--base-url",
+                &base,
+                "--model",
+                "m-1",
+                "hi",
+            ])
+            .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+            .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("FLINT_MODEL")
+            .env_remove("FLINT_PROVIDER")
+            .env(key_var, "sk-from-env")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{provider}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read_to_string(fixture(&format!("{name}.txt"))).unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            expected,
+            "{provider}"
+        );
+        let req = &server.requests()[0];
+        assert_eq!(req.json().unwrap()["model"], "m-1");
+        let key_header = if provider == "anthropic" {
+            req.header("x-api-key")
+        } else {
+            req.header("authorization")
+        };
+        assert!(key_header.unwrap().ends_with("sk-from-env"), "{provider}");
+    }
+}
+
+#[test]
+fn a_provider_that_needs_a_key_says_where_to_put_it() {
+    let home = Home::new();
+    let project = home.project().to_str().unwrap().to_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+        .args([
+            "ask",
+            "--project",
+            &project,
+            "--provider",
+            "cerebras",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "q",
+        ])
+        .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+        .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+        .env_remove("CEREBRAS_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("FLINT_MODEL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("No API key is set for cerebras") && err.contains("CEREBRAS_API_KEY"),
+        "{err}"
+    );
+}

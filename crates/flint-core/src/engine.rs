@@ -1,5 +1,5 @@
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
-use flint_model::{Message, ModelClient, ModelError, ModelEvent, ModelRequest, Role, Usage};
+use flint_model::{
+    with_retries, Message, ModelClient, ModelError, ModelEvent, ModelRequest, RetryPolicy, Role,
+    Usage,
+};
 use flint_project::{ProjectDir, ProjectInfo};
-use flint_store::{Item, ItemRole, ItemStatus, Project, Session, Store};
+use flint_store::{Item, ItemRole, ItemStatus, Metrics, ModelSlot, Project, Session, Store};
 
-use crate::{CoreError, ErrorInfo, TurnEvent, TurnMetrics};
+use crate::{CoreError, ErrorInfo, TurnEvent};
 
 /// How long deltas are gathered before one batch goes to the front end: about one
 /// frame, so the UI does one update per paint however fast tokens arrive.
@@ -23,12 +26,36 @@ pub const PERSIST_EVERY: Duration = Duration::from_millis(250);
 const SYSTEM_PROMPT: &str = "You are Flint, a fast coding assistant working in the user's \
 project beside their editor. Answer concisely; use fenced code blocks with a language tag.";
 
-/// The engine: one store, one model client. Cheap to clone and share.
+/// A model ready to answer: the client, and the names it is recorded under.
+#[derive(Clone)]
+pub struct SlotClient {
+    pub client: Arc<dyn ModelClient>,
+    pub provider: String,
+    pub model: String,
+}
+
+impl SlotClient {
+    pub fn new(client: Arc<dyn ModelClient>, provider: &str, model: &str) -> Self {
+        Self {
+            client,
+            provider: provider.to_string(),
+            model: model.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Models {
+    fast: Option<SlotClient>,
+    deep: Option<SlotClient>,
+}
+
+/// The engine: one store, a fast and a deep model. Cheap to clone and share.
 #[derive(Clone)]
 pub struct Engine {
     store: Arc<Mutex<Store>>,
-    model: Arc<dyn ModelClient>,
-    model_name: String,
+    models: Arc<RwLock<Models>>,
+    retry: RetryPolicy,
 }
 
 /// An opened project with its latest session (if it has one) and that session's items.
@@ -42,16 +69,32 @@ pub struct Workspace {
 }
 
 impl Engine {
-    pub fn new(store: Store, model: Arc<dyn ModelClient>, model_name: impl Into<String>) -> Self {
+    pub fn new(store: Store, fast: Option<SlotClient>, deep: Option<SlotClient>) -> Self {
         Self {
             store: Arc::new(Mutex::new(store)),
-            model,
-            model_name: model_name.into(),
+            models: Arc::new(RwLock::new(Models { fast, deep })),
+            retry: RetryPolicy::default(),
         }
     }
 
-    pub fn model_name(&self) -> &str {
-        &self.model_name
+    /// Replaces the models (after the settings changed); running turns keep theirs.
+    pub fn set_models(&self, fast: Option<SlotClient>, deep: Option<SlotClient>) {
+        if let Ok(mut m) = self.models.write() {
+            *m = Models { fast, deep };
+        }
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    fn slot(&self, slot: ModelSlot) -> Option<SlotClient> {
+        let m = self.models.read().ok()?;
+        match slot {
+            ModelSlot::Fast => m.fast.clone(),
+            ModelSlot::Deep => m.deep.clone(),
+        }
     }
 
     /// Runs `f` with the store on a blocking thread (SQLite never blocks the executor).
@@ -74,15 +117,15 @@ impl Engine {
     /// Opens a folder as the current project and loads its latest session.
     pub async fn open_project(&self, path: &Path) -> Result<Workspace, CoreError> {
         let path = path.to_path_buf();
-        let dir = tokio::task::spawn_blocking(move || ProjectDir::open(&path))
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))??;
-        let info = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || dir.info())
-                .await
-                .map_err(|e| CoreError::Internal(e.to_string()))?
-        };
+        let (dir, info) = tokio::task::spawn_blocking(move || {
+            ProjectDir::open(&path).map(|d| {
+                let info = d.info();
+                (d, info)
+            })
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))??;
+        drop(dir);
         let (root, name) = (info.root.clone(), info.name.clone());
         let (project, session, items) = self
             .db(move |s| {
@@ -113,53 +156,107 @@ impl Engine {
         self.db(move |s| s.create_session(project_id, &title)).await
     }
 
-    /// Runs one turn in `session_id`: records the prompt, streams the answer from the
-    /// model to `sink` in frame-sized batches while writing it to the store, and ends
-    /// with `Finished`. Cancelling `cancel` stops the stream and keeps what arrived.
-    /// Model failures end the turn normally (a `Finished` with an error, the partial
-    /// answer kept); only store failures return `Err`.
+    /// Runs one turn in `session_id`: records the prompt, then streams the answer from
+    /// the session's model (see [`Engine::answer`]).
     pub async fn run_turn(
         &self,
         session_id: i64,
         prompt: &str,
-        mut sink: impl FnMut(TurnEvent) + Send,
+        sink: impl FnMut(TurnEvent) + Send,
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
         let prompt = prompt.trim().to_string();
         if prompt.is_empty() {
             return Err(CoreError::EmptyPrompt);
         }
-        let model = self.model_name.clone();
-        let (user_item, assistant_item, history) = {
-            let prompt = prompt.clone();
-            let model = model.clone();
-            self.db(move |s| {
-                let history = s.items(session_id)?;
-                if history.is_empty() {
+        let session = self.db(move |s| s.session(session_id)).await?;
+        let slot = self
+            .slot(session.slot)
+            .ok_or(CoreError::NoModel(session.slot))?;
+        let user = self
+            .db(move |s| {
+                if s.items(session_id)?.is_empty() {
                     s.set_session_title(session_id, &title_from(&prompt))?;
                 }
-                let user = s.add_item(
+                s.add_item(
                     session_id,
                     ItemRole::User,
                     &prompt,
                     ItemStatus::Complete,
                     None,
-                )?;
-                let assistant = s.add_item(
+                )
+            })
+            .await?;
+        self.answer(session_id, Some(user), slot, sink, cancel)
+            .await
+    }
+
+    /// Moves the session to the deep model and has it answer the latest prompt again,
+    /// with the whole conversation; later turns stay on the deep model.
+    pub async fn escalate(
+        &self,
+        session_id: i64,
+        sink: impl FnMut(TurnEvent) + Send,
+        cancel: CancellationToken,
+    ) -> Result<Item, CoreError> {
+        let slot = self
+            .slot(ModelSlot::Deep)
+            .ok_or(CoreError::NoModel(ModelSlot::Deep))?;
+        let has_prompt = self
+            .db(move |s| {
+                let any = s
+                    .items(session_id)?
+                    .iter()
+                    .any(|i| i.role == ItemRole::User);
+                if any {
+                    s.set_session_slot(session_id, ModelSlot::Deep)?;
+                }
+                Ok(any)
+            })
+            .await?;
+        if !has_prompt {
+            return Err(CoreError::NothingToEscalate);
+        }
+        self.answer(session_id, None, slot, sink, cancel).await
+    }
+
+    /// Streams an answer to the conversation so far (ending at its latest prompt) into a
+    /// new assistant item: `Started`, frame-sized `Delta`s, `Finished`. The text is
+    /// written to the store as it grows. Cancelling stops the stream and keeps what
+    /// arrived. Model failures end the turn normally (a `Finished` with the error, the
+    /// partial answer kept); only store failures return `Err`.
+    async fn answer(
+        &self,
+        session_id: i64,
+        user_item: Option<Item>,
+        slot: SlotClient,
+        mut sink: impl FnMut(TurnEvent) + Send,
+        cancel: CancellationToken,
+    ) -> Result<Item, CoreError> {
+        let (model, provider) = (slot.model.clone(), slot.provider.clone());
+        let (assistant_item, history) = self
+            .db(move |s| {
+                let mut history = s.items(session_id)?;
+                // The answer goes to the latest prompt: drop anything after it (a
+                // previous answer being escalated).
+                if let Some(last_user) = history.iter().rposition(|i| i.role == ItemRole::User) {
+                    history.truncate(last_user + 1);
+                }
+                let item = s.add_item_from(
                     session_id,
                     ItemRole::Assistant,
                     "",
                     ItemStatus::Streaming,
                     Some(&model),
+                    Some(&provider),
                 )?;
-                Ok((user, assistant, history))
+                Ok((item, history))
             })
-            .await?
-        };
+            .await?;
         let item_id = assistant_item.id;
         sink(TurnEvent::Started {
-            user_item,
-            assistant_item,
+            user_item: user_item.map(Box::new),
+            assistant_item: Box::new(assistant_item),
         });
 
         let mut messages = vec![Message::new(Role::System, SYSTEM_PROMPT)];
@@ -170,10 +267,13 @@ impl Engine {
             };
             messages.push(Message::new(role, item.text.clone()));
         }
-        messages.push(Message::new(Role::User, prompt));
 
         let sent = Instant::now();
-        let mut stream = self.model.stream(ModelRequest { model, messages });
+        let request = ModelRequest {
+            model: slot.model.clone(),
+            messages,
+        };
+        let mut stream = with_retries(slot.client.clone(), request, self.retry);
         let mut text = String::new();
         let mut pending = String::new();
         let mut usage: Option<Usage> = None;
@@ -196,6 +296,17 @@ impl Engine {
                         pending.push_str(&t);
                     }
                     Some(Ok(ModelEvent::Usage(u))) => usage = Some(u),
+                    Some(Ok(ModelEvent::Retrying { attempt, after, reason })) => {
+                        sink(TurnEvent::Retrying {
+                            attempt,
+                            after_ms: after.as_millis() as u64,
+                            reason,
+                        });
+                    }
+                    // Reasoning and tool calls are not shown or stored yet.
+                    Some(Ok(ModelEvent::ReasoningDelta(_)))
+                    | Some(Ok(ModelEvent::ToolCallStart { .. }))
+                    | Some(Ok(ModelEvent::ToolCallDelta { .. })) => {}
                     Some(Ok(ModelEvent::Finished { .. })) | None => break Ok(()),
                     Some(Err(e)) => break Err(Some(e)),
                 },
@@ -229,9 +340,11 @@ impl Engine {
         };
         let metrics = metrics(sent, first_token, usage, &text);
         let message = error.as_ref().map(|e| e.message.clone());
+        let saved_metrics = metrics.clone();
         let item = self
             .db(move |s| {
                 s.update_item(item_id, &text, status, message.as_deref())?;
+                s.set_metrics(item_id, &saved_metrics)?;
                 s.item(item_id)
             })
             .await?;
@@ -245,7 +358,7 @@ impl Engine {
     }
 }
 
-fn metrics(sent: Instant, first: Option<Instant>, usage: Option<Usage>, text: &str) -> TurnMetrics {
+fn metrics(sent: Instant, first: Option<Instant>, usage: Option<Usage>, text: &str) -> Metrics {
     let end = Instant::now();
     let ttft = first.map(|f| f.duration_since(sent));
     let output = usage
@@ -256,7 +369,7 @@ fn metrics(sent: Instant, first: Option<Instant>, usage: Option<Usage>, text: &s
         let secs = end.duration_since(f).as_secs_f64();
         (secs > 0.0 && output > 1).then(|| output as f64 / secs)
     });
-    TurnMetrics {
+    Metrics {
         ttft_ms: ttft.map(|d| d.as_secs_f64() * 1000.0),
         tokens_per_sec,
         input_tokens: usage.map(|u| u.input_tokens),

@@ -15,6 +15,13 @@ pub enum CoreError {
     NoDataDir,
     #[error("open a project first")]
     NoProject,
+    #[error("{}", match .0 {
+        flint_store::ModelSlot::Fast => "No model is set up yet. Open Settings to connect a provider.",
+        flint_store::ModelSlot::Deep => "No deep model is set up. Choose one in Settings to escalate.",
+    })]
+    NoModel(flint_store::ModelSlot),
+    #[error("there is no prompt to escalate yet")]
+    NothingToEscalate,
     #[error("a prompt cannot be empty")]
     EmptyPrompt,
     #[error("internal error: {0}")]
@@ -30,6 +37,8 @@ impl CoreError {
             Self::Settings { .. } => "settings",
             Self::NoDataDir => "no_data_dir",
             Self::NoProject => "no_project",
+            Self::NoModel(_) => "no_model",
+            Self::NothingToEscalate => "nothing_to_escalate",
             Self::EmptyPrompt => "empty_prompt",
             Self::Internal(_) => "internal",
         }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use flint_store::{Item, ItemStatus};
+use flint_store::{Item, ItemStatus, Metrics};
 
 use crate::ErrorInfo;
 
@@ -14,8 +14,17 @@ use crate::ErrorInfo;
 #[ts(export)]
 pub enum TurnEvent {
     Started {
-        user_item: Item,
-        assistant_item: Item,
+        /// The prompt just recorded; none when escalating (the answer is to the latest).
+        // Boxed: an item is large next to the other events, which are sent far more often.
+        user_item: Option<Box<Item>>,
+        assistant_item: Box<Item>,
+    },
+    /// The request failed before the first token and is being sent again.
+    Retrying {
+        attempt: u32,
+        #[ts(type = "number")]
+        after_ms: u64,
+        reason: String,
     },
     Delta {
         text: String,
@@ -25,24 +34,9 @@ pub enum TurnEvent {
         item_id: i64,
         status: ItemStatus,
         error: Option<ErrorInfo>,
-        metrics: TurnMetrics,
+        metrics: Metrics,
     },
     Error {
         error: ErrorInfo,
     },
-}
-
-/// Measured on Flint's side of the wire.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export)]
-pub struct TurnMetrics {
-    /// From sending the request to the first text arriving.
-    pub ttft_ms: Option<f64>,
-    /// Output tokens per second after the first token (provider-reported count when
-    /// known, else an estimate of 4 bytes a token).
-    pub tokens_per_sec: Option<f64>,
-    #[ts(type = "number | null")]
-    pub input_tokens: Option<u64>,
-    #[ts(type = "number | null")]
-    pub output_tokens: Option<u64>,
 }

@@ -4,15 +4,17 @@
 //! answer is written to the store as it grows. Nothing in this crate knows about Tauri
 //! or the DOM.
 
-mod config;
+pub mod config;
+pub mod connect;
 mod engine;
 mod error;
 mod event;
+pub mod keys;
 
-pub use config::{ModelInfo, Paths, Settings};
-pub use engine::{Engine, Workspace, FRAME, PERSIST_EVERY};
+pub use config::{ModelInfo, Paths, ResolvedSlot, Settings, Slot};
+pub use engine::{Engine, SlotClient, Workspace, FRAME, PERSIST_EVERY};
 pub use error::{CoreError, ErrorInfo};
-pub use event::{TurnEvent, TurnMetrics};
+pub use event::TurnEvent;
 
 pub use flint_model as model;
 pub use flint_project as project;

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flint_core::model::fake::{FakeModel, Step};
-use flint_core::model::{ModelError, Role, Usage};
+use flint_core::model::{ModelError, RetryPolicy, Role, Usage};
 use flint_core::store::{ItemStatus, Store};
-use flint_core::{Engine, TurnEvent};
+use flint_core::{Engine, SlotClient, TurnEvent};
 use tokio_util::sync::CancellationToken;
 
 struct Fixture {
@@ -24,11 +24,9 @@ fn fixture() -> Fixture {
     let project = tempfile::tempdir().unwrap();
     let db = dir.path().join("flint.db");
     let fake = FakeModel::new();
-    let engine = Engine::new(
-        Store::open(&db).unwrap(),
-        Arc::new(fake.clone()),
-        "fake-fast",
-    );
+    let fast = SlotClient::new(Arc::new(fake.clone()), "fake", "fake-fast");
+    let engine = Engine::new(Store::open(&db).unwrap(), Some(fast), None)
+        .with_retry_policy(RetryPolicy::none());
     Fixture {
         _dir: dir,
         project,
@@ -98,11 +96,13 @@ async fn a_fast_stream_arrives_in_frame_batches_and_is_stored() {
     };
     assert_eq!((*status, error.is_none()), (ItemStatus::Complete, true));
 
-    // The prompt was trimmed, stored, and titled the session.
+    // The prompt was trimmed, stored, and titled the session; metrics were kept.
     let store = Store::open(&f.db).unwrap();
     let items = store.items(sid).unwrap();
     assert_eq!(items[0].text, "go");
     assert_eq!(store.session(sid).unwrap().title, "go");
+    assert_eq!(items[1].provider.as_deref(), Some("fake"));
+    assert!(items[1].metrics.as_ref().unwrap().ttft_ms.is_some());
 }
 
 #[tokio::test]
@@ -306,4 +306,272 @@ async fn empty_prompts_and_bad_folders_are_refused() {
         .unwrap_err();
     assert_eq!(err.code(), "not_found");
     assert!(f.fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn escalate_answers_the_latest_prompt_on_the_deep_model_and_stays_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let (fast, deep) = (FakeModel::new(), FakeModel::new());
+    let engine = Engine::new(
+        Store::open(&dir.path().join("flint.db")).unwrap(),
+        Some(SlotClient::new(
+            Arc::new(fast.clone()),
+            "cerebras",
+            "fast-m",
+        )),
+        Some(SlotClient::new(Arc::new(deep.clone()), "openai", "deep-m")),
+    );
+    let ws = engine.open_project(project.path()).await.unwrap();
+    let sid = engine.new_session(ws.project.id, "").await.unwrap().id;
+
+    let (_, sink) = recorder();
+    let err = engine
+        .escalate(sid, sink, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "nothing_to_escalate");
+
+    fast.push_text(&["quick guess"]);
+    let (_, sink) = recorder();
+    engine
+        .run_turn(sid, "hard question", sink, CancellationToken::new())
+        .await
+        .unwrap();
+
+    deep.push_text(&["careful answer"]);
+    let (events, sink) = recorder();
+    let item = engine
+        .escalate(sid, sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.text.as_str(), item.model.as_deref()),
+        ("careful answer", Some("deep-m"))
+    );
+    assert!(matches!(
+        events.lock().unwrap().first(),
+        Some(TurnEvent::Started {
+            user_item: None,
+            ..
+        })
+    ));
+    // The deep model saw the conversation up to the prompt, not the fast answer.
+    let sent: Vec<String> = deep.requests()[0]
+        .messages
+        .iter()
+        .map(|m| m.content.clone())
+        .collect();
+    assert_eq!(sent.last().map(String::as_str), Some("hard question"));
+    assert!(!sent.iter().any(|m| m == "quick guess"));
+
+    // The next turn stays on the deep model.
+    deep.push_text(&["more"]);
+    let (_, sink) = recorder();
+    let item = engine
+        .run_turn(sid, "follow-up", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(item.provider.as_deref(), Some("openai"));
+    assert_eq!(fast.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn retries_before_the_first_token_are_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let fake = FakeModel::new();
+    let engine = Engine::new(
+        Store::open(&dir.path().join("flint.db")).unwrap(),
+        Some(SlotClient::new(Arc::new(fake.clone()), "p", "m")),
+        None,
+    )
+    .with_retry_policy(RetryPolicy {
+        attempts: 2,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(1),
+    });
+    let ws = engine.open_project(project.path()).await.unwrap();
+    let sid = engine.new_session(ws.project.id, "").await.unwrap().id;
+    fake.push(vec![Step::Fail(ModelError::Server {
+        status: 503,
+        detail: String::new(),
+    })]);
+    fake.push_text(&["ok"]);
+    let (events, sink) = recorder();
+    let item = engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.text.as_str(), item.status),
+        ("ok", ItemStatus::Complete)
+    );
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, TurnEvent::Retrying { attempt: 2, .. })));
+}
+
+#[tokio::test]
+async fn no_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        Store::open(&dir.path().join("flint.db")).unwrap(),
+        None,
+        None,
+    );
+    let ws = engine.open_project(project.path()).await.unwrap();
+    let sid = engine.new_session(ws.project.id, "").await.unwrap().id;
+    let (_, sink) = recorder();
+    let err = engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "no_model");
+    assert!(err.to_string().contains("Settings"));
+}
+
+mod connect {
+    use flint_core::config::{resolve, Settings};
+    use flint_core::connect::{detect_with, list_models, test_connection};
+    use flint_core::keys::MemoryKeys;
+    use flint_core::Slot;
+    use flint_replay::{Config, Reply, StandIn, Transcript};
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/sse")
+            .join(name)
+    }
+
+    fn models_reply() -> Reply {
+        Reply::Status {
+            code: 200,
+            body: r#"{"object":"list","data":[{"id":"qwen3-coder"},{"id":"llama3"}]}"#.into(),
+            headers: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn first_run_finds_keys_and_local_servers() {
+        let server = StandIn::start(Config::default().route("/models", models_reply()), 0).unwrap();
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let locals = vec![
+            ("ollama".to_string(), server.base_url()),
+            (
+                "lmstudio".to_string(),
+                format!("http://127.0.0.1:{dead}/v1"),
+            ),
+        ];
+        let env = |k: &str| (k == "GROQ_API_KEY").then(|| "gsk".to_string());
+        let found = detect_with(&env, &locals).await;
+        let summary: Vec<(&str, &str)> = found
+            .iter()
+            .map(|d| (d.provider.as_str(), d.reason.as_str()))
+            .collect();
+        assert_eq!(summary[0], ("groq", "GROQ_API_KEY is set"));
+        assert_eq!(summary[1].0, "ollama");
+        assert_eq!(found.len(), 2, "{summary:?}");
+        assert_eq!(found[1].models, ["llama3", "qwen3-coder"]);
+        assert_eq!(found[1].model.as_deref(), Some("llama3"));
+    }
+
+    fn slot_for(
+        server: &StandIn,
+        provider: &str,
+        key: Option<&'static str>,
+    ) -> flint_core::ResolvedSlot {
+        let mut settings = Settings {
+            fast: Some(Slot {
+                provider: provider.into(),
+                model: "m".into(),
+            }),
+            ..Settings::default()
+        };
+        settings
+            .providers
+            .entry(provider.into())
+            .or_default()
+            .base_url = Some(server.base_url());
+        let env = move |k: &str| {
+            (k.ends_with("_API_KEY"))
+                .then(|| key.map(str::to_owned))
+                .flatten()
+        };
+        resolve(&settings, &env, &MemoryKeys::default())
+            .unwrap()
+            .0
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn test_connection_reports_success_and_failure_honestly() {
+        let ok = StandIn::start(
+            Config::default().route(
+                "/responses",
+                Reply::stream(Transcript::load(&fixture("responses-hello.sse")).unwrap()),
+            ),
+            0,
+        )
+        .unwrap();
+        let result = test_connection(&slot_for(&ok, "openai", Some("sk"))).await;
+        assert!(result.ok, "{}", result.message);
+        assert!(result.message.starts_with("m answered in"));
+
+        let denied = StandIn::start(
+            Config::default().route(
+                "/chat/completions",
+                Reply::Status {
+                    code: 401,
+                    body: r#"{"error":{"message":"bad key"}}"#.into(),
+                    headers: vec![],
+                },
+            ),
+            0,
+        )
+        .unwrap();
+        let result = test_connection(&slot_for(&denied, "groq", Some("wrong"))).await;
+        assert!(!result.ok);
+        assert!(
+            result.message.contains("rejected the API key"),
+            "{}",
+            result.message
+        );
+
+        let result = test_connection(&slot_for(&denied, "groq", None)).await;
+        assert!(!result.ok);
+        assert!(
+            result.message.contains("No API key is set for groq"),
+            "{}",
+            result.message
+        );
+        assert_eq!(denied.requests().len(), 1, "no request without a key");
+    }
+
+    #[tokio::test]
+    async fn models_are_listed_or_fall_back_to_the_known_ones() {
+        let server = StandIn::start(Config::default().route("/models", models_reply()), 0).unwrap();
+        assert_eq!(
+            list_models(&slot_for(&server, "ollama", None))
+                .await
+                .unwrap(),
+            ["llama3", "qwen3-coder"]
+        );
+        let empty = StandIn::start(Config::default(), 0).unwrap();
+        let known = list_models(&slot_for(&empty, "cerebras", Some("k")))
+            .await
+            .unwrap();
+        assert!(known.contains(&"gpt-oss-120b".to_string()));
+        assert!(list_models(&slot_for(&empty, "ollama", None))
+            .await
+            .is_err());
+    }
 }

@@ -55,10 +55,15 @@ impl ModelError {
     /// A sentence for the user that says what happened and what to do about it.
     pub fn user_message(&self) -> String {
         match self {
-            Self::MissingKey { provider } => format!(
-                "No API key is set for {provider}. Set it in the settings file or the \
-                 OPENAI_API_KEY environment variable."
-            ),
+            Self::MissingKey { provider } => {
+                let var = crate::preset::preset(provider)
+                    .and_then(|p| p.key_env)
+                    .unwrap_or("the provider's key variable");
+                format!(
+                    "No API key is set for {provider}. Add one in Settings (it is kept in your \
+                     system keychain) or set {var}."
+                )
+            }
             Self::BadKey { status, .. } => format!(
                 "The provider rejected the API key (HTTP {status}). Check the key in your settings."
             ),

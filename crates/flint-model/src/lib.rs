@@ -4,19 +4,32 @@
 //! the UI; flint-core drives it through the [`ModelClient`] trait, which a scripted fake
 //! (feature `test-support`) also implements.
 
+mod anthropic;
 mod chat;
+mod endpoint;
 mod error;
 #[cfg(feature = "test-support")]
 pub mod fake;
+pub mod preset;
+mod responses;
+mod retry;
 pub mod sse;
+mod transport;
 
 use std::pin::Pin;
 
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use chat::ChatCompletions;
+pub use endpoint::{Endpoint, ListedModel, Wire};
 pub use error::ModelError;
+pub use preset::{Preset, PRESETS};
+pub use retry::{with_retries, RetryPolicy};
+pub use transport::decode_chunks;
+
+/// How long a stream may stay silent before it counts as stalled. Generous, because a
+/// reasoning model can think for a while before its first visible token.
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Who said a message in the conversation sent to the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,8 +74,20 @@ pub struct Usage {
 pub enum ModelEvent {
     /// Visible answer text.
     TextDelta(String),
+    /// The model's reasoning (a summary, or thinking text where the provider shows it).
+    ReasoningDelta(String),
+    /// The model starts a tool call.
+    ToolCallStart { id: String, name: String },
+    /// More of a tool call's JSON arguments.
+    ToolCallDelta { id: String, arguments: String },
     /// Token usage, usually in the last chunk.
     Usage(Usage),
+    /// A failure before the first token; the request is sent again after `after`.
+    Retrying {
+        attempt: u32,
+        after: std::time::Duration,
+        reason: String,
+    },
     /// The provider said the answer is complete (with its stated reason, if any).
     Finished { reason: Option<String> },
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use flint_replay::{Config, Reply, StandIn, Transcript};
 
 const USAGE: &str = "usage: flint-replay [--port N] [--rate EVENTS_PER_SEC] [--chunk BYTES] \
-[--chat FILE] [--responses FILE] [--messages FILE]";
+[--chat FILE] [--responses FILE] [--messages FILE] [--models FILE.json]";
 
 fn main() -> ExitCode {
     match run() {
@@ -23,6 +23,7 @@ fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let (mut port, mut rate, mut chunk) = (0u16, None, None);
     let mut files: Vec<(&str, PathBuf)> = Vec::new();
+    let mut models: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         let mut value = || {
             args.next()
@@ -47,6 +48,7 @@ fn run() -> Result<(), String> {
             "--chat" => files.push(("/chat/completions", value()?.into())),
             "--responses" => files.push(("/responses", value()?.into())),
             "--messages" => files.push(("/messages", value()?.into())),
+            "--models" => models = Some(value()?.into()),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -67,6 +69,18 @@ fn run() -> Result<(), String> {
                 rate,
                 chunk,
                 fault: None,
+            },
+        );
+    }
+    if let Some(path) = models {
+        let body =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        config = config.route(
+            "/models",
+            Reply::Status {
+                code: 200,
+                body,
+                headers: Vec::new(),
             },
         );
     }

@@ -51,6 +51,25 @@ pub struct Project {
     pub opened_at: i64,
 }
 
+/// Which of a session's two models it talks to: the fast one (the default), or the
+/// deep one it was escalated to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ModelSlot {
+    Fast,
+    Deep,
+}
+
+impl ModelSlot {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Deep => "deep",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Session {
@@ -59,6 +78,7 @@ pub struct Session {
     #[ts(type = "number")]
     pub project_id: i64,
     pub title: String,
+    pub slot: ModelSlot,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number")]
@@ -88,7 +108,7 @@ pub enum ItemStatus {
     Interrupted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct Item {
     #[ts(type = "number")]
@@ -99,10 +119,28 @@ pub struct Item {
     pub text: String,
     pub status: ItemStatus,
     pub model: Option<String>,
+    pub provider: Option<String>,
     /// The error shown to the user when the item failed.
     pub error: Option<String>,
+    /// Measured while an answer streamed.
+    pub metrics: Option<Metrics>,
     #[ts(type = "number")]
     pub created_at: i64,
+}
+
+/// How an answer streamed, measured on Flint's side of the wire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Metrics {
+    /// From sending the request to the first text arriving.
+    pub ttft_ms: Option<f64>,
+    /// Output tokens per second after the first token (provider-reported count when
+    /// known, else an estimate of 4 bytes a token).
+    pub tokens_per_sec: Option<f64>,
+    #[ts(type = "number | null")]
+    pub input_tokens: Option<u64>,
+    #[ts(type = "number | null")]
+    pub output_tokens: Option<u64>,
 }
 
 pub struct Store {
@@ -185,7 +223,7 @@ impl Store {
     pub fn session(&self, id: i64) -> Result<Session> {
         self.conn
             .query_row(
-                "SELECT id, project_id, title, created_at, updated_at FROM sessions WHERE id = ?1",
+                "SELECT id, project_id, title, created_at, updated_at, slot FROM sessions WHERE id = ?1",
                 [id],
                 session_row,
             )
@@ -201,7 +239,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, project_id, title, created_at, updated_at FROM sessions
+                "SELECT id, project_id, title, created_at, updated_at, slot FROM sessions
                  WHERE project_id = ?1 ORDER BY updated_at DESC, id DESC LIMIT 1",
                 [project_id],
                 session_row,
@@ -226,19 +264,25 @@ impl Store {
         status: ItemStatus,
         model: Option<&str>,
     ) -> Result<Item> {
+        self.add_item_from(session_id, role, text, status, model, None)
+    }
+
+    /// Like `add_item`, naming the provider that serves `model`.
+    pub fn add_item_from(
+        &self,
+        session_id: i64,
+        role: ItemRole,
+        text: &str,
+        status: ItemStatus,
+        model: Option<&str>,
+        provider: Option<&str>,
+    ) -> Result<Item> {
         let now = now_ms();
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
-            "INSERT INTO items (session_id, role, text, status, model, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![
-                session_id,
-                role_str(role),
-                text,
-                status_str(status),
-                model,
-                now
-            ],
+            "INSERT INTO items (session_id, role, text, status, model, provider, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![session_id, role_str(role), text, status_str(status), model, provider, now],
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
@@ -267,10 +311,41 @@ impl Store {
         Ok(())
     }
 
+    /// Records how an answer streamed.
+    pub fn set_metrics(&self, id: i64, m: &Metrics) -> Result<()> {
+        self.conn.execute(
+            "UPDATE items SET ttft_ms = ?2, tokens_per_sec = ?3, input_tokens = ?4, output_tokens = ?5
+             WHERE id = ?1",
+            params![
+                id,
+                m.ttft_ms,
+                m.tokens_per_sec,
+                m.input_tokens.map(|n| n as i64),
+                m.output_tokens.map(|n| n as i64)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Moves a session to its fast or deep model.
+    pub fn set_session_slot(&self, id: i64, slot: ModelSlot) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE sessions SET slot = ?2 WHERE id = ?1",
+            params![id, slot.as_str()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "session",
+                id,
+            });
+        }
+        Ok(())
+    }
+
     pub fn item(&self, id: i64) -> Result<Item> {
         self.conn
             .query_row(
-                "SELECT id, session_id, role, text, status, model, error, created_at FROM items WHERE id = ?1",
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"),
                 [id],
                 item_row,
             )
@@ -280,10 +355,9 @@ impl Store {
 
     /// A session's items in the order they were said.
     pub fn items(&self, session_id: i64) -> Result<Vec<Item>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, session_id, role, text, status, model, error, created_at FROM items
-             WHERE session_id = ?1 ORDER BY id",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE session_id = ?1 ORDER BY id"
+        ))?;
         let rows = stmt.query_map([session_id], item_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -341,8 +415,16 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         title: r.get(2)?,
         created_at: r.get(3)?,
         updated_at: r.get(4)?,
+        slot: if r.get::<_, String>(5)? == "deep" {
+            ModelSlot::Deep
+        } else {
+            ModelSlot::Fast
+        },
     })
 }
+
+const ITEM_COLUMNS: &str = "id, session_id, role, text, status, model, error, created_at, \
+    provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens";
 
 fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     let role: String = r.get(2)?;
@@ -366,5 +448,15 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         model: r.get(5)?,
         error: r.get(6)?,
         created_at: r.get(7)?,
+        provider: r.get(8)?,
+        metrics: {
+            let m = Metrics {
+                ttft_ms: r.get(9)?,
+                tokens_per_sec: r.get(10)?,
+                input_tokens: r.get::<_, Option<i64>>(11)?.map(|n| n.max(0) as u64),
+                output_tokens: r.get::<_, Option<i64>>(12)?.map(|n| n.max(0) as u64),
+            };
+            (m != Metrics::default()).then_some(m)
+        },
     })
 }

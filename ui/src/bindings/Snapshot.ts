@@ -6,7 +6,15 @@ import type { Workspace } from "./Workspace";
 /**
  * Everything the UI needs to draw the window.
  */
-export type Snapshot = { workspace: Workspace | null, model: ModelInfo, 
+export type Snapshot = { workspace: Workspace | null, 
+/**
+ * The fast model; none until a provider is connected (the welcome view shows then).
+ */
+fast: ModelInfo | null, 
+/**
+ * The model "Escalate" moves a session to, if one is chosen.
+ */
+deep: ModelInfo | null, 
 /**
  * Something the user should read (a settings problem, a project that no longer opens).
  */

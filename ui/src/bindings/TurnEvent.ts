@@ -2,7 +2,7 @@
 import type { ErrorInfo } from "./ErrorInfo";
 import type { Item } from "./Item";
 import type { ItemStatus } from "./ItemStatus";
-import type { TurnMetrics } from "./TurnMetrics";
+import type { Metrics } from "./Metrics";
 
 /**
  * What a running turn tells its front end, in order: `Started`, any number of `Delta`s
@@ -10,4 +10,8 @@ import type { TurnMetrics } from "./TurnMetrics";
  * turn that could not be run or recorded at all (the store failed); a model's failure
  * is a `Finished` with an error, the partial answer kept.
  */
-export type TurnEvent = { "type": "started", user_item: Item, assistant_item: Item, } | { "type": "delta", text: string, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: TurnMetrics, } | { "type": "error", error: ErrorInfo, };
+export type TurnEvent = { "type": "started", 
+/**
+ * The prompt just recorded; none when escalating (the answer is to the latest).
+ */
+user_item: Item | null, assistant_item: Item, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, } | { "type": "error", error: ErrorInfo, };

@@ -3,13 +3,16 @@
 /**
  * Measured on Flint's side of the wire.
  */
-export type TurnMetrics = { 
-/**
- * From sending the request to the first text arriving.
- */
-ttft_ms: number | null, 
-/**
- * Output tokens per second after the first token (provider-reported count when
- * known, else an estimate of 4 bytes a token).
- */
-tokens_per_sec: number | null, input_tokens: number | null, output_tokens: number | null, };
+export type TurnMetrics = {
+  /**
+   * From sending the request to the first text arriving.
+   */
+  ttft_ms: number | null;
+  /**
+   * Output tokens per second after the first token (provider-reported count when
+   * known, else an estimate of 4 bytes a token).
+   */
+  tokens_per_sec: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+};

@@ -5,7 +5,7 @@ import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Item } from "../bindings/Item";
 import type { ItemStatus } from "../bindings/ItemStatus";
 import type { TurnEvent } from "../bindings/TurnEvent";
-import type { TurnMetrics } from "../bindings/TurnMetrics";
+import type { Metrics } from "../bindings/Metrics";
 import { asError, ipc } from "./ipc";
 
 export interface ChatItem {
@@ -15,7 +15,7 @@ export interface ChatItem {
   status: ItemStatus;
   error: string | null;
   model: string | null;
-  metrics: TurnMetrics | null;
+  metrics: Metrics | null;
 }
 
 export type FrameScheduler = (cb: () => void) => void;
@@ -32,7 +32,7 @@ function fromItem(i: Item): ChatItem {
     status: i.status,
     error: i.error,
     model: i.model,
-    metrics: null,
+    metrics: i.metrics,
   };
 }
 
@@ -41,6 +41,8 @@ export class Conversation {
   turnId = $state<number | null>(null);
   sending = $state(false);
   error = $state<ErrorInfo | null>(null);
+  /** Shown while a failed request is being sent again (before the first token). */
+  retrying = $state<string | null>(null);
 
   #pending = "";
   #frameQueued = false;
@@ -62,11 +64,22 @@ export class Conversation {
 
   async send(prompt: string): Promise<boolean> {
     const text = prompt.trim();
-    if (!text || this.streaming) return false;
+    if (!text) return false;
+    return this.#start((onEvent) => ipc().sendPrompt(text, onEvent));
+  }
+
+  /** Has the deep model answer the latest prompt again. */
+  async escalate(): Promise<boolean> {
+    return this.#start((onEvent) => ipc().escalate(onEvent));
+  }
+
+  async #start(begin: (onEvent: (e: TurnEvent) => void) => Promise<number>): Promise<boolean> {
+    if (this.streaming) return false;
     this.sending = true;
     this.error = null;
+    this.retrying = null;
     try {
-      this.turnId = await ipc().sendPrompt(text, (e) => this.#onEvent(e));
+      this.turnId = await begin((e) => this.#onEvent(e));
       return true;
     } catch (e) {
       this.error = asError(e);
@@ -83,9 +96,14 @@ export class Conversation {
   #onEvent(e: TurnEvent): void {
     switch (e.type) {
       case "started":
-        this.items.push(fromItem(e.user_item), fromItem(e.assistant_item));
+        if (e.user_item) this.items.push(fromItem(e.user_item));
+        this.items.push(fromItem(e.assistant_item));
+        break;
+      case "retrying":
+        this.retrying = `${e.reason} Trying again (attempt ${e.attempt})…`;
         break;
       case "delta":
+        this.retrying = null;
         this.#pending += e.text;
         if (!this.#frameQueued) {
           this.#frameQueued = true;
@@ -94,6 +112,7 @@ export class Conversation {
         break;
       case "finished": {
         this.#flush();
+        this.retrying = null;
         const item = this.items.find((i) => i.id === e.item_id);
         if (item) {
           item.status = e.status;

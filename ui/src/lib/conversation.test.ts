@@ -12,7 +12,9 @@ function item(id: number, role: "user" | "assistant", text: string): Item {
     text,
     status: "complete",
     model: null,
+    provider: null,
     error: null,
+    metrics: null,
     created_at: 0,
   };
 }
@@ -100,5 +102,33 @@ describe("Conversation", () => {
   it("loads stored items", () => {
     conv.load([item(1, "user", "a"), item(2, "assistant", "b")]);
     expect(conv.items.map((i) => i.text)).toEqual(["a", "b"]);
+  });
+});
+
+describe("Conversation escalation and retries", () => {
+  it("escalates with no new user item and shows retries until text arrives", async () => {
+    const fake = new FakeIpc();
+    setIpc(fake);
+    const frames: Array<() => void> = [];
+    const conv = new Conversation((cb) => frames.push(cb));
+    conv.load([item(1, "user", "hard question"), item(2, "assistant", "quick guess")]);
+    expect(await conv.escalate()).toBe(true);
+    expect(fake.escalations).toBe(1);
+    fake.emit({
+      type: "started",
+      user_item: null,
+      assistant_item: { ...item(3, "assistant", ""), status: "streaming" },
+    });
+    fake.emit({
+      type: "retrying",
+      attempt: 2,
+      after_ms: 500,
+      reason: "The provider had a server error.",
+    });
+    expect(conv.retrying).toContain("attempt 2");
+    fake.emit({ type: "delta", text: "careful" });
+    expect(conv.retrying).toBeNull();
+    frames.splice(0).forEach((f) => f());
+    expect(conv.items.map((i) => i.text)).toEqual(["hard question", "quick guess", "careful"]);
   });
 });

@@ -1,5 +1,9 @@
 // A scriptable stand-in for the Rust side, for UI tests.
+import type { ConnectionTest } from "../bindings/ConnectionTest";
+import type { Detected } from "../bindings/Detected";
 import type { Entry } from "../bindings/Entry";
+import type { SettingsView } from "../bindings/SettingsView";
+import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { TurnEvent } from "../bindings/TurnEvent";
@@ -8,9 +12,42 @@ import type { Ipc } from "./ipc";
 export class FakeIpc implements Ipc {
   snapshotValue: Snapshot = {
     workspace: null,
-    model: { model: "fake-model", base_url: "http://127.0.0.1:1/v1", has_key: false },
+    fast: {
+      provider: "openai-chat",
+      model: "fake-model",
+      base_url: "http://127.0.0.1:1/v1",
+      key_source: "none",
+      needs_key: false,
+      context_window: null,
+    },
+    deep: null,
     notice: null,
   };
+  settings: SettingsView = {
+    presets: [
+      {
+        id: "cerebras",
+        name: "Cerebras",
+        base_url: "https://api.cerebras.ai/v1",
+        key_env: "CEREBRAS_API_KEY",
+        needs_key: true,
+        local: false,
+        default_model: "gpt-oss-120b",
+        models: ["gpt-oss-120b"],
+      },
+    ],
+    fast: null,
+    deep: null,
+    base_urls: {},
+    keys: { cerebras: "none" },
+    keychain_problem: null,
+    settings_file: "/tmp/settings.toml",
+  };
+  detected: Detected[] = [];
+  saved: Array<{ fast: Slot | null; deep: Slot | null; baseUrls: Record<string, string> }> = [];
+  keysSaved: Array<[string, string, boolean]> = [];
+  tests: Array<[Slot, string | null]> = [];
+  escalations = 0;
   dirs: Record<string, Entry[]> = {};
   sent: string[] = [];
   stopped: number[] = [];
@@ -33,6 +70,35 @@ export class FakeIpc implements Ipc {
     this.sent.push(prompt);
     this.emit = onEvent;
     return this.sent.length;
+  };
+  escalate = async (onEvent: (e: TurnEvent) => void) => {
+    this.escalations += 1;
+    this.emit = onEvent;
+    return 100 + this.escalations;
+  };
+  getSettings = async () => this.settings;
+  saveSettings = async (fast: Slot | null, deep: Slot | null, baseUrls: Record<string, string>) => {
+    this.saved.push({ fast, deep, baseUrls });
+    return this.snapshotValue;
+  };
+  saveKey = async (provider: string, key: string, plaintext: boolean) => {
+    this.keysSaved.push([provider, key, plaintext]);
+    this.settings = { ...this.settings, keys: { ...this.settings.keys, [provider]: "keychain" } };
+    return this.settings;
+  };
+  forgetKey = async () => this.settings;
+  listModels = async () => ["m-a", "m-b"];
+  testConnection = async (slot: Slot, baseUrl: string | null): Promise<ConnectionTest> => {
+    this.tests.push([slot, baseUrl]);
+    return { ok: true, message: `${slot.model} answered in 12 ms.`, ms: 12 };
+  };
+  detectProviders = async () => this.detected;
+  useProvider = async (provider: string, model: string) => {
+    this.snapshotValue = {
+      ...this.snapshotValue,
+      fast: { ...this.snapshotValue.fast!, provider, model },
+    };
+    return this.snapshotValue;
   };
   stopTurn = async (turnId: number) => {
     this.stopped.push(turnId);

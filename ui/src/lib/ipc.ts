@@ -2,7 +2,11 @@
 // `ipc()`; tests install a fake with `setIpc` and never load Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type { ConnectionTest } from "../bindings/ConnectionTest";
+import type { Detected } from "../bindings/Detected";
 import type { Entry } from "../bindings/Entry";
+import type { SettingsView } from "../bindings/SettingsView";
+import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { TurnEvent } from "../bindings/TurnEvent";
@@ -18,7 +22,22 @@ export interface Ipc {
   newSession(): Promise<Snapshot>;
   /** Starts a turn; events arrive on `onEvent`. Resolves to the turn id. */
   sendPrompt(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
+  /** Re-answers the latest prompt with the deep model. Resolves to the turn id. */
+  escalate(onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
+  getSettings(): Promise<SettingsView>;
+  saveSettings(
+    fast: Slot | null,
+    deep: Slot | null,
+    baseUrls: Record<string, string>,
+  ): Promise<Snapshot>;
+  /** Stores a key in the keychain, or with `plaintext` in the settings file. */
+  saveKey(provider: string, key: string, plaintext: boolean): Promise<SettingsView>;
+  forgetKey(provider: string): Promise<SettingsView>;
+  listModels(provider: string, baseUrl: string | null): Promise<string[]>;
+  testConnection(slot: Slot, baseUrl: string | null): Promise<ConnectionTest>;
+  detectProviders(): Promise<Detected[]>;
+  useProvider(provider: string, model: string): Promise<Snapshot>;
   /** A project opened by other means (a folder dropped on the window). */
   onWorkspace(cb: (s: Snapshot) => void): Promise<Unlisten>;
   onNotice(cb: (e: ErrorInfo) => void): Promise<Unlisten>;
@@ -35,7 +54,22 @@ export const tauriIpc: Ipc = {
     channel.onmessage = onEvent;
     return invoke<number>("send_prompt", { prompt, onEvent: channel });
   },
+  escalate: (onEvent) => {
+    const channel = new Channel<TurnEvent>();
+    channel.onmessage = onEvent;
+    return invoke<number>("escalate", { onEvent: channel });
+  },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
+  getSettings: () => invoke<SettingsView>("get_settings"),
+  saveSettings: (fast, deep, baseUrls) =>
+    invoke<Snapshot>("save_settings", { fast, deep, baseUrls }),
+  saveKey: (provider, key, plaintext) =>
+    invoke<SettingsView>("save_key", { provider, key, plaintext }),
+  forgetKey: (provider) => invoke<SettingsView>("forget_key", { provider }),
+  listModels: (provider, baseUrl) => invoke<string[]>("list_models", { provider, baseUrl }),
+  testConnection: (slot, baseUrl) => invoke<ConnectionTest>("test_connection", { slot, baseUrl }),
+  detectProviders: () => invoke<Detected[]>("detect_providers"),
+  useProvider: (provider, model) => invoke<Snapshot>("use_provider", { provider, model }),
   onWorkspace: (cb) => listen<Snapshot>("workspace", (e) => cb(e.payload)),
   onNotice: (cb) => listen<ErrorInfo>("notice", (e) => cb(e.payload)),
 };
