@@ -100,7 +100,24 @@ pub async fn send_prompt(
         return Err(CoreError::EmptyPrompt.info());
     }
     let session_id = current_session(&state).await?;
-    Ok(spawn_turn(app, &state, session_id, on_event, Some(prompt)))
+    Ok(spawn_turn(
+        app,
+        &state,
+        session_id,
+        on_event,
+        Turn::Prompt(prompt),
+    ))
+}
+
+/// Answers the latest prompt again on the session's model (after a failure or Stop).
+#[tauri::command]
+pub async fn retry(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    on_event: Channel<TurnEvent>,
+) -> Result<u32> {
+    let session_id = current_session(&state).await?;
+    Ok(spawn_turn(app, &state, session_id, on_event, Turn::Retry))
 }
 
 /// Re-answers the latest prompt with the deep model; the session stays on it.
@@ -111,7 +128,20 @@ pub async fn escalate(
     on_event: Channel<TurnEvent>,
 ) -> Result<u32> {
     let session_id = current_session(&state).await?;
-    Ok(spawn_turn(app, &state, session_id, on_event, None))
+    Ok(spawn_turn(
+        app,
+        &state,
+        session_id,
+        on_event,
+        Turn::Escalate,
+    ))
+}
+
+/// What a turn does.
+enum Turn {
+    Prompt(String),
+    Escalate,
+    Retry,
 }
 
 /// The current session, created on first use.
@@ -133,13 +163,13 @@ async fn current_session(state: &AppState) -> Result<i64> {
     Ok(id)
 }
 
-/// Runs a turn (a prompt, or an escalation when `prompt` is none) in the background.
+/// Runs a turn in the background; its events go to `on_event`.
 fn spawn_turn(
     app: AppHandle,
     state: &AppState,
     session_id: i64,
     on_event: Channel<TurnEvent>,
-    prompt: Option<String>,
+    turn: Turn,
 ) -> u32 {
     let (turn_id, cancel) = state.register_turn();
     let engine = state.engine.clone();
@@ -149,9 +179,10 @@ fn spawn_turn(
         let sink = move |event| {
             let _ = channel.send(event);
         };
-        let result = match prompt {
-            Some(p) => engine.run_turn(session_id, &p, sink, cancel).await,
-            None => engine.escalate(session_id, sink, cancel).await,
+        let result = match turn {
+            Turn::Prompt(p) => engine.run_turn(session_id, &p, sink, cancel).await,
+            Turn::Escalate => engine.escalate(session_id, sink, cancel).await,
+            Turn::Retry => engine.retry(session_id, sink, cancel).await,
         };
         let state = app.state::<AppState>();
         state.finish_turn(turn_id);

@@ -30,6 +30,7 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::new_session,
             commands::send_prompt,
             commands::escalate,
+            commands::retry,
             commands::stop_turn,
             settings::get_settings,
             settings::save_settings,

@@ -35,7 +35,7 @@ after(() => stopAll());
 
 const textOf = async (wd, css) => Promise.all((await wd.findAll(css)).map((e) => wd.text(e)));
 
-test("Stop ends the stream and keeps what arrived, also after a restart", async () => {
+test("Stop ends the stream and keeps what arrived; Retry answers again; both survive a restart", async () => {
   let wd = await new WebDriver(driverUrl).start(need("FLINT_APP"), [project]);
   let partial;
   try {
@@ -58,6 +58,18 @@ test("Stop ends the stream and keeps what arrived, also after a restart", async 
     assert.match((await textOf(wd, "[data-testid=message-assistant] .status"))[0], /Stopped/);
     await wd.find("[data-testid=send]"); // the composer is ready again
     writeFileSync(join(out, "stopped.png"), await wd.screenshot());
+
+    // Retry answers the same prompt again; the stopped answer stays above it.
+    await wd.click(await wd.find("[data-testid=retry]"));
+    await waitFor(
+      "the retried answer",
+      async () => {
+        const els = await wd.findAll("[data-testid=message-assistant]");
+        return els.length === 2 && (await wd.attribute(els[1], "data-status")) === "complete";
+      },
+      30000,
+    );
+    assert.equal((await textOf(wd, "[data-testid=message-user]")).length, 1);
   } finally {
     await wd.quit();
   }

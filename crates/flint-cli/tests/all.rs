@@ -256,3 +256,132 @@ fn a_provider_that_needs_a_key_says_where_to_put_it() {
         "{err}"
     );
 }
+
+#[test]
+fn every_failure_exits_non_zero_with_its_sentence_and_keeps_the_partial_answer() {
+    let status = |code: u16, body: &str, headers: Vec<(String, String)>| Reply::Status {
+        code,
+        body: body.into(),
+        headers,
+    };
+    let faulty = |n: usize, fault: Fault| Reply::Stream {
+        transcript: hello(),
+        rate: None,
+        chunk: None,
+        fault: Some((n, fault)),
+    };
+    let mut garbage = std::fs::read(fixture("chat-hello.sse")).unwrap();
+    garbage.splice(600..600, b"data: \x01\x02 not json\n\n".iter().copied());
+    let cases: Vec<(&str, Option<Reply>, &str, &str)> = vec![
+        (
+            "bad key",
+            Some(status(401, r#"{"error":{"message":"bad"}}"#, vec![])),
+            "rejected the API key",
+            "",
+        ),
+        (
+            "unknown model",
+            Some(status(
+                404,
+                r#"{"error":{"message":"no such model"}}"#,
+                vec![],
+            )),
+            "does not serve the model `fixture-model`",
+            "",
+        ),
+        (
+            "rate limited",
+            Some(status(429, "{}", vec![("Retry-After".into(), "90".into())])),
+            "rate limiting requests. Try again in 90 s",
+            "",
+        ),
+        (
+            "context too long",
+            Some(status(
+                400,
+                r#"{"error":{"message":"maximum context length exceeded"}}"#,
+                vec![],
+            )),
+            "no longer fits the model's context window",
+            "",
+        ),
+        (
+            "server error",
+            Some(status(500, "oops", vec![])),
+            "server error (HTTP 500)",
+            "",
+        ),
+        ("refused", None, "Could not reach the provider", ""),
+        (
+            "stall",
+            Some(faulty(5, Fault::Stall)),
+            "stopped sending",
+            "The project is a",
+        ),
+        (
+            "drop",
+            Some(faulty(5, Fault::Drop)),
+            "connection closed before the answer was complete",
+            "The project is a",
+        ),
+        (
+            "garbage",
+            Some(Reply::stream(Transcript::from_bytes(garbage))),
+            "could not read",
+            "",
+        ),
+    ];
+    for (name, reply, sentence, partial) in cases {
+        let home = Home::new();
+        let (server, url) = match reply {
+            Some(r) => {
+                let s = serve(r);
+                let u = s.base_url();
+                (Some(s), u)
+            }
+            None => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                (None, format!("http://127.0.0.1:{port}/v1"))
+            }
+        };
+        let project = home.project().to_str().unwrap().to_owned();
+        let out = Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+            .args(["ask", "--project", &project, "q"])
+            .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+            .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+            .env("OPENAI_BASE_URL", &url)
+            .env("FLINT_MODEL", "fixture-model")
+            .env("FLINT_IDLE_TIMEOUT", "0.5")
+            .env_remove("OPENAI_API_KEY")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}");
+        assert!(err.contains(sentence), "{name}: {err}");
+        assert!(
+            err.lines().last().unwrap().starts_with("flint: "),
+            "{name}: {err}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with(partial),
+            "{name}"
+        );
+        if !partial.is_empty() {
+            let store = home.store();
+            let p = store.last_project().unwrap().unwrap();
+            let items = store
+                .items(store.latest_session(p.id).unwrap().unwrap().id)
+                .unwrap();
+            assert_eq!(
+                (items[1].text.as_str(), items[1].status),
+                (partial, ItemStatus::Failed),
+                "{name}"
+            );
+        }
+        drop(server);
+    }
+}

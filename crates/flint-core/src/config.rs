@@ -170,11 +170,16 @@ impl ResolvedSlot {
                     provider: self.provider.clone(),
                 }))
             } else {
-                std::sync::Arc::new(flint_model::Endpoint::new(
-                    self.wire,
-                    &self.base_url,
-                    self.api_key.clone(),
-                )?)
+                let mut endpoint =
+                    flint_model::Endpoint::new(self.wire, &self.base_url, self.api_key.clone())?;
+                // How long a silent stream may stall before it counts as failed.
+                if let Some(secs) = process_env("FLINT_IDLE_TIMEOUT")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|s| *s > 0.0)
+                {
+                    endpoint = endpoint.with_idle_timeout(std::time::Duration::from_secs_f64(secs));
+                }
+                std::sync::Arc::new(endpoint)
             };
         Ok(crate::SlotClient::new(client, &self.provider, &self.model))
     }

@@ -215,8 +215,34 @@ impl Engine {
             })
             .await?;
         if !has_prompt {
-            return Err(CoreError::NothingToEscalate);
+            return Err(CoreError::NoPrompt);
         }
+        self.answer(session_id, None, slot, sink, cancel).await
+    }
+
+    /// Answers the latest prompt again on the session's current model: the Retry after
+    /// a failed, stopped or interrupted answer (which stays in the history).
+    pub async fn retry(
+        &self,
+        session_id: i64,
+        sink: impl FnMut(TurnEvent) + Send,
+        cancel: CancellationToken,
+    ) -> Result<Item, CoreError> {
+        let (session, has_prompt) = self
+            .db(move |s| {
+                let any = s
+                    .items(session_id)?
+                    .iter()
+                    .any(|i| i.role == ItemRole::User);
+                Ok((s.session(session_id)?, any))
+            })
+            .await?;
+        if !has_prompt {
+            return Err(CoreError::NoPrompt);
+        }
+        let slot = self
+            .slot(session.slot)
+            .ok_or(CoreError::NoModel(session.slot))?;
         self.answer(session_id, None, slot, sink, cancel).await
     }
 

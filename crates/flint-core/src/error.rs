@@ -20,8 +20,8 @@ pub enum CoreError {
         flint_store::ModelSlot::Deep => "No deep model is set up. Choose one in Settings to escalate.",
     })]
     NoModel(flint_store::ModelSlot),
-    #[error("there is no prompt to escalate yet")]
-    NothingToEscalate,
+    #[error("there is no prompt to answer yet")]
+    NoPrompt,
     #[error("a prompt cannot be empty")]
     EmptyPrompt,
     #[error("internal error: {0}")]
@@ -38,7 +38,7 @@ impl CoreError {
             Self::NoDataDir => "no_data_dir",
             Self::NoProject => "no_project",
             Self::NoModel(_) => "no_model",
-            Self::NothingToEscalate => "nothing_to_escalate",
+            Self::NoPrompt => "no_prompt",
             Self::EmptyPrompt => "empty_prompt",
             Self::Internal(_) => "internal",
         }

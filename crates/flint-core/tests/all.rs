@@ -330,7 +330,7 @@ async fn escalate_answers_the_latest_prompt_on_the_deep_model_and_stays_there() 
         .escalate(sid, sink, CancellationToken::new())
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "nothing_to_escalate");
+    assert_eq!(err.code(), "no_prompt");
 
     fast.push_text(&["quick guess"]);
     let (_, sink) = recorder();
@@ -574,4 +574,41 @@ mod connect {
             .await
             .is_err());
     }
+}
+
+#[tokio::test]
+async fn retry_answers_the_latest_prompt_again_and_keeps_the_failed_answer() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("half".into()),
+        Step::Fail(ModelError::Dropped),
+    ]);
+    let (_, sink) = recorder();
+    f.engine
+        .run_turn(sid, "question", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    f.fake.push_text(&["whole answer"]);
+    let (_, sink) = recorder();
+    let item = f
+        .engine
+        .retry(sid, sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.text.as_str(), item.status),
+        ("whole answer", ItemStatus::Complete)
+    );
+    let reqs = f.fake.requests();
+    let last = reqs[1].messages.last().unwrap();
+    assert_eq!((last.role, last.content.as_str()), (Role::User, "question"));
+    let store = Store::open(&f.db).unwrap();
+    let texts: Vec<String> = store
+        .items(sid)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.text)
+        .collect();
+    assert_eq!(texts, ["question", "half", "whole answer"]);
 }

@@ -145,7 +145,7 @@ impl WireParser for AnthropicParser {
 
 /// Maps Anthropic's error types (in `error` events mid-stream).
 fn classify(kind: &str, message: &str) -> ModelError {
-    let detail = message.to_string();
+    let detail = crate::error::redact(message);
     match kind {
         "overloaded_error" => ModelError::Server {
             status: 529,

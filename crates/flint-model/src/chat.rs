@@ -73,7 +73,9 @@ impl WireParser for ChatParser {
                 .and_then(|m| m.as_str())
                 .map(str::to_owned)
                 .unwrap_or_else(|| err.to_string());
-            return Err(ModelError::Provider { detail });
+            return Err(ModelError::Provider {
+                detail: crate::error::redact(&detail),
+            });
         }
         let mut out = Vec::new();
         for choice in chunk.choices {

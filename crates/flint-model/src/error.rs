@@ -171,7 +171,7 @@ fn provider_detail(body: &str) -> String {
                 .or_else(|| e.as_str())
                 .map(str::to_owned)
         });
-    let text = from_json.unwrap_or_else(|| body.trim().to_string());
+    let text = redact(&from_json.unwrap_or_else(|| body.trim().to_string()));
     let mut out: String = text.chars().take(300).collect();
     if text.chars().count() > 300 {
         out.push('…');
@@ -179,9 +179,53 @@ fn provider_detail(body: &str) -> String {
     out
 }
 
+/// Masks anything that looks like an API key. Providers echo part of a rejected key
+/// ("Incorrect API key provided: sk-abc***xyz"); none of it may reach a message or log.
+pub(crate) fn redact(text: &str) -> String {
+    const PREFIXES: [&str; 6] = ["sk-", "sk_", "gsk_", "csk-", "key-", "AIza"];
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+        .map(|word| {
+            let token = word
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+            let tail = &word[token.len()..];
+            let keyish = PREFIXES
+                .iter()
+                .any(|p| token.starts_with(p) && token.len() > p.len() + 3)
+                || (token.len() >= 32
+                    && token
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            if keyish {
+                format!("[redacted]{tail}")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_echoed_by_providers_are_redacted() {
+        let e = ModelError::from_status(
+            400,
+            None,
+            r#"{"error":{"message":"Incorrect API key provided: sk-proj-abc***wxyz. You can find your key at https://x."}}"#,
+            "m",
+        );
+        let ModelError::BadRequest { detail, .. } = e else {
+            panic!()
+        };
+        assert!(!detail.contains("sk-proj"), "{detail}");
+        assert!(
+            detail.contains("Incorrect API key provided: [redacted]"),
+            "{detail}"
+        );
+        assert_eq!(redact("model gpt-5 not found"), "model gpt-5 not found");
+    }
 
     #[test]
     fn statuses_are_classified() {

@@ -158,7 +158,7 @@ fn str_of(v: &Value) -> String {
 
 /// Maps the error codes the Responses API puts in `response.failed` and `error` events.
 fn classify(code: &str, message: &str) -> ModelError {
-    let detail = message.to_string();
+    let detail = crate::error::redact(message);
     match code {
         "context_length_exceeded" => ModelError::ContextTooLong { detail },
         "rate_limit_exceeded" => ModelError::RateLimited {

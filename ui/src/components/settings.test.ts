@@ -139,3 +139,31 @@ describe("Escalate", () => {
     expect(screen.queryByTestId("escalate")).toBeNull();
   });
 });
+
+describe("Retry", () => {
+  it("is offered on a failed last answer and answers again", async () => {
+    const fake = new FakeIpc();
+    fake.snapshotValue = {
+      ...fake.snapshotValue,
+      workspace: {
+        ...workspace,
+        items: [
+          ...workspace.items,
+          {
+            ...workspace.items[0]!,
+            id: 2,
+            role: "assistant",
+            text: "half",
+            status: "failed",
+            error: "The connection closed",
+          },
+        ],
+      },
+    };
+    setIpc(fake);
+    render(App);
+    await fireEvent.click(await screen.findByTestId("retry"));
+    expect(fake.retries).toBe(1);
+    await waitFor(() => expect(screen.queryByTestId("retry")).toBeNull());
+  });
+});

@@ -73,6 +73,11 @@ export class Conversation {
     return this.#start((onEvent) => ipc().escalate(onEvent));
   }
 
+  /** Answers the latest prompt again (after a failure, Stop, or a crash). */
+  async retry(): Promise<boolean> {
+    return this.#start((onEvent) => ipc().retry(onEvent));
+  }
+
   async #start(begin: (onEvent: (e: TurnEvent) => void) => Promise<number>): Promise<boolean> {
     if (this.streaming) return false;
     this.sending = true;

@@ -76,6 +76,12 @@ export class FakeIpc implements Ipc {
     this.emit = onEvent;
     return 100 + this.escalations;
   };
+  retries = 0;
+  retry = async (onEvent: (e: TurnEvent) => void) => {
+    this.retries += 1;
+    this.emit = onEvent;
+    return 200 + this.retries;
+  };
   getSettings = async () => this.settings;
   saveSettings = async (fast: Slot | null, deep: Slot | null, baseUrls: Record<string, string>) => {
     this.saved.push({ fast, deep, baseUrls });

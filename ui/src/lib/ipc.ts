@@ -24,6 +24,8 @@ export interface Ipc {
   sendPrompt(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
   /** Re-answers the latest prompt with the deep model. Resolves to the turn id. */
   escalate(onEvent: (e: TurnEvent) => void): Promise<number>;
+  /** Answers the latest prompt again on the session's model. */
+  retry(onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
   getSettings(): Promise<SettingsView>;
   saveSettings(
@@ -58,6 +60,11 @@ export const tauriIpc: Ipc = {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;
     return invoke<number>("escalate", { onEvent: channel });
+  },
+  retry: (onEvent) => {
+    const channel = new Channel<TurnEvent>();
+    channel.onmessage = onEvent;
+    return invoke<number>("retry", { onEvent: channel });
   },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
   getSettings: () => invoke<SettingsView>("get_settings"),
