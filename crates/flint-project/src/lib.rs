@@ -125,10 +125,19 @@ impl ProjectDir {
                 _ => return Err(ProjectError::OutsideProject(rel.to_string())),
             }
         }
-        // A symlink inside the project may still lead out of it.
-        if let Ok(real) = std::fs::canonicalize(&out) {
-            if !real.starts_with(&self.root) {
-                return Err(ProjectError::OutsideProject(rel.to_string()));
+        // A symlink inside the project may still lead out of it: the nearest part of
+        // the path that exists must resolve to somewhere inside the root.
+        let mut existing = out.as_path();
+        loop {
+            if let Ok(real) = std::fs::canonicalize(existing) {
+                if !real.starts_with(&self.root) {
+                    return Err(ProjectError::OutsideProject(rel.to_string()));
+                }
+                break;
+            }
+            match existing.parent() {
+                Some(parent) => existing = parent,
+                None => break,
             }
         }
         Ok(out)
@@ -177,6 +186,11 @@ mod tests {
             let outside = tempfile::tempdir().unwrap();
             std::os::unix::fs::symlink(outside.path(), tmp.path().join("link")).unwrap();
             assert_eq!(p.resolve("link").unwrap_err().code(), "outside_project");
+            // A file that does not exist yet, under a link that leads out.
+            assert_eq!(
+                p.resolve("link/new/file.rs").unwrap_err().code(),
+                "outside_project"
+            );
         }
     }
 }

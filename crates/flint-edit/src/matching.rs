@@ -1,0 +1,158 @@
+//! Finding where a block of lines from the model sits in a file. The model's copy is
+//! often not byte-exact, so matching goes in tiers, each more forgiving: exact; ignoring
+//! trailing whitespace; ignoring leading and trailing whitespace; and with typographic
+//! punctuation (dashes, curly quotes, odd spaces) folded to ASCII.
+
+type Norm = fn(&str) -> String;
+
+const TIERS: [Norm; 4] = [
+    |s| s.to_string(),
+    |s| s.trim_end().to_string(),
+    |s| s.trim().to_string(),
+    |s| fold_punctuation(s.trim()),
+];
+
+pub fn fold_punctuation(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
+            | '\u{2212}' => '-',
+            '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' => '\'',
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' => '"',
+            '\u{00A0}' | '\u{2002}' | '\u{2003}' | '\u{2004}' | '\u{2005}' | '\u{2006}'
+            | '\u{2007}' | '\u{2008}' | '\u{2009}' | '\u{200A}' | '\u{202F}' | '\u{205F}'
+            | '\u{3000}' => ' ',
+            other => other,
+        })
+        .collect()
+}
+
+fn matches_at(lines: &[String], pattern: &[String], at: usize, norm: Norm) -> bool {
+    pattern
+        .iter()
+        .enumerate()
+        .all(|(i, p)| norm(&lines[at + i]) == norm(p))
+}
+
+/// The first position at or after `start` where `pattern` matches, trying each tier in
+/// turn; with `eof`, a match ending at the last line is preferred (V4A's
+/// `*** End of File`). This is apply_patch's rule: the first match wins.
+pub fn seek(lines: &[String], pattern: &[String], start: usize, eof: bool) -> Option<usize> {
+    if pattern.is_empty() {
+        return Some(start);
+    }
+    if pattern.len() > lines.len() {
+        return None;
+    }
+    let last = lines.len() - pattern.len();
+    for norm in TIERS {
+        if eof && last >= start && matches_at(lines, pattern, last, norm) {
+            return Some(last);
+        }
+        if let Some(i) = (start..=last).find(|&i| matches_at(lines, pattern, i, norm)) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Where `pattern` matches exactly once, at the strictest tier that finds it. Zero or
+/// several matches are errors carrying what the model should see next.
+pub fn find_unique(lines: &[String], pattern: &[String]) -> Result<usize, Mismatch> {
+    if pattern.is_empty() || pattern.len() > lines.len() {
+        return Err(Mismatch::None {
+            nearest: nearest(lines, pattern),
+        });
+    }
+    let last = lines.len() - pattern.len();
+    for norm in TIERS {
+        let found: Vec<usize> = (0..=last)
+            .filter(|&i| matches_at(lines, pattern, i, norm))
+            .take(10)
+            .collect();
+        match found.len() {
+            0 => continue,
+            1 => return Ok(found[0]),
+            _ => {
+                return Err(Mismatch::Several {
+                    lines: found.iter().map(|i| i + 1).collect(),
+                })
+            }
+        }
+    }
+    Err(Mismatch::None {
+        nearest: nearest(lines, pattern),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    /// No match; the file's lines most like the pattern, with 1-based line numbers.
+    None { nearest: Vec<(usize, String)> },
+    /// Several matches, at these 1-based lines.
+    Several { lines: Vec<usize> },
+}
+
+/// The window of the file most like `pattern` (by lines equal after trimming), so the
+/// model can be shown the real text it was trying to quote.
+pub(crate) fn nearest(lines: &[String], pattern: &[String]) -> Vec<(usize, String)> {
+    if lines.is_empty() || pattern.is_empty() {
+        return Vec::new();
+    }
+    let want: Vec<String> = pattern.iter().map(|p| fold_punctuation(p.trim())).collect();
+    let width = pattern.len().min(lines.len());
+    let mut best = (0usize, 0usize);
+    for start in 0..=lines.len() - width {
+        // Lines in the right place count double; lines found anywhere in the quote once.
+        let score: usize = (0..width)
+            .map(|i| {
+                let line = fold_punctuation(lines[start + i].trim());
+                2 * usize::from(want[i] == line) + usize::from(want.contains(&line))
+            })
+            .sum();
+        if score > best.1 {
+            best = (start, score);
+        }
+    }
+    if best.1 == 0 {
+        return Vec::new();
+    }
+    (best.0..best.0 + width)
+        .map(|i| (i + 1, lines[i].clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn tiers_forgive_whitespace_and_typography() {
+        let file = v(&["fn a() {", "    let s = \"x\";  ", "}"]);
+        assert_eq!(seek(&file, &v(&["    let s = \"x\";"]), 0, false), Some(1));
+        assert_eq!(seek(&file, &v(&["let s = \"x\";"]), 0, false), Some(1));
+        assert_eq!(
+            seek(&file, &v(&["let s = \u{201C}x\u{201D};"]), 0, false),
+            Some(1)
+        );
+        assert_eq!(seek(&file, &v(&["nope"]), 0, false), None);
+    }
+
+    #[test]
+    fn unique_matching_reports_several_and_nearest() {
+        let file = v(&["a", "b", "a", "c"]);
+        assert_eq!(
+            find_unique(&file, &v(&["a"])),
+            Err(Mismatch::Several { lines: vec![1, 3] })
+        );
+        assert_eq!(find_unique(&file, &v(&["b", "a"])), Ok(1));
+        let Err(Mismatch::None { nearest }) = find_unique(&file, &v(&["b", "x"])) else {
+            panic!()
+        };
+        assert_eq!(nearest[0], (2, "b".to_string()));
+    }
+}

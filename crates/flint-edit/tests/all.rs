@@ -1,0 +1,327 @@
+//! Edits against real folders: OpenAI's apply_patch conformance scenarios, and Flint's
+//! own scenarios for the other formats and the safety rules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use flint_edit::{apply, patch, plan, AnswerParser, EditError};
+use flint_project::ProjectDir;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// Every file under `root`, by relative path.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for (rel, bytes) in tree(from) {
+        let p = to.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, bytes).unwrap();
+    }
+}
+
+/// Parses a whole V4A patch, plans it and applies it in full.
+fn apply_patch(root: &Path, text: &str) -> Result<(), EditError> {
+    let project = ProjectDir::open(root).unwrap();
+    let edits = patch::parse(text)?;
+    let set = plan(&project, &edits)?;
+    apply(&project, &set.writes()).map(|_| ())
+}
+
+#[test]
+fn apply_patch_conformance_scenarios() {
+    let dir = fixtures().join("apply-patch/scenarios");
+    let mut names: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 23, "scenarios missing: {}", names.len());
+    for scenario in names {
+        let name = scenario.file_name().unwrap().to_string_lossy().into_owned();
+        let work = tempfile::tempdir().unwrap();
+        copy_tree(&scenario.join("input"), work.path());
+        let before = tree(work.path());
+        let text = fs::read_to_string(scenario.join("patch.txt")).unwrap();
+        let result = apply_patch(work.path(), &text);
+        if name.starts_with("015_") {
+            // Where Flint deliberately differs from Codex: a change set that fails part
+            // way leaves nothing applied (Codex keeps created.txt).
+            assert_eq!(result.unwrap_err().code(), "missing", "{name}");
+            assert_eq!(tree(work.path()), before, "{name}: nothing may be written");
+            continue;
+        }
+        let expected = tree(&scenario.join("expected"));
+        if expected == before && name.contains("rejects")
+            || name.contains("fails")
+            || name.starts_with("009_")
+        {
+            assert!(result.is_err(), "{name}: should be rejected");
+        } else {
+            result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert_eq!(tree(work.path()), expected, "{name}");
+    }
+}
+
+fn project_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, ProjectDir) {
+    let dir = tempfile::tempdir().unwrap();
+    for (p, b) in files {
+        let path = dir.path().join(p);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, b).unwrap();
+    }
+    let project = ProjectDir::open(dir.path()).unwrap();
+    (dir, project)
+}
+
+fn apply_answer(project: &ProjectDir, answer: &str) -> Result<(), EditError> {
+    let mut parser = AnswerParser::new();
+    let mut edits = parser.push(answer);
+    edits.extend(parser.finish());
+    let set = plan(project, &edits)?;
+    apply(project, &set.writes()).map(|_| ())
+}
+
+#[test]
+fn crlf_bom_and_final_newline_are_preserved() {
+    let (dir, p) = project_with(&[
+        ("win.txt", b"\xEF\xBB\xBFone\r\ntwo\r\nthree"),
+        ("unix.txt", b"a\nb\n"),
+    ]);
+    apply_answer(
+        &p,
+        "win.txt\n```\n<<<<<<< SEARCH\ntwo\n=======\nTWO\n2\n>>>>>>> REPLACE\n```\n",
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read(dir.path().join("win.txt")).unwrap(),
+        b"\xEF\xBB\xBFone\r\nTWO\r\n2\r\nthree"
+    );
+    apply_answer(
+        &p,
+        "*** Begin Patch\n*** Update File: unix.txt\n@@\n-b\n+c\n*** End Patch\n",
+    )
+    .unwrap();
+    assert_eq!(fs::read(dir.path().join("unix.txt")).unwrap(), b"a\nc\n");
+}
+
+#[test]
+fn tabs_versus_spaces_and_typography_still_match() {
+    let (dir, p) = project_with(&[("m.py", b"def f():\n\treturn \"x\"  \n")]);
+    // The model quoted with spaces instead of a tab and curly quotes.
+    apply_answer(&p, "m.py\n```\n<<<<<<< SEARCH\n    return \u{201C}x\u{201D}\n=======\n\treturn \"y\"\n>>>>>>> REPLACE\n```\n").unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("m.py")).unwrap(),
+        "def f():\n\treturn \"y\"\n"
+    );
+}
+
+#[test]
+fn ambiguous_and_missing_matches_explain_themselves() {
+    let (dir, p) = project_with(&[("a.rs", b"let x = 1;\nlet y = 2;\nlet x = 1;\n")]);
+    let err = apply_answer(
+        &p,
+        "a.rs\n```\n<<<<<<< SEARCH\nlet x = 1;\n=======\nlet x = 3;\n>>>>>>> REPLACE\n```\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("appear 2 times (lines 1, 3)"),
+        "{err}"
+    );
+    let err = apply_answer(
+        &p,
+        "a.rs\n```\n<<<<<<< SEARCH\nlet y = 5;\nlet x = 1;\n=======\nz\n>>>>>>> REPLACE\n```\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("nearest lines are:\n2: let y = 2;\n3: let x = 1;"),
+        "{err}"
+    );
+    assert!(err.feedback().starts_with("The edit could not be applied"));
+    assert_eq!(
+        fs::read_to_string(dir.path().join("a.rs")).unwrap(),
+        "let x = 1;\nlet y = 2;\nlet x = 1;\n"
+    );
+}
+
+#[test]
+fn a_patch_failing_in_its_third_file_writes_nothing() {
+    let (dir, p) = project_with(&[
+        ("one.txt", b"1\n"),
+        ("two.txt", b"2\n"),
+        ("three.txt", b"3\n"),
+    ]);
+    let before = tree(dir.path());
+    let err = apply_answer(
+        &p,
+        "*** Begin Patch\n*** Update File: one.txt\n@@\n-1\n+uno\n*** Delete File: two.txt\n\
+         *** Update File: three.txt\n@@\n-not there\n+tres\n*** End Patch\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "no_match");
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn paths_outside_the_project_are_refused() {
+    let (dir, p) = project_with(&[("a.txt", b"a\n")]);
+    let outside = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+    for path in [
+        "../evil.txt",
+        "/etc/evil.txt",
+        "a/../../evil.txt",
+        ".git/config",
+        "escape/evil.txt",
+    ] {
+        if path.starts_with("escape") && cfg!(not(unix)) {
+            continue;
+        }
+        let answer = format!("*** Begin Patch\n*** Add File: {path}\n+x\n*** End Patch\n");
+        let err = apply_answer(&p, &answer).unwrap_err();
+        assert_eq!(err.code(), "outside_project", "{path}");
+    }
+    assert!(tree(outside.path()).is_empty());
+}
+
+#[test]
+fn binary_files_are_refused() {
+    let (_dir, p) = project_with(&[("img.png", b"\x89PNG\r\n\x1a\n\0\0\0")]);
+    let err = apply_answer(
+        &p,
+        "img.png\n```\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "binary");
+}
+
+#[test]
+fn deletes_moves_and_whole_files() {
+    let (dir, p) = project_with(&[
+        ("old/name.rs", b"fn a() {}\n"),
+        ("gone.txt", b"x\n"),
+        ("small.toml", b"a = 1\n"),
+    ]);
+    apply_answer(
+        &p,
+        "*** Begin Patch\n*** Update File: old/name.rs\n*** Move to: new/name.rs\n@@\n-fn a() {}\n+fn b() {}\n\
+         *** Delete File: gone.txt\n*** End Patch\n\nsmall.toml\n```toml\na = 2\n```\n",
+    )
+    .unwrap();
+    let t = tree(dir.path());
+    assert_eq!(t.keys().collect::<Vec<_>>(), ["new/name.rs", "small.toml"]);
+    assert_eq!(t["new/name.rs"], b"fn b() {}\n");
+    assert_eq!(t["small.toml"], b"a = 2\n");
+}
+
+#[test]
+fn a_user_edit_after_planning_is_a_conflict() {
+    let (dir, p) = project_with(&[("a.txt", b"one\ntwo\n")]);
+    let mut parser = AnswerParser::new();
+    let edits =
+        parser.push("*** Begin Patch\n*** Update File: a.txt\n@@\n-two\n+2\n*** End Patch\n");
+    let set = plan(&p, &edits).unwrap();
+    fs::write(
+        dir.path().join("a.txt"),
+        b"one\ntwo\nthree (typed by the user)\n",
+    )
+    .unwrap();
+    assert_eq!(
+        apply(&p, &set.writes()).unwrap_err(),
+        EditError::Conflict {
+            path: "a.txt".into()
+        }
+    );
+    // Re-planning against the current content succeeds and keeps the user's line.
+    let set = plan(&p, &edits).unwrap();
+    apply(&p, &set.writes()).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "one\n2\nthree (typed by the user)\n"
+    );
+}
+
+mod laws {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Any chunking of a streamed answer yields the same edits.
+        #[test]
+        fn any_chunking_yields_the_same_edits(cuts in proptest::collection::vec(0usize..400, 0..40)) {
+            let answer = "Intro.\n\nsrc/a.rs\n```rust\n<<<<<<< SEARCH\nold()\n=======\nnew()\n>>>>>>> REPLACE\n```\n\
+                          ```\n*** Begin Patch\n*** Add File: b.txt\n+é ✓\n*** Update File: c.txt\n@@ ctx\n-x\n+y\n*** End Patch\n```\n\
+                          notes.md\n```\n# n\n```\n";
+            let whole = {
+                let mut p = AnswerParser::new();
+                let mut e = p.push(answer);
+                e.extend(p.finish());
+                e
+            };
+            prop_assert_eq!(whole.len(), 4);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % answer.len()).filter(|&c| answer.is_char_boundary(c)).collect();
+            cuts.sort_unstable();
+            let mut p = AnswerParser::new();
+            let mut got = Vec::new();
+            let mut prev = 0;
+            for c in cuts {
+                got.extend(p.push(&answer[prev..c]));
+                prev = c;
+            }
+            got.extend(p.push(&answer[prev..]));
+            got.extend(p.finish());
+            prop_assert_eq!(got, whole);
+        }
+
+        /// Applying a change set and then writing back what it replaced is the identity.
+        #[test]
+        fn apply_then_undo_is_identity(lines in proptest::collection::vec("[a-c ]{0,4}", 1..20), pick in 0usize..20, new in "[x-z]{1,3}") {
+            let original: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let (dir, p) = project_with(&[("f.txt", original.as_bytes())]);
+            let target = lines[pick % lines.len()].clone();
+            let edits = vec![flint_edit::Edit::Whole { path: "f.txt".into(), content: original.replacen(&format!("{target}\n"), &format!("{new}\n"), 1) }];
+            let set = plan(&p, &edits).unwrap();
+            let applied = apply(&p, &set.writes()).unwrap();
+            let undo: Vec<flint_edit::Write> = applied.files.iter().map(|f| flint_edit::Write {
+                path: f.path.clone(),
+                expected: f.after.as_deref().map(flint_edit::content_hash),
+                content: f.before.clone(),
+            }).collect();
+            apply(&p, &undo).unwrap();
+            prop_assert_eq!(fs::read_to_string(dir.path().join("f.txt")).unwrap(), original);
+        }
+    }
+}
