@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
+use flint_edit::{AnswerParser, Edit};
 use flint_model::{
     with_retries, Message, ModelClient, ModelError, ModelEvent, ModelRequest, RetryPolicy, Role,
     Usage,
@@ -95,6 +96,10 @@ impl Engine {
             ModelSlot::Fast => m.fast.clone(),
             ModelSlot::Deep => m.deep.clone(),
         }
+    }
+
+    pub(crate) fn store_handle(&self) -> Arc<Mutex<Store>> {
+        self.store.clone()
     }
 
     /// Runs `f` with the store on a blocking thread (SQLite never blocks the executor).
@@ -260,8 +265,10 @@ impl Engine {
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
         let (model, provider) = (slot.model.clone(), slot.provider.clone());
-        let (assistant_item, history) = self
+        let (assistant_item, history, project_root) = self
             .db(move |s| {
+                let session = s.session(session_id)?;
+                let root = s.project(session.project_id)?.path;
                 let mut history = s.items(session_id)?;
                 // The answer goes to the latest prompt: drop anything after it (a
                 // previous answer being escalated).
@@ -276,9 +283,14 @@ impl Engine {
                     Some(&model),
                     Some(&provider),
                 )?;
-                Ok((item, history))
+                Ok((item, history, root))
             })
             .await?;
+        // Edits are planned against the project while the answer streams; a project
+        // that no longer opens just means no review.
+        let dir = ProjectDir::open(Path::new(&project_root)).ok();
+        let mut parser = AnswerParser::new();
+        let mut edits: Vec<Edit> = Vec::new();
         let item_id = assistant_item.id;
         sink(TurnEvent::Started {
             user_item: user_item.map(Box::new),
@@ -320,6 +332,18 @@ impl Engine {
                         first_token.get_or_insert_with(Instant::now);
                         text.push_str(&t);
                         pending.push_str(&t);
+                        let found = parser.push(&t);
+                        if !found.is_empty() {
+                            edits.extend(found);
+                            // The text before the edit goes out first.
+                            if !pending.is_empty() {
+                                sink(TurnEvent::Delta { text: std::mem::take(&mut pending) });
+                                last_emit = Instant::now();
+                            }
+                            if let Some(review) = self.review_now(item_id, &dir, &edits, parser.errors()).await {
+                                sink(TurnEvent::Review { review: Box::new(review) });
+                            }
+                        }
                     }
                     Some(Ok(ModelEvent::Usage(u))) => usage = Some(u),
                     Some(Ok(ModelEvent::Retrying { attempt, after, reason })) => {
@@ -358,6 +382,13 @@ impl Engine {
         if !pending.is_empty() {
             sink(TurnEvent::Delta { text: pending });
         }
+        let last = parser.finish();
+        if !last.is_empty() {
+            edits.extend(last);
+            if let Some(review) = self.review_now(item_id, &dir, &edits, parser.errors()).await {
+                sink(TurnEvent::Review { review: Box::new(review) });
+            }
+        }
 
         let (status, error) = match outcome {
             Ok(()) => (ItemStatus::Complete, None),
@@ -381,6 +412,23 @@ impl Engine {
             metrics,
         });
         Ok(item)
+    }
+}
+
+impl Engine {
+    /// Plans the edits so far against the project, off the executor.
+    async fn review_now(
+        &self,
+        item_id: i64,
+        dir: &Option<ProjectDir>,
+        edits: &[Edit],
+        errors: &[String],
+    ) -> Option<crate::review::Review> {
+        let dir = dir.clone()?;
+        let (edits, errors) = (edits.to_vec(), errors.to_vec());
+        tokio::task::spawn_blocking(move || crate::review::review_of(item_id, &dir, &edits, &errors).1)
+            .await
+            .ok()
     }
 }
 

@@ -22,6 +22,12 @@ pub enum CoreError {
     NoModel(flint_store::ModelSlot),
     #[error("there is no prompt to answer yet")]
     NoPrompt,
+    #[error(transparent)]
+    Edit(#[from] flint_edit::EditError),
+    #[error("nothing to {0}")]
+    NothingTo(&'static str),
+    #[error("{path} was changed after Flint wrote it; {} would overwrite those changes, so it was not done", if *.undo { "undoing" } else { "redoing" })]
+    ChangedSince { path: String, undo: bool },
     #[error("a prompt cannot be empty")]
     EmptyPrompt,
     #[error("internal error: {0}")]
@@ -39,6 +45,9 @@ impl CoreError {
             Self::NoProject => "no_project",
             Self::NoModel(_) => "no_model",
             Self::NoPrompt => "no_prompt",
+            Self::Edit(e) => e.code(),
+            Self::NothingTo(_) => "nothing_to_do",
+            Self::ChangedSince { .. } => "changed_since",
             Self::EmptyPrompt => "empty_prompt",
             Self::Internal(_) => "internal",
         }

@@ -29,6 +29,11 @@ pub enum TurnEvent {
     Delta {
         text: String,
     },
+    /// The answer's edit proposals so far, re-planned each time one completes. Sent
+    /// as soon as the first edit has streamed; each replaces the previous one.
+    Review {
+        review: Box<crate::review::Review>,
+    },
     Finished {
         #[ts(type = "number")]
         item_id: i64,

@@ -10,12 +10,14 @@ mod engine;
 mod error;
 mod event;
 pub mod keys;
+pub mod review;
 
 pub use config::{ModelInfo, Paths, ResolvedSlot, Settings, Slot};
 pub use engine::{Engine, SlotClient, Workspace, FRAME, PERSIST_EVERY};
 pub use error::{CoreError, ErrorInfo};
 pub use event::TurnEvent;
 
+pub use flint_edit as edit;
 pub use flint_model as model;
 pub use flint_project as project;
 pub use flint_store as store;

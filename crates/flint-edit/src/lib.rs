@@ -20,7 +20,7 @@ use ts_rs::TS;
 pub use answer::AnswerParser;
 pub use apply::{apply, content_hash, Applied, AppliedFile, Write};
 pub use hunk::{hunks, merge, DiffLine, Hunk, LineKind};
-pub use plan::{plan, ChangeSet, FileChange};
+pub use plan::{plan, plan_lenient, ChangeSet, FileChange};
 pub use text::{TextFile, MAX_FILE_BYTES};
 
 /// One edit as the model proposed it, whatever the format.

@@ -113,14 +113,46 @@ impl<'a> Overlay<'a> {
     }
 }
 
-/// Plans `edits` against the project's files as they are now.
+/// Plans `edits` against the project's files as they are now; the first edit that
+/// cannot be planned fails the whole set.
 pub fn plan(project: &ProjectDir, edits: &[Edit]) -> Result<ChangeSet, EditError> {
+    let (set, mut failures) = plan_each(project, edits, true);
+    match failures.pop() {
+        Some((_, e)) => Err(e),
+        None => Ok(set),
+    }
+}
+
+/// Plans every edit that can be planned, composing them in order, and reports the
+/// others (by index) instead of stopping: what review shows while an answer streams.
+pub fn plan_lenient(project: &ProjectDir, edits: &[Edit]) -> (ChangeSet, Vec<(usize, EditError)>) {
+    plan_each(project, edits, false)
+}
+
+fn plan_each(
+    project: &ProjectDir,
+    edits: &[Edit],
+    strict: bool,
+) -> (ChangeSet, Vec<(usize, EditError)>) {
     let mut o = Overlay {
         project,
         entries: BTreeMap::new(),
         order: Vec::new(),
     };
-    for edit in edits {
+    let mut failures = Vec::new();
+    for (i, edit) in edits.iter().enumerate() {
+        if let Err(e) = plan_one(&mut o, edit) {
+            failures.push((i, e));
+            if strict {
+                return (ChangeSet::default(), failures);
+            }
+        }
+    }
+    (finish(o), failures)
+}
+
+fn plan_one(o: &mut Overlay<'_>, edit: &Edit) -> Result<(), EditError> {
+    {
         match edit {
             Edit::Add { path, content } => {
                 let path = normalize(path);
@@ -143,6 +175,8 @@ pub fn plan(project: &ProjectDir, edits: &[Edit]) -> Result<ChangeSet, EditError
                 let text = join_lines(&lines, true);
                 match move_to.as_deref().map(normalize) {
                     Some(to) if to != path => {
+                        // Resolve the target first, so a refused target changes nothing.
+                        o.entry(&to)?;
                         o.entry(&path)?.current = None;
                         let conventions = file.clone();
                         let target = o.entry(&to)?;
@@ -167,8 +201,7 @@ pub fn plan(project: &ProjectDir, edits: &[Edit]) -> Result<ChangeSet, EditError
                     // An empty SEARCH on a missing file creates it.
                     let mut content = replace.clone();
                     content.push('\n');
-                    o.set(&path, content, Some(true))?;
-                    continue;
+                    return o.set(&path, content, Some(true));
                 }
                 let file = o.existing(&path)?;
                 let lines = file.lines();
@@ -187,8 +220,12 @@ pub fn plan(project: &ProjectDir, edits: &[Edit]) -> Result<ChangeSet, EditError
             }
         }
     }
+    Ok(())
+}
+
+fn finish(mut o: Overlay<'_>) -> ChangeSet {
     let mut files = Vec::new();
-    for path in o.order {
+    for path in std::mem::take(&mut o.order) {
         let Some(e) = o.entries.remove(&path) else {
             continue;
         };
@@ -209,7 +246,7 @@ pub fn plan(project: &ProjectDir, edits: &[Edit]) -> Result<ChangeSet, EditError
             moved_from: e.moved_from,
         });
     }
-    Ok(ChangeSet { files })
+    ChangeSet { files }
 }
 
 fn mismatch(path: &str, quoted: &str, m: Mismatch) -> EditError {

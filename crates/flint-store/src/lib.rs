@@ -5,7 +5,10 @@
 //!
 //! The store is synchronous (rusqlite); async callers run it on a blocking thread.
 
+mod checkpoint;
 mod schema;
+
+pub use checkpoint::{blob_hash, Checkpoint, CheckpointFile, CheckpointState};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -144,7 +147,7 @@ pub struct Metrics {
 }
 
 pub struct Store {
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
 }
 
@@ -375,7 +378,7 @@ impl Store {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -399,7 +402,7 @@ fn status_str(s: ItemStatus) -> &'static str {
     }
 }
 
-fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
+pub(crate) fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
         id: r.get(0)?,
         path: r.get(1)?,

@@ -45,6 +45,36 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE items ADD COLUMN output_tokens INTEGER;
     ALTER TABLE sessions ADD COLUMN slot TEXT NOT NULL DEFAULT 'fast';",
     ),
+    // 3: checkpoints of applied edits (content-addressed blobs), review decisions
+    M::up(
+        "CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE checkpoints (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        item_id INTEGER REFERENCES items(id) ON DELETE SET NULL,
+        summary TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'applied' CHECK (state IN ('applied', 'undone', 'discarded')),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX checkpoints_by_project ON checkpoints(project_id, state, id);
+    CREATE TABLE checkpoint_files (
+        checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        before_hash TEXT REFERENCES blobs(hash),
+        after_hash TEXT REFERENCES blobs(hash),
+        PRIMARY KEY (checkpoint_id, path)
+    );
+    CREATE TABLE reviews (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        detail TEXT,
+        PRIMARY KEY (item_id, path)
+    );",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

@@ -114,3 +114,37 @@ fn two_connections_write_without_corruption() {
     assert_eq!(setup.items(s.id).unwrap().len(), 400);
     assert_eq!(setup.integrity_check().unwrap(), Ok(()));
 }
+
+#[test]
+fn checkpoints_undo_newest_first_and_redo_in_order() {
+    use flint_store::{CheckpointFile, CheckpointState};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flint.db");
+    let store = Store::open(&path).unwrap();
+    let p = store.touch_project("/p", "p").unwrap();
+    let file = |before: Option<&str>, after: Option<&str>| CheckpointFile {
+        path: "a.txt".into(),
+        before: before.map(|s| s.as_bytes().to_vec()),
+        after: after.map(|s| s.as_bytes().to_vec()),
+    };
+    let c1 = store.add_checkpoint(p.id, None, "create", &[file(None, Some("one\n"))]).unwrap();
+    let c2 = store.add_checkpoint(p.id, None, "edit", &[file(Some("one\n"), Some("two\n"))]).unwrap();
+    assert_eq!(store.undo_target(p.id).unwrap().unwrap().id, c2.id);
+    store.set_checkpoint_state(c2.id, CheckpointState::Undone).unwrap();
+    store.set_checkpoint_state(c1.id, CheckpointState::Undone).unwrap();
+    assert!(store.undo_target(p.id).unwrap().is_none());
+    assert_eq!(store.redo_target(p.id).unwrap().unwrap().id, c1.id);
+
+    // Exact bytes come back, also after reopening the database.
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let files = store.checkpoint_files(c2.id).unwrap();
+    assert_eq!(files, vec![file(Some("one\n"), Some("two\n"))]);
+    assert_eq!(store.checkpoint_files(c1.id).unwrap()[0].before, None);
+
+    // A new checkpoint discards the redo history.
+    store.set_checkpoint_state(c1.id, CheckpointState::Applied).unwrap();
+    store.add_checkpoint(p.id, None, "other", &[file(Some("one\n"), Some("three\n"))]).unwrap();
+    assert!(store.redo_target(p.id).unwrap().is_none());
+    assert_eq!(store.checkpoint(c2.id).unwrap().state, CheckpointState::Discarded);
+}

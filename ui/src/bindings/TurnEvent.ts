@@ -3,6 +3,7 @@ import type { ErrorInfo } from "./ErrorInfo";
 import type { Item } from "./Item";
 import type { ItemStatus } from "./ItemStatus";
 import type { Metrics } from "./Metrics";
+import type { Review } from "./Review";
 
 /**
  * What a running turn tells its front end, in order: `Started`, any number of `Delta`s
@@ -14,4 +15,4 @@ export type TurnEvent = { "type": "started",
 /**
  * The prompt just recorded; none when escalating (the answer is to the latest).
  */
-user_item: Item | null, assistant_item: Item, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, } | { "type": "error", error: ErrorInfo, };
+user_item: Item | null, assistant_item: Item, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "review", review: Review, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, } | { "type": "error", error: ErrorInfo, };

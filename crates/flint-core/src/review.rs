@@ -1,0 +1,324 @@
+//! Review of the edits an answer proposes: what each file would become, as hunks; the
+//! user's per-hunk decisions applied all-or-nothing as a checkpoint; undo and redo of
+//! checkpoints that never overwrite what the user changed since.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use flint_edit::{AnswerParser, ChangeSet, Edit, EditError, Hunk, TextFile, Write};
+use flint_project::ProjectDir;
+use flint_store::{Checkpoint, CheckpointFile, CheckpointState, Store};
+
+use crate::{CoreError, Engine};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ReviewStatus {
+    Pending,
+    Applied,
+    Rejected,
+    /// The file changed since the answer was reviewed: review it again.
+    Conflicted,
+}
+
+/// One file's proposed change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FileReview {
+    pub path: String,
+    pub moved_from: Option<String>,
+    pub change: ChangeKind,
+    pub hunks: Vec<Hunk>,
+    /// The hash of the file as reviewed; decisions are only applied to those bytes.
+    pub base_hash: Option<String>,
+    pub status: ReviewStatus,
+    pub detail: Option<String>,
+}
+
+/// An edit that could not be planned, with what to tell the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct EditFailure {
+    pub path: String,
+    pub code: String,
+    pub message: String,
+    pub feedback: String,
+}
+
+/// All the edits of one answer, as review shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Review {
+    #[ts(type = "number")]
+    pub item_id: i64,
+    pub files: Vec<FileReview>,
+    pub failures: Vec<EditFailure>,
+}
+
+/// The user's decision on one file: which of its hunks to apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FileDecision {
+    pub path: String,
+    pub base_hash: Option<String>,
+    pub accept: Vec<bool>,
+}
+
+/// Edits found in a whole answer text.
+pub fn edits_in(text: &str) -> (Vec<Edit>, Vec<String>) {
+    let mut parser = AnswerParser::new();
+    let mut edits = parser.push(text);
+    edits.extend(parser.finish());
+    (edits, parser.errors().to_vec())
+}
+
+fn text_of(path: &str, bytes: &Option<Vec<u8>>) -> String {
+    bytes
+        .as_deref()
+        .and_then(|b| TextFile::decode(path, b).ok())
+        .map(|f| f.text)
+        .unwrap_or_default()
+}
+
+/// Plans `edits` against the project as it is now, as review shows them.
+pub fn review_of(item_id: i64, dir: &ProjectDir, edits: &[Edit], parse_errors: &[String]) -> (ChangeSet, Review) {
+    let (set, failed) = flint_edit::plan_lenient(dir, edits);
+    let files = set
+        .files
+        .iter()
+        .map(|f| FileReview {
+            path: f.path.clone(),
+            moved_from: f.moved_from.clone(),
+            change: match (&f.before, &f.after) {
+                (None, _) => ChangeKind::Added,
+                (_, None) => ChangeKind::Deleted,
+                _ => ChangeKind::Modified,
+            },
+            hunks: flint_edit::hunks(&text_of(&f.path, &f.before), &text_of(&f.path, &f.after)),
+            base_hash: f.before.as_deref().map(flint_edit::content_hash),
+            status: ReviewStatus::Pending,
+            detail: None,
+        })
+        .collect();
+    let mut failures: Vec<EditFailure> = failed
+        .into_iter()
+        .map(|(i, e)| EditFailure {
+            path: edits.get(i).map(|e| e.path().to_string()).unwrap_or_default(),
+            code: e.code().into(),
+            message: e.to_string(),
+            feedback: e.feedback(),
+        })
+        .collect();
+    failures.extend(parse_errors.iter().map(|m| EditFailure {
+        path: String::new(),
+        code: "invalid_patch".into(),
+        message: m.clone(),
+        feedback: format!("The edit could not be read: {m}"),
+    }));
+    (set, Review { item_id, files, failures })
+}
+
+/// The bytes a file gets when only the `accept`ed hunks are applied.
+fn decided_bytes(f: &flint_edit::FileChange, accept: &[bool]) -> Result<Option<Option<Vec<u8>>>, EditError> {
+    let n = flint_edit::hunks(&text_of(&f.path, &f.before), &text_of(&f.path, &f.after)).len();
+    let all = accept.len() >= n && accept.iter().take(n).all(|a| *a);
+    let none = accept.iter().take(n).all(|a| !*a);
+    if none {
+        return Ok(None);
+    }
+    if all || f.before.is_none() || f.after.is_none() {
+        // Creating or deleting a file is all or nothing.
+        return Ok(Some(f.after.clone()));
+    }
+    let (Some(before), Some(after)) = (&f.before, &f.after) else {
+        return Ok(Some(f.after.clone()));
+    };
+    let b = TextFile::decode(&f.path, before)?;
+    let a = TextFile::decode(&f.path, after)?;
+    let merged = flint_edit::merge(&b.text, &a.text, accept);
+    Ok(Some(Some(a.encode(&merged))))
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ApplyOutcome {
+    pub review: Review,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+fn edit_err(e: EditError) -> CoreError {
+    CoreError::Edit(e)
+}
+
+impl Engine {
+    fn project_dir_of_item(store: &Store, item_id: i64) -> Result<(i64, ProjectDir, String), CoreError> {
+        let item = store.item(item_id)?;
+        let session = store.session(item.session_id)?;
+        let project = store.project(session.project_id)?;
+        let dir = ProjectDir::open(Path::new(&project.path))?;
+        Ok((project.id, dir, item.text))
+    }
+
+    /// The review of an answer's edits against the files as they are now, with the
+    /// decisions already recorded.
+    pub async fn review(&self, item_id: i64) -> Result<Review, CoreError> {
+        let store = self.store_handle();
+        tokio::task::spawn_blocking(move || {
+            let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
+            let (_, dir, text) = Self::project_dir_of_item(&s, item_id)?;
+            let (edits, errors) = edits_in(&text);
+            let (_, mut review) = review_of(item_id, &dir, &edits, &errors);
+            let recorded = s.reviews(item_id)?;
+            // Applied or rejected files no longer differ (or are no longer wanted): show
+            // what was decided instead of a fresh proposal.
+            for (path, status, detail) in recorded {
+                let status = match status.as_str() {
+                    "applied" => ReviewStatus::Applied,
+                    "rejected" => ReviewStatus::Rejected,
+                    _ => continue,
+                };
+                match review.files.iter_mut().find(|f| f.path == path) {
+                    Some(f) if status == ReviewStatus::Rejected => {
+                        f.status = status;
+                        f.detail = detail;
+                    }
+                    Some(_) => {}
+                    None => review.files.push(FileReview {
+                        path,
+                        moved_from: None,
+                        change: ChangeKind::Modified,
+                        hunks: Vec::new(),
+                        base_hash: None,
+                        status,
+                        detail,
+                    }),
+                }
+            }
+            Ok(review)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+    }
+
+    /// Applies the user's decisions on an answer's edits as one checkpoint, all or
+    /// nothing. A file that changed since it was reviewed is marked conflicted and left
+    /// alone (its fresh review comes back to be looked at again).
+    pub async fn apply_review(&self, item_id: i64, decisions: Vec<FileDecision>) -> Result<ApplyOutcome, CoreError> {
+        let store = self.store_handle();
+        tokio::task::spawn_blocking(move || {
+            let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
+            let (project_id, dir, text) = Self::project_dir_of_item(&s, item_id)?;
+            let (edits, errors) = edits_in(&text);
+            let (set, mut review) = review_of(item_id, &dir, &edits, &errors);
+            let mut writes = Vec::new();
+            let mut rejected = Vec::new();
+            let mut conflicted = Vec::new();
+            for d in &decisions {
+                let Some(change) = set.files.iter().find(|f| f.path == d.path) else { continue };
+                let base = change.before.as_deref().map(flint_edit::content_hash);
+                if base != d.base_hash {
+                    conflicted.push(d.path.clone());
+                    continue;
+                }
+                match decided_bytes(change, &d.accept).map_err(edit_err)? {
+                    None => rejected.push(d.path.clone()),
+                    Some(content) => writes.push(Write { path: d.path.clone(), expected: base, content }),
+                }
+            }
+            let applied = flint_edit::apply(&dir, &writes).map_err(edit_err)?;
+            let checkpoint = if applied.files.is_empty() {
+                None
+            } else {
+                let files: Vec<CheckpointFile> = applied
+                    .files
+                    .iter()
+                    .map(|f| CheckpointFile { path: f.path.clone(), before: f.before.clone(), after: f.after.clone() })
+                    .collect();
+                let summary = summary(&files);
+                Some(s.add_checkpoint(project_id, Some(item_id), &summary, &files)?)
+            };
+            for f in &applied.files {
+                s.set_review(item_id, &f.path, "applied", None)?;
+            }
+            for p in &rejected {
+                s.set_review(item_id, p, "rejected", None)?;
+            }
+            for f in review.files.iter_mut() {
+                if applied.files.iter().any(|a| a.path == f.path) {
+                    f.status = ReviewStatus::Applied;
+                } else if rejected.contains(&f.path) {
+                    f.status = ReviewStatus::Rejected;
+                } else if conflicted.contains(&f.path) {
+                    f.status = ReviewStatus::Conflicted;
+                    f.detail = Some("The file changed since you reviewed it; these hunks are against its current content.".into());
+                }
+            }
+            Ok(ApplyOutcome { review, checkpoint })
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+    }
+
+    /// Reverts the project's newest applied checkpoint, restoring the exact bytes.
+    /// Refuses, naming the file, if anything in it changed since Flint wrote it.
+    pub async fn undo(&self, project_id: i64) -> Result<Checkpoint, CoreError> {
+        self.step(project_id, true).await
+    }
+
+    /// Re-applies the checkpoint undone most recently, with the same care.
+    pub async fn redo(&self, project_id: i64) -> Result<Checkpoint, CoreError> {
+        self.step(project_id, false).await
+    }
+
+    async fn step(&self, project_id: i64, undo: bool) -> Result<Checkpoint, CoreError> {
+        let store = self.store_handle();
+        tokio::task::spawn_blocking(move || {
+            let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
+            let target = if undo { s.undo_target(project_id)? } else { s.redo_target(project_id)? };
+            let Some(cp) = target else {
+                return Err(CoreError::NothingTo(if undo { "undo" } else { "redo" }));
+            };
+            let project = s.project(project_id)?;
+            let dir = ProjectDir::open(Path::new(&project.path))?;
+            let files = s.checkpoint_files(cp.id)?;
+            let writes: Vec<Write> = files
+                .iter()
+                .map(|f| {
+                    let (now, then) = if undo { (&f.after, &f.before) } else { (&f.before, &f.after) };
+                    Write { path: f.path.clone(), expected: now.as_deref().map(flint_edit::content_hash), content: then.clone() }
+                })
+                .collect();
+            flint_edit::apply(&dir, &writes).map_err(|e| match e {
+                EditError::Conflict { path } => CoreError::ChangedSince { path, undo },
+                other => CoreError::Edit(other),
+            })?;
+            s.set_checkpoint_state(cp.id, if undo { CheckpointState::Undone } else { CheckpointState::Applied })?;
+            Ok(s.checkpoint(cp.id)?)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+    }
+}
+
+fn summary(files: &[CheckpointFile]) -> String {
+    let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).take(3).collect();
+    let more = files.len().saturating_sub(3);
+    if more > 0 {
+        format!("{} and {more} more", names.join(", "))
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,215 @@
+//! Checkpoints: each applied change set, with every file's bytes before and after, kept
+//! as content-addressed blobs so undo and redo restore the exact bytes, across restarts.
+//! Undo walks back from the newest applied checkpoint; redo replays the most recently
+//! undone one; a new checkpoint discards what could have been redone.
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{now_ms, Result, Store, StoreError};
+
+/// One file in a checkpoint. `None` is "did not exist".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointFile {
+    pub path: String,
+    pub before: Option<Vec<u8>>,
+    pub after: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum CheckpointState {
+    Applied,
+    Undone,
+    /// Undone, then superseded by a newer checkpoint: no longer redoable.
+    Discarded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Checkpoint {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub project_id: i64,
+    #[ts(type = "number | null")]
+    pub item_id: Option<i64>,
+    pub summary: String,
+    pub state: CheckpointState,
+    pub paths: Vec<String>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+}
+
+fn state_str(s: CheckpointState) -> &'static str {
+    match s {
+        CheckpointState::Applied => "applied",
+        CheckpointState::Undone => "undone",
+        CheckpointState::Discarded => "discarded",
+    }
+}
+
+/// The hash a blob is stored under: the same SHA-256 hex flint-edit guards writes with.
+pub fn blob_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Records an applied change set.
+    pub fn add_checkpoint(
+        &self,
+        project_id: i64,
+        item_id: Option<i64>,
+        summary: &str,
+        files: &[CheckpointFile],
+    ) -> Result<Checkpoint> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE checkpoints SET state = 'discarded' WHERE project_id = ?1 AND state = 'undone'",
+            [project_id],
+        )?;
+        tx.execute(
+            "INSERT INTO checkpoints (project_id, item_id, summary, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![project_id, item_id, summary, now_ms()],
+        )?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut blob = tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
+            let mut file = tx.prepare_cached(
+                "INSERT INTO checkpoint_files (checkpoint_id, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for f in files {
+                let mut hash = |b: &Option<Vec<u8>>| -> Result<Option<String>> {
+                    match b {
+                        Some(bytes) => {
+                            let h = blob_hash(bytes);
+                            blob.execute(params![h, bytes])?;
+                            Ok(Some(h))
+                        }
+                        None => Ok(None),
+                    }
+                };
+                let (before, after) = (hash(&f.before)?, hash(&f.after)?);
+                file.execute(params![id, f.path, before, after])?;
+            }
+        }
+        tx.commit()?;
+        self.checkpoint(id)
+    }
+
+    pub fn checkpoint(&self, id: i64) -> Result<Checkpoint> {
+        let (project_id, item_id, summary, state, created_at): (i64, Option<i64>, String, String, i64) = self
+            .conn
+            .query_row(
+                "SELECT project_id, item_id, summary, state, created_at FROM checkpoints WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound { what: "checkpoint", id })?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path FROM checkpoint_files WHERE checkpoint_id = ?1 ORDER BY path")?;
+        let paths = stmt
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(Checkpoint {
+            id,
+            project_id,
+            item_id,
+            summary,
+            state: match state.as_str() {
+                "applied" => CheckpointState::Applied,
+                "undone" => CheckpointState::Undone,
+                _ => CheckpointState::Discarded,
+            },
+            paths,
+            created_at,
+        })
+    }
+
+    /// Every file of a checkpoint with its bytes before and after.
+    pub fn checkpoint_files(&self, id: i64) -> Result<Vec<CheckpointFile>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.path, b.data, a.data FROM checkpoint_files f
+             LEFT JOIN blobs b ON b.hash = f.before_hash
+             LEFT JOIN blobs a ON a.hash = f.after_hash
+             WHERE f.checkpoint_id = ?1 ORDER BY f.path",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(CheckpointFile {
+                path: r.get(0)?,
+                before: r.get(1)?,
+                after: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The checkpoint an undo would revert: the newest still applied.
+    pub fn undo_target(&self, project_id: i64) -> Result<Option<Checkpoint>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM checkpoints WHERE project_id = ?1 AND state = 'applied' ORDER BY id DESC LIMIT 1",
+                [project_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        id.map(|id| self.checkpoint(id)).transpose()
+    }
+
+    /// The checkpoint a redo would re-apply: the one undone most recently.
+    pub fn redo_target(&self, project_id: i64) -> Result<Option<Checkpoint>> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM checkpoints WHERE project_id = ?1 AND state = 'undone' ORDER BY id ASC LIMIT 1",
+                [project_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        id.map(|id| self.checkpoint(id)).transpose()
+    }
+
+    pub fn set_checkpoint_state(&self, id: i64, state: CheckpointState) -> Result<()> {
+        self.conn.execute(
+            "UPDATE checkpoints SET state = ?2 WHERE id = ?1",
+            params![id, state_str(state)],
+        )?;
+        Ok(())
+    }
+
+    /// Records the review outcome of one file of an answer's proposals.
+    pub fn set_review(&self, item_id: i64, path: &str, status: &str, detail: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO reviews (item_id, path, status, detail) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(item_id, path) DO UPDATE SET status = excluded.status, detail = excluded.detail",
+            params![item_id, path, status, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The recorded review outcomes of an answer: (path, status, detail).
+    pub fn reviews(&self, item_id: i64) -> Result<Vec<(String, String, Option<String>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, status, detail FROM reviews WHERE item_id = ?1 ORDER BY path")?;
+        let rows = stmt.query_map([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn project(&self, id: i64) -> Result<crate::Project> {
+        self.conn
+            .query_row(
+                "SELECT id, path, name, opened_at FROM projects WHERE id = ?1",
+                [id],
+                crate::project_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound { what: "project", id })
+    }
+}
