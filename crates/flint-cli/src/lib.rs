@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use flint_core::edit::LineKind;
 use flint_core::keys::Keychain;
+use flint_core::review::ChangeKind;
 use flint_core::store::{ItemStatus, ModelSlot, Store};
 use flint_core::{CoreError, Engine, Paths, ResolvedSlot, Settings, Slot, TurnEvent};
 
@@ -49,6 +51,27 @@ pub enum Command {
         /// The prompt; several words are joined with spaces.
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
+    },
+    /// Apply the edits in a model's answer (apply_patch, SEARCH/REPLACE or whole
+    /// files), all or nothing, as one checkpoint.
+    Apply {
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// Print the hunks and any failures; change nothing.
+        #[arg(long)]
+        check: bool,
+        /// The answer to read; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
+    /// Revert the project's latest applied checkpoint (exact bytes).
+    Undo {
+        #[arg(long)]
+        project: Option<PathBuf>,
+    },
+    /// Re-apply the checkpoint undone last.
+    Redo {
+        #[arg(long)]
+        project: Option<PathBuf>,
     },
 }
 
@@ -106,6 +129,13 @@ pub async fn execute(
             };
             ask(project, choice, &prompt.join(" "), out, tty).await
         }
+        Command::Apply {
+            project,
+            check,
+            file,
+        } => apply(project, check, file, out).await,
+        Command::Undo { project } => step(project, true, out).await,
+        Command::Redo { project } => step(project, false, out).await,
     }
 }
 
@@ -184,6 +214,7 @@ async fn ask(
     });
     let mut write_failed = None;
     let mut failure = None;
+    let mut proposed = 0;
     engine
         .run_turn(
             session.id,
@@ -215,6 +246,7 @@ async fn ask(
                         after_ms as f64 / 1000.0
                     );
                 }
+                TurnEvent::Review { review } => proposed = review.files.len(),
                 TurnEvent::Started { .. } => {}
             },
             cancel,
@@ -227,8 +259,128 @@ async fn ask(
     if let Some(e) = write_failed {
         return Err(format!("cannot write the answer: {e}"));
     }
+    if proposed > 0 && failure.is_none() {
+        eprintln!("flint: the answer proposes changes to {proposed} file(s); review them in the app, or pipe the answer to `flint apply`");
+    }
     match failure {
         Some(msg) => Err(msg),
         None => Ok(()),
     }
+}
+
+fn project_dir(project: Option<PathBuf>) -> Result<PathBuf, String> {
+    match project {
+        Some(p) => Ok(p),
+        None => std::env::current_dir().map_err(|e| format!("no current directory: {e}")),
+    }
+}
+
+/// An engine for commands that need the history but no model.
+fn offline_engine() -> Result<Engine, String> {
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+    let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
+    Ok(Engine::new(store, None, None))
+}
+
+async fn apply(
+    project: Option<PathBuf>,
+    check: bool,
+    file: Option<PathBuf>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), String> {
+    let text = match file.filter(|f| f.as_os_str() != "-") {
+        Some(f) => {
+            std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
+        }
+        None => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            s
+        }
+    };
+    let root = project_dir(project)?;
+    let engine = offline_engine()?;
+    let (review, checkpoint) = engine
+        .apply_text(&root, &text, check)
+        .await
+        .map_err(|e| e.to_string())?;
+    let w = |out: &mut (dyn Write + Send), s: String| {
+        out.write_all(s.as_bytes()).map_err(|e| e.to_string())
+    };
+    for f in &review.files {
+        let from = f.moved_from.as_deref().unwrap_or(&f.path);
+        let old = if f.change == ChangeKind::Added {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{from}")
+        };
+        let new = if f.change == ChangeKind::Deleted {
+            "/dev/null".to_string()
+        } else {
+            format!("b/{}", f.path)
+        };
+        w(out, format!("--- {old}\n+++ {new}\n"))?;
+        for h in &f.hunks {
+            w(
+                out,
+                format!(
+                    "@@ -{},{} +{},{} @@\n",
+                    h.old_start, h.old_len, h.new_start, h.new_len
+                ),
+            )?;
+            for l in &h.lines {
+                let mark = match l.kind {
+                    LineKind::Context => ' ',
+                    LineKind::Removed => '-',
+                    LineKind::Added => '+',
+                };
+                w(out, format!("{mark}{}\n", l.text))?;
+            }
+        }
+    }
+    let _ = out.flush();
+    for fail in &review.failures {
+        eprintln!("flint: {}", fail.message);
+    }
+    if !review.failures.is_empty() {
+        let n = review.failures.len();
+        return Err(if check {
+            format!("{n} edit(s) would fail")
+        } else {
+            format!("{n} edit(s) cannot be applied, so nothing was changed")
+        });
+    }
+    if review.files.is_empty() {
+        return Err("the answer contains no edits that change anything".into());
+    }
+    if let Some(cp) = checkpoint {
+        eprintln!(
+            "flint: applied {} file(s) as checkpoint {}; `flint undo` reverts it",
+            cp.paths.len(),
+            cp.id
+        );
+    }
+    Ok(())
+}
+
+async fn step(
+    project: Option<PathBuf>,
+    undo: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<(), String> {
+    let root = project_dir(project)?;
+    let engine = offline_engine()?;
+    let ws = engine
+        .open_project(&root)
+        .await
+        .map_err(|e| e.to_string())?;
+    let cp = if undo {
+        engine.undo(ws.project.id).await
+    } else {
+        engine.redo(ws.project.id).await
+    }
+    .map_err(|e| e.to_string())?;
+    let verb = if undo { "undid" } else { "redid" };
+    writeln!(out, "{verb} checkpoint {}: {}", cp.id, cp.summary).map_err(|e| e.to_string())
 }

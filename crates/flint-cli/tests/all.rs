@@ -385,3 +385,123 @@ fn every_failure_exits_non_zero_with_its_sentence_and_keeps_the_partial_answer()
         drop(server);
     }
 }
+
+fn cli(home: &Home, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+        .args(args)
+        .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+        .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn apply_check_undo_and_redo_from_the_command_line() {
+    let home = Home::new();
+    let root = home.project().to_path_buf();
+    std::fs::write(root.join("a.txt"), "one\ntwo\n").unwrap();
+    let project = root.to_str().unwrap().to_owned();
+    let answer = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+2\n*** Add File: b.txt\n+new\n*** End Patch\n";
+
+    let out = cli(
+        &home,
+        &["apply", "--project", &project, "--check"],
+        Some(answer),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains("--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("--- /dev/null\n+++ b/b.txt\n"), "{diff}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("a.txt")).unwrap(),
+        "one\ntwo\n"
+    );
+    assert!(!root.join("b.txt").exists());
+
+    let answer_file = home.dir.path().join("answer.md");
+    std::fs::write(&answer_file, answer).unwrap();
+    let out = cli(
+        &home,
+        &[
+            "apply",
+            "--project",
+            &project,
+            answer_file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("a.txt")).unwrap(),
+        "one\n2\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("b.txt")).unwrap(),
+        "new\n"
+    );
+
+    let out = cli(&home, &["undo", "--project", &project], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("a.txt")).unwrap(),
+        "one\ntwo\n"
+    );
+    assert!(!root.join("b.txt").exists());
+    let out = cli(&home, &["redo", "--project", &project], None);
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(root.join("b.txt")).unwrap(),
+        "new\n"
+    );
+
+    // An edit by the user makes undo refuse, naming the file.
+    std::fs::write(root.join("b.txt"), "mine\n").unwrap();
+    let out = cli(&home, &["undo", "--project", &project], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("b.txt was changed after Flint wrote it"));
+    assert_eq!(
+        std::fs::read_to_string(root.join("b.txt")).unwrap(),
+        "mine\n"
+    );
+}
+
+#[test]
+fn apply_writes_nothing_when_any_edit_fails() {
+    let home = Home::new();
+    let root = home.project().to_path_buf();
+    std::fs::write(root.join("a.txt"), "one\n").unwrap();
+    let project = root.to_str().unwrap().to_owned();
+    let answer = "*** Begin Patch\n*** Add File: new.txt\n+x\n*** Update File: a.txt\n@@\n-missing\n+y\n*** End Patch\n";
+    let out = cli(&home, &["apply", "--project", &project, "-"], Some(answer));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a.txt: the lines starting `missing` are not in the file"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(!root.join("new.txt").exists());
+}

@@ -385,8 +385,13 @@ impl Engine {
         let last = parser.finish();
         if !last.is_empty() {
             edits.extend(last);
-            if let Some(review) = self.review_now(item_id, &dir, &edits, parser.errors()).await {
-                sink(TurnEvent::Review { review: Box::new(review) });
+            if let Some(review) = self
+                .review_now(item_id, &dir, &edits, parser.errors())
+                .await
+            {
+                sink(TurnEvent::Review {
+                    review: Box::new(review),
+                });
             }
         }
 
@@ -426,9 +431,11 @@ impl Engine {
     ) -> Option<crate::review::Review> {
         let dir = dir.clone()?;
         let (edits, errors) = (edits.to_vec(), errors.to_vec());
-        tokio::task::spawn_blocking(move || crate::review::review_of(item_id, &dir, &edits, &errors).1)
-            .await
-            .ok()
+        tokio::task::spawn_blocking(move || {
+            crate::review::review_of(item_id, &dir, &edits, &errors).1
+        })
+        .await
+        .ok()
     }
 }
 

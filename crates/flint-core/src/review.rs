@@ -93,7 +93,12 @@ fn text_of(path: &str, bytes: &Option<Vec<u8>>) -> String {
 }
 
 /// Plans `edits` against the project as it is now, as review shows them.
-pub fn review_of(item_id: i64, dir: &ProjectDir, edits: &[Edit], parse_errors: &[String]) -> (ChangeSet, Review) {
+pub fn review_of(
+    item_id: i64,
+    dir: &ProjectDir,
+    edits: &[Edit],
+    parse_errors: &[String],
+) -> (ChangeSet, Review) {
     let (set, failed) = flint_edit::plan_lenient(dir, edits);
     let files = set
         .files
@@ -115,7 +120,10 @@ pub fn review_of(item_id: i64, dir: &ProjectDir, edits: &[Edit], parse_errors: &
     let mut failures: Vec<EditFailure> = failed
         .into_iter()
         .map(|(i, e)| EditFailure {
-            path: edits.get(i).map(|e| e.path().to_string()).unwrap_or_default(),
+            path: edits
+                .get(i)
+                .map(|e| e.path().to_string())
+                .unwrap_or_default(),
             code: e.code().into(),
             message: e.to_string(),
             feedback: e.feedback(),
@@ -127,11 +135,21 @@ pub fn review_of(item_id: i64, dir: &ProjectDir, edits: &[Edit], parse_errors: &
         message: m.clone(),
         feedback: format!("The edit could not be read: {m}"),
     }));
-    (set, Review { item_id, files, failures })
+    (
+        set,
+        Review {
+            item_id,
+            files,
+            failures,
+        },
+    )
 }
 
 /// The bytes a file gets when only the `accept`ed hunks are applied.
-fn decided_bytes(f: &flint_edit::FileChange, accept: &[bool]) -> Result<Option<Option<Vec<u8>>>, EditError> {
+fn decided_bytes(
+    f: &flint_edit::FileChange,
+    accept: &[bool],
+) -> Result<Option<Option<Vec<u8>>>, EditError> {
     let n = flint_edit::hunks(&text_of(&f.path, &f.before), &text_of(&f.path, &f.after)).len();
     let all = accept.len() >= n && accept.iter().take(n).all(|a| *a);
     let none = accept.iter().take(n).all(|a| !*a);
@@ -164,7 +182,10 @@ fn edit_err(e: EditError) -> CoreError {
 }
 
 impl Engine {
-    fn project_dir_of_item(store: &Store, item_id: i64) -> Result<(i64, ProjectDir, String), CoreError> {
+    fn project_dir_of_item(
+        store: &Store,
+        item_id: i64,
+    ) -> Result<(i64, ProjectDir, String), CoreError> {
         let item = store.item(item_id)?;
         let session = store.session(item.session_id)?;
         let project = store.project(session.project_id)?;
@@ -177,7 +198,9 @@ impl Engine {
     pub async fn review(&self, item_id: i64) -> Result<Review, CoreError> {
         let store = self.store_handle();
         tokio::task::spawn_blocking(move || {
-            let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
+            let s = store
+                .lock()
+                .map_err(|_| CoreError::Internal("store lock".into()))?;
             let (_, dir, text) = Self::project_dir_of_item(&s, item_id)?;
             let (edits, errors) = edits_in(&text);
             let (_, mut review) = review_of(item_id, &dir, &edits, &errors);
@@ -216,7 +239,11 @@ impl Engine {
     /// Applies the user's decisions on an answer's edits as one checkpoint, all or
     /// nothing. A file that changed since it was reviewed is marked conflicted and left
     /// alone (its fresh review comes back to be looked at again).
-    pub async fn apply_review(&self, item_id: i64, decisions: Vec<FileDecision>) -> Result<ApplyOutcome, CoreError> {
+    pub async fn apply_review(
+        &self,
+        item_id: i64,
+        decisions: Vec<FileDecision>,
+    ) -> Result<ApplyOutcome, CoreError> {
         let store = self.store_handle();
         tokio::task::spawn_blocking(move || {
             let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
@@ -272,6 +299,45 @@ impl Engine {
         .map_err(|e| CoreError::Internal(e.to_string()))?
     }
 
+    /// Plans the edits in an answer `text` for the project at `root`; unless `check`,
+    /// applies them all as one checkpoint, but only if every edit can be applied (all
+    /// or nothing). The review lists what would change and what failed.
+    pub async fn apply_text(
+        &self,
+        root: &Path,
+        text: &str,
+        check: bool,
+    ) -> Result<(Review, Option<Checkpoint>), CoreError> {
+        let store = self.store_handle();
+        let (root, text) = (root.to_path_buf(), text.to_string());
+        tokio::task::spawn_blocking(move || {
+            let dir = ProjectDir::open(&root)?;
+            let (edits, errors) = edits_in(&text);
+            let (set, review) = review_of(0, &dir, &edits, &errors);
+            if check || !review.failures.is_empty() || set.files.is_empty() {
+                return Ok((review, None));
+            }
+            let applied = flint_edit::apply(&dir, &set.writes()).map_err(edit_err)?;
+            let s = store
+                .lock()
+                .map_err(|_| CoreError::Internal("store lock".into()))?;
+            let project = s.touch_project(&dir.root().display().to_string(), &dir.name())?;
+            let files: Vec<CheckpointFile> = applied
+                .files
+                .iter()
+                .map(|f| CheckpointFile {
+                    path: f.path.clone(),
+                    before: f.before.clone(),
+                    after: f.after.clone(),
+                })
+                .collect();
+            let cp = s.add_checkpoint(project.id, None, &summary(&files), &files)?;
+            Ok((review, Some(cp)))
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?
+    }
+
     /// Reverts the project's newest applied checkpoint, restoring the exact bytes.
     /// Refuses, naming the file, if anything in it changed since Flint wrote it.
     pub async fn undo(&self, project_id: i64) -> Result<Checkpoint, CoreError> {
@@ -286,8 +352,14 @@ impl Engine {
     async fn step(&self, project_id: i64, undo: bool) -> Result<Checkpoint, CoreError> {
         let store = self.store_handle();
         tokio::task::spawn_blocking(move || {
-            let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
-            let target = if undo { s.undo_target(project_id)? } else { s.redo_target(project_id)? };
+            let s = store
+                .lock()
+                .map_err(|_| CoreError::Internal("store lock".into()))?;
+            let target = if undo {
+                s.undo_target(project_id)?
+            } else {
+                s.redo_target(project_id)?
+            };
             let Some(cp) = target else {
                 return Err(CoreError::NothingTo(if undo { "undo" } else { "redo" }));
             };
@@ -297,15 +369,30 @@ impl Engine {
             let writes: Vec<Write> = files
                 .iter()
                 .map(|f| {
-                    let (now, then) = if undo { (&f.after, &f.before) } else { (&f.before, &f.after) };
-                    Write { path: f.path.clone(), expected: now.as_deref().map(flint_edit::content_hash), content: then.clone() }
+                    let (now, then) = if undo {
+                        (&f.after, &f.before)
+                    } else {
+                        (&f.before, &f.after)
+                    };
+                    Write {
+                        path: f.path.clone(),
+                        expected: now.as_deref().map(flint_edit::content_hash),
+                        content: then.clone(),
+                    }
                 })
                 .collect();
             flint_edit::apply(&dir, &writes).map_err(|e| match e {
                 EditError::Conflict { path } => CoreError::ChangedSince { path, undo },
                 other => CoreError::Edit(other),
             })?;
-            s.set_checkpoint_state(cp.id, if undo { CheckpointState::Undone } else { CheckpointState::Applied })?;
+            s.set_checkpoint_state(
+                cp.id,
+                if undo {
+                    CheckpointState::Undone
+                } else {
+                    CheckpointState::Applied
+                },
+            )?;
             Ok(s.checkpoint(cp.id)?)
         })
         .await

@@ -54,7 +54,10 @@ fn state_str(s: CheckpointState) -> &'static str {
 /// The hash a blob is stored under: the same SHA-256 hex flint-edit guards writes with.
 pub fn blob_hash(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Store {
@@ -77,7 +80,8 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         {
-            let mut blob = tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
+            let mut blob =
+                tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
             let mut file = tx.prepare_cached(
                 "INSERT INTO checkpoint_files (checkpoint_id, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4)",
             )?;
@@ -110,9 +114,9 @@ impl Store {
             )
             .optional()?
             .ok_or(StoreError::NotFound { what: "checkpoint", id })?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT path FROM checkpoint_files WHERE checkpoint_id = ?1 ORDER BY path")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path FROM checkpoint_files WHERE checkpoint_id = ?1 ORDER BY path",
+        )?;
         let paths = stmt
             .query_map([id], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
@@ -184,7 +188,13 @@ impl Store {
     }
 
     /// Records the review outcome of one file of an answer's proposals.
-    pub fn set_review(&self, item_id: i64, path: &str, status: &str, detail: Option<&str>) -> Result<()> {
+    pub fn set_review(
+        &self,
+        item_id: i64,
+        path: &str,
+        status: &str,
+        detail: Option<&str>,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO reviews (item_id, path, status, detail) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(item_id, path) DO UPDATE SET status = excluded.status, detail = excluded.detail",
@@ -195,9 +205,9 @@ impl Store {
 
     /// The recorded review outcomes of an answer: (path, status, detail).
     pub fn reviews(&self, item_id: i64) -> Result<Vec<(String, String, Option<String>)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT path, status, detail FROM reviews WHERE item_id = ?1 ORDER BY path")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path, status, detail FROM reviews WHERE item_id = ?1 ORDER BY path",
+        )?;
         let rows = stmt.query_map([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -210,6 +220,9 @@ impl Store {
                 crate::project_row,
             )
             .optional()?
-            .ok_or(StoreError::NotFound { what: "project", id })
+            .ok_or(StoreError::NotFound {
+                what: "project",
+                id,
+            })
     }
 }

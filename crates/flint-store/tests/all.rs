@@ -127,11 +127,19 @@ fn checkpoints_undo_newest_first_and_redo_in_order() {
         before: before.map(|s| s.as_bytes().to_vec()),
         after: after.map(|s| s.as_bytes().to_vec()),
     };
-    let c1 = store.add_checkpoint(p.id, None, "create", &[file(None, Some("one\n"))]).unwrap();
-    let c2 = store.add_checkpoint(p.id, None, "edit", &[file(Some("one\n"), Some("two\n"))]).unwrap();
+    let c1 = store
+        .add_checkpoint(p.id, None, "create", &[file(None, Some("one\n"))])
+        .unwrap();
+    let c2 = store
+        .add_checkpoint(p.id, None, "edit", &[file(Some("one\n"), Some("two\n"))])
+        .unwrap();
     assert_eq!(store.undo_target(p.id).unwrap().unwrap().id, c2.id);
-    store.set_checkpoint_state(c2.id, CheckpointState::Undone).unwrap();
-    store.set_checkpoint_state(c1.id, CheckpointState::Undone).unwrap();
+    store
+        .set_checkpoint_state(c2.id, CheckpointState::Undone)
+        .unwrap();
+    store
+        .set_checkpoint_state(c1.id, CheckpointState::Undone)
+        .unwrap();
     assert!(store.undo_target(p.id).unwrap().is_none());
     assert_eq!(store.redo_target(p.id).unwrap().unwrap().id, c1.id);
 
@@ -143,8 +151,15 @@ fn checkpoints_undo_newest_first_and_redo_in_order() {
     assert_eq!(store.checkpoint_files(c1.id).unwrap()[0].before, None);
 
     // A new checkpoint discards the redo history.
-    store.set_checkpoint_state(c1.id, CheckpointState::Applied).unwrap();
-    store.add_checkpoint(p.id, None, "other", &[file(Some("one\n"), Some("three\n"))]).unwrap();
+    store
+        .set_checkpoint_state(c1.id, CheckpointState::Applied)
+        .unwrap();
+    store
+        .add_checkpoint(p.id, None, "other", &[file(Some("one\n"), Some("three\n"))])
+        .unwrap();
     assert!(store.redo_target(p.id).unwrap().is_none());
-    assert_eq!(store.checkpoint(c2.id).unwrap().state, CheckpointState::Discarded);
+    assert_eq!(
+        store.checkpoint(c2.id).unwrap().state,
+        CheckpointState::Discarded
+    );
 }
