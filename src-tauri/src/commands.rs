@@ -8,6 +8,8 @@ use tauri::{AppHandle, Manager, State};
 use tauri_plugin_dialog::DialogExt;
 
 use flint_core::project::Entry;
+use flint_core::review::{ApplyOutcome, FileDecision, Review};
+use flint_core::store::Checkpoint;
 use flint_core::{CoreError, ErrorInfo, TurnEvent};
 
 use crate::state::{AppState, Snapshot};
@@ -209,4 +211,46 @@ fn spawn_turn(
 #[tauri::command]
 pub fn stop_turn(state: State<'_, AppState>, turn_id: u32) -> bool {
     state.cancel_turn(turn_id)
+}
+
+/// The review of an answer's edits against the files as they are now.
+#[tauri::command]
+pub async fn review(state: State<'_, AppState>, item_id: i64) -> Result<Review> {
+    state.engine.review(item_id).await.map_err(|e| e.info())
+}
+
+/// Applies the user's per-hunk decisions on an answer's edits as one checkpoint.
+#[tauri::command]
+pub async fn apply_review(
+    state: State<'_, AppState>,
+    item_id: i64,
+    decisions: Vec<FileDecision>,
+) -> Result<ApplyOutcome> {
+    state
+        .engine
+        .apply_review(item_id, decisions)
+        .await
+        .map_err(|e| e.info())
+}
+
+async fn current_project_id(state: &AppState) -> Result<i64> {
+    let current = state.current.lock().await;
+    current
+        .as_ref()
+        .map(|c| c.workspace.project.id)
+        .ok_or_else(|| CoreError::NoProject.info())
+}
+
+/// Reverts the current project's latest checkpoint.
+#[tauri::command]
+pub async fn undo(state: State<'_, AppState>) -> Result<Checkpoint> {
+    let id = current_project_id(&state).await?;
+    state.engine.undo(id).await.map_err(|e| e.info())
+}
+
+/// Re-applies the checkpoint undone last.
+#[tauri::command]
+pub async fn redo(state: State<'_, AppState>) -> Result<Checkpoint> {
+    let id = current_project_id(&state).await?;
+    state.engine.redo(id).await.map_err(|e| e.info())
 }

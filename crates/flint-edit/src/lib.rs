@@ -14,9 +14,6 @@ pub mod patch;
 mod plan;
 mod text;
 
-use serde::{Deserialize, Serialize};
-use ts_rs::TS;
-
 pub use answer::AnswerParser;
 pub use apply::{apply, content_hash, Applied, AppliedFile, Write};
 pub use hunk::{hunks, merge, DiffLine, Hunk, LineKind};
@@ -139,16 +136,4 @@ impl EditError {
     pub fn feedback(&self) -> String {
         format!("The edit could not be applied: {self}")
     }
-}
-
-/// Where a proposal stands in review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum ProposalStatus {
-    Pending,
-    Applied,
-    Rejected,
-    Failed,
-    Conflicted,
 }

@@ -6,6 +6,7 @@ import type { Item } from "../bindings/Item";
 import type { ItemStatus } from "../bindings/ItemStatus";
 import type { TurnEvent } from "../bindings/TurnEvent";
 import type { Metrics } from "../bindings/Metrics";
+import type { Review } from "../bindings/Review";
 import { asError, ipc } from "./ipc";
 
 export interface ChatItem {
@@ -43,6 +44,8 @@ export class Conversation {
   error = $state<ErrorInfo | null>(null);
   /** Shown while a failed request is being sent again (before the first token). */
   retrying = $state<string | null>(null);
+  /** The edit proposals of the answer that has any, newest: what the review pane shows. */
+  review = $state<Review | null>(null);
 
   #pending = "";
   #frameQueued = false;
@@ -60,6 +63,16 @@ export class Conversation {
     this.items = items.map(fromItem);
     this.#pending = "";
     this.error = null;
+    this.review = null;
+    const last = [...items].reverse().find((i) => i.role === "assistant");
+    if (last) {
+      ipc()
+        .review(last.id)
+        .then((r) => {
+          if (r.files.length > 0 || r.failures.length > 0) this.review = r;
+        })
+        .catch(() => {});
+    }
   }
 
   async send(prompt: string): Promise<boolean> {
@@ -103,6 +116,9 @@ export class Conversation {
       case "started":
         if (e.user_item) this.items.push(fromItem(e.user_item));
         this.items.push(fromItem(e.assistant_item));
+        break;
+      case "review":
+        this.review = e.review;
         break;
       case "retrying":
         this.retrying = `${e.reason} Trying again (attempt ${e.attempt})…`;

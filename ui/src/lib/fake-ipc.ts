@@ -1,5 +1,9 @@
 // A scriptable stand-in for the Rust side, for UI tests.
+import type { ApplyOutcome } from "../bindings/ApplyOutcome";
+import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
+import type { FileDecision } from "../bindings/FileDecision";
+import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
 import type { Entry } from "../bindings/Entry";
 import type { SettingsView } from "../bindings/SettingsView";
@@ -82,6 +86,41 @@ export class FakeIpc implements Ipc {
     this.emit = onEvent;
     return 200 + this.retries;
   };
+  reviews: Record<number, Review> = {};
+  applied: Array<[number, FileDecision[]]> = [];
+  undos = 0;
+  review = async (itemId: number) =>
+    this.reviews[itemId] ?? { item_id: itemId, files: [], failures: [] };
+  applyReview = async (itemId: number, decisions: FileDecision[]): Promise<ApplyOutcome> => {
+    this.applied.push([itemId, decisions]);
+    const review = await this.review(itemId);
+    const files = review.files.map((f) =>
+      decisions.some((d) => d.path === f.path)
+        ? {
+            ...f,
+            status: decisions.find((d) => d.path === f.path)!.accept.some((a) => a)
+              ? ("applied" as const)
+              : ("rejected" as const),
+          }
+        : f,
+    );
+    this.reviews[itemId] = { ...review, files };
+    return { review: this.reviews[itemId]!, checkpoint: null };
+  };
+  checkpoint = (): Checkpoint => ({
+    id: 1,
+    project_id: 1,
+    item_id: null,
+    summary: "a.txt",
+    state: "undone",
+    paths: ["a.txt"],
+    created_at: 0,
+  });
+  undo = async () => {
+    this.undos += 1;
+    return this.checkpoint();
+  };
+  redo = async () => this.checkpoint();
   getSettings = async () => this.settings;
   saveSettings = async (fast: Slot | null, deep: Slot | null, baseUrls: Record<string, string>) => {
     this.saved.push({ fast, deep, baseUrls });

@@ -2,7 +2,11 @@
 // `ipc()`; tests install a fake with `setIpc` and never load Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type { ApplyOutcome } from "../bindings/ApplyOutcome";
+import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
+import type { FileDecision } from "../bindings/FileDecision";
+import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
 import type { Entry } from "../bindings/Entry";
 import type { SettingsView } from "../bindings/SettingsView";
@@ -27,6 +31,10 @@ export interface Ipc {
   /** Answers the latest prompt again on the session's model. */
   retry(onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
+  review(itemId: number): Promise<Review>;
+  applyReview(itemId: number, decisions: FileDecision[]): Promise<ApplyOutcome>;
+  undo(): Promise<Checkpoint>;
+  redo(): Promise<Checkpoint>;
   getSettings(): Promise<SettingsView>;
   saveSettings(
     fast: Slot | null,
@@ -67,6 +75,10 @@ export const tauriIpc: Ipc = {
     return invoke<number>("retry", { onEvent: channel });
   },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
+  review: (itemId) => invoke<Review>("review", { itemId }),
+  applyReview: (itemId, decisions) => invoke<ApplyOutcome>("apply_review", { itemId, decisions }),
+  undo: () => invoke<Checkpoint>("undo"),
+  redo: () => invoke<Checkpoint>("redo"),
   getSettings: () => invoke<SettingsView>("get_settings"),
   saveSettings: (fast, deep, baseUrls) =>
     invoke<Snapshot>("save_settings", { fast, deep, baseUrls }),

@@ -1,0 +1,75 @@
+// Edits in the real app: an answer streams an apply_patch edit; the review pane shows
+// its two hunks; the user rejects one, applies the other, and undoes it, with the file
+// on disk checked at each step.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
+import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = resolve(here, "../fixtures");
+const out = join(here, "out");
+let driverUrl;
+let project;
+
+before(async () => {
+  mkdirSync(out, { recursive: true });
+  const scratch = makeProject(join(fixtures, "project"));
+  project = scratch.project;
+  const display = await startXvfb();
+  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-edit.sse"), "--rate", "200"]);
+  driverUrl = await startDriver({
+    DISPLAY: display,
+    FLINT_DATA_DIR: join(scratch.home, "data"),
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  });
+});
+
+after(() => stopAll());
+
+test("a streamed edit is reviewed hunk by hunk, applied, and undone", async () => {
+  const lib = join(project, "src/lib.rs");
+  const original = readFileSync(lib, "utf8");
+  const wd = await new WebDriver(driverUrl).start(need("FLINT_APP"), [project]);
+  try {
+    const composer = await waitFor("the composer", () => wd.find("[data-testid=composer]"));
+    await wd.type(composer, "Make f1 and f20 return larger values" + Keys.ENTER);
+    const hunks = await waitFor("two hunks in review", async () => {
+      const h = await wd.findAll("[data-testid=hunk]");
+      return h.length === 2 && h;
+    });
+    await waitFor("the answer to finish", async () => {
+      const [el] = await wd.findAll("[data-testid=message-assistant]");
+      return el && (await wd.attribute(el, "data-status")) === "complete";
+    });
+    assert.equal(readFileSync(lib, "utf8"), original, "nothing is written before review");
+
+    const toggles = await wd.findAll("[data-testid=hunk-toggle]");
+    await wd.click(toggles[1]);
+    assert.equal(await wd.text(toggles[1]), "✗ rejected");
+    assert.equal(hunks.length, 2);
+    writeFileSync(join(out, "review.png"), await wd.screenshot());
+
+    await wd.click(await wd.find("[data-testid=apply]"));
+    await waitFor("the applied status", async () => {
+      const [f] = await wd.findAll("[data-testid=review-file]");
+      return f && (await wd.attribute(f, "data-status")) === "applied";
+    });
+    const applied = readFileSync(lib, "utf8");
+    assert.match(applied, /pub fn f1\(\) -> u32 \{ 100 \}/);
+    assert.match(applied, /pub fn f20\(\) -> u32 \{ 20 \}/);
+    writeFileSync(join(out, "applied.png"), await wd.screenshot());
+
+    await wd.click(await wd.find("[data-testid=undo]"));
+    await waitFor("the file restored", async () => readFileSync(lib, "utf8") === original);
+    assert.match(await wd.text(await wd.find("[data-testid=review-message]")), /Undid: src\/lib.rs/);
+  } finally {
+    await wd.quit();
+  }
+});
