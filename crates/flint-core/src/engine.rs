@@ -27,6 +27,30 @@ pub const PERSIST_EVERY: Duration = Duration::from_millis(250);
 const SYSTEM_PROMPT: &str = "You are Flint, a fast coding assistant working in the user's \
 project beside their editor. Answer concisely; use fenced code blocks with a language tag.";
 
+/// How Codex models are trained to write edits: apply_patch (V4A).
+const EDITS_V4A: &str = "To change files, write one patch in apply_patch format, \
+between `*** Begin Patch` and `*** End Patch`, with `*** Add File: path`, \
+`*** Delete File: path` or `*** Update File: path` (optionally `*** Move to: path`), then \
+`@@` chunks of ` ` context, `-` removed and `+` added lines. Paths are relative to the \
+project root. The user reviews every change before it is applied.";
+
+/// What most other models write reliably: SEARCH/REPLACE blocks.
+const EDITS_SEARCH_REPLACE: &str = "To change a file, write its path relative to the \
+project root on a line of its own, then a fenced block holding `<<<<<<< SEARCH`, the \
+exact current lines, `=======`, the new lines, `>>>>>>> REPLACE`. Quote enough lines to \
+be unique. To create a small file, write its path and then its whole content in a \
+fenced block. The user reviews every change before it is applied.";
+
+/// The system prompt for `model`: stable text first, so providers' prompt caches hit.
+fn system_prompt(model: &str) -> String {
+    let edits = if model.contains("codex") {
+        EDITS_V4A
+    } else {
+        EDITS_SEARCH_REPLACE
+    };
+    format!("{SYSTEM_PROMPT}\n\n{edits}")
+}
+
 /// A model ready to answer: the client, and the names it is recorded under.
 #[derive(Clone)]
 pub struct SlotClient {
@@ -297,7 +321,7 @@ impl Engine {
             assistant_item: Box::new(assistant_item),
         });
 
-        let mut messages = vec![Message::new(Role::System, SYSTEM_PROMPT)];
+        let mut messages = vec![Message::new(Role::System, system_prompt(&slot.model))];
         for item in history.iter().filter(|i| !i.text.is_empty()) {
             let role = match item.role {
                 ItemRole::User => Role::User,
@@ -333,14 +357,17 @@ impl Engine {
                         text.push_str(&t);
                         pending.push_str(&t);
                         let found = parser.push(&t);
-                        if !found.is_empty() {
+                        let provisional = parser.provisional();
+                        if !found.is_empty() || provisional.is_some() {
                             edits.extend(found);
+                            let mut shown = edits.clone();
+                            shown.extend(provisional.unwrap_or_default());
                             // The text before the edit goes out first.
                             if !pending.is_empty() {
                                 sink(TurnEvent::Delta { text: std::mem::take(&mut pending) });
                                 last_emit = Instant::now();
                             }
-                            if let Some(review) = self.review_now(item_id, &dir, &edits, parser.errors()).await {
+                            if let Some(review) = self.review_now(item_id, &dir, &shown, parser.errors()).await {
                                 sink(TurnEvent::Review { review: Box::new(review) });
                             }
                         }
@@ -466,4 +493,17 @@ fn title_from(prompt: &str) -> String {
         t.push('…');
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codex_models_are_asked_for_apply_patch_and_others_for_search_replace() {
+        assert!(system_prompt("gpt-5.3-codex-spark").contains("*** Begin Patch"));
+        assert!(!system_prompt("gpt-5.3-codex-spark").contains("<<<<<<< SEARCH"));
+        assert!(system_prompt("gpt-oss-120b").contains("<<<<<<< SEARCH"));
+        assert!(title_from(&"x".repeat(100)).ends_with('…'));
+    }
 }

@@ -146,6 +146,10 @@ async fn history_is_sent_with_each_turn() {
         .map(|m| (m.role, m.content.as_str()))
         .collect();
     assert_eq!(second[0].0, Role::System);
+    assert!(
+        second[0].1.contains("<<<<<<< SEARCH"),
+        "non-Codex models are asked for SEARCH/REPLACE"
+    );
     assert_eq!(
         &second[1..],
         &[

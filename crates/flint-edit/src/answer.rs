@@ -20,6 +20,8 @@ pub struct AnswerParser {
     /// The last non-blank line outside any block: a path candidate for the next fence.
     last_line: String,
     errors: Vec<String>,
+    /// A chunk of the patch operation still streaming has completed (see `provisional`).
+    provisional_upto: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +82,21 @@ impl AnswerParser {
             self.flush_section(&section, &mut out);
         }
         out
+    }
+
+    /// The patch operation still streaming, with its changes complete so far (an
+    /// update's finished `@@` chunks), once per newly finished chunk: review grows with
+    /// the patch instead of waiting for the file's last chunk.
+    pub fn provisional(&mut self) -> Option<Vec<Edit>> {
+        let upto = self.provisional_upto.take()?;
+        let State::Patch { section, .. } = &self.state else {
+            return None;
+        };
+        let refs: Vec<&str> = section[..upto.min(section.len())]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        patch::parse_body(&refs).ok().filter(|e| !e.is_empty())
     }
 
     /// Problems found in blocks that looked like edits but could not be read.
@@ -160,6 +177,17 @@ impl AnswerParser {
                     section.push(line.to_string());
                     self.flush_section(&done, out);
                 } else {
+                    // A new `@@` closes the update's previous chunk.
+                    let chunk_done = (trimmed == "@@" || trimmed.starts_with("@@ "))
+                        && section
+                            .iter()
+                            .any(|l| l.trim_start().starts_with("*** Update File: "))
+                        && section
+                            .iter()
+                            .any(|l| l.starts_with('-') || l.starts_with('+'));
+                    if chunk_done {
+                        self.provisional_upto = Some(section.len());
+                    }
                     section.push(line.to_string());
                 }
             }
@@ -335,6 +363,22 @@ mod tests {
         );
         assert!(p.push("@@\n-old\n+new\n").is_empty());
         assert_eq!(p.push("*** End Patch\n").len(), 1);
+    }
+
+    #[test]
+    fn an_update_shows_its_finished_chunks_before_it_ends() {
+        let mut p = AnswerParser::new();
+        p.push("*** Begin Patch\n*** Update File: a.txt\n@@\n-a\n+A\n");
+        assert!(p.provisional().is_none());
+        p.push("@@\n-z\n");
+        let Some(edits) = p.provisional() else {
+            panic!("no provisional edit")
+        };
+        let Edit::Update { chunks, .. } = &edits[0] else {
+            panic!()
+        };
+        assert_eq!(chunks.len(), 1);
+        assert!(p.provisional().is_none(), "once per finished chunk");
     }
 
     #[test]

@@ -99,14 +99,17 @@ pub(crate) fn nearest(lines: &[String], pattern: &[String]) -> Vec<(usize, Strin
     if lines.is_empty() || pattern.is_empty() {
         return Vec::new();
     }
-    let want: Vec<String> = pattern.iter().map(|p| fold_punctuation(p.trim())).collect();
+    // Loose on purpose: whitespace anywhere and typography are ignored, so a quote
+    // that is off by a space still points at the line it meant.
+    let loose = |s: &str| -> String { fold_punctuation(s).chars().filter(|c| !c.is_whitespace()).collect() };
+    let want: Vec<String> = pattern.iter().map(|p| loose(p)).collect();
     let width = pattern.len().min(lines.len());
     let mut best = (0usize, 0usize);
     for start in 0..=lines.len() - width {
         // Lines in the right place count double; lines found anywhere in the quote once.
         let score: usize = (0..width)
             .map(|i| {
-                let line = fold_punctuation(lines[start + i].trim());
+                let line = loose(&lines[start + i]);
                 2 * usize::from(want[i] == line) + usize::from(want.contains(&line))
             })
             .sum();

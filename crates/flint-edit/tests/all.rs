@@ -92,6 +92,52 @@ fn apply_patch_conformance_scenarios() {
     }
 }
 
+#[test]
+fn edit_scenarios() {
+    let dir = fixtures().join("edits");
+    let mut scenarios: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 14, "scenarios missing");
+    for scenario in scenarios {
+        let name = scenario.file_name().unwrap().to_string_lossy().into_owned();
+        let work = tempfile::tempdir().unwrap();
+        copy_tree(&scenario.join("input"), work.path());
+        let before = tree(work.path());
+        let project = ProjectDir::open(work.path()).unwrap();
+        let answer = fs::read_to_string(scenario.join("answer.md")).unwrap();
+        let result = apply_answer(&project, &answer);
+        match fs::read_to_string(scenario.join("error.txt")) {
+            Ok(spec) => {
+                let spec = spec.trim();
+                let (code, words) = spec.split_once(' ').unwrap_or((spec, ""));
+                let err = result.expect_err(&name);
+                assert_eq!(err.code(), code, "{name}: {err}");
+                assert!(
+                    err.to_string().contains(words),
+                    "{name}: `{err}` lacks `{words}`"
+                );
+                assert_eq!(
+                    tree(work.path()),
+                    before,
+                    "{name}: a failed answer must change nothing"
+                );
+            }
+            Err(_) => {
+                result.unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(
+                    tree(work.path()),
+                    tree(&scenario.join("expected")),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
 fn project_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, ProjectDir) {
     let dir = tempfile::tempdir().unwrap();
     for (p, b) in files {
@@ -109,87 +155,6 @@ fn apply_answer(project: &ProjectDir, answer: &str) -> Result<(), EditError> {
     edits.extend(parser.finish());
     let set = plan(project, &edits)?;
     apply(project, &set.writes()).map(|_| ())
-}
-
-#[test]
-fn crlf_bom_and_final_newline_are_preserved() {
-    let (dir, p) = project_with(&[
-        ("win.txt", b"\xEF\xBB\xBFone\r\ntwo\r\nthree"),
-        ("unix.txt", b"a\nb\n"),
-    ]);
-    apply_answer(
-        &p,
-        "win.txt\n```\n<<<<<<< SEARCH\ntwo\n=======\nTWO\n2\n>>>>>>> REPLACE\n```\n",
-    )
-    .unwrap();
-    assert_eq!(
-        fs::read(dir.path().join("win.txt")).unwrap(),
-        b"\xEF\xBB\xBFone\r\nTWO\r\n2\r\nthree"
-    );
-    apply_answer(
-        &p,
-        "*** Begin Patch\n*** Update File: unix.txt\n@@\n-b\n+c\n*** End Patch\n",
-    )
-    .unwrap();
-    assert_eq!(fs::read(dir.path().join("unix.txt")).unwrap(), b"a\nc\n");
-}
-
-#[test]
-fn tabs_versus_spaces_and_typography_still_match() {
-    let (dir, p) = project_with(&[("m.py", b"def f():\n\treturn \"x\"  \n")]);
-    // The model quoted with spaces instead of a tab and curly quotes.
-    apply_answer(&p, "m.py\n```\n<<<<<<< SEARCH\n    return \u{201C}x\u{201D}\n=======\n\treturn \"y\"\n>>>>>>> REPLACE\n```\n").unwrap();
-    assert_eq!(
-        fs::read_to_string(dir.path().join("m.py")).unwrap(),
-        "def f():\n\treturn \"y\"\n"
-    );
-}
-
-#[test]
-fn ambiguous_and_missing_matches_explain_themselves() {
-    let (dir, p) = project_with(&[("a.rs", b"let x = 1;\nlet y = 2;\nlet x = 1;\n")]);
-    let err = apply_answer(
-        &p,
-        "a.rs\n```\n<<<<<<< SEARCH\nlet x = 1;\n=======\nlet x = 3;\n>>>>>>> REPLACE\n```\n",
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("appear 2 times (lines 1, 3)"),
-        "{err}"
-    );
-    let err = apply_answer(
-        &p,
-        "a.rs\n```\n<<<<<<< SEARCH\nlet y = 5;\nlet x = 1;\n=======\nz\n>>>>>>> REPLACE\n```\n",
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("nearest lines are:\n2: let y = 2;\n3: let x = 1;"),
-        "{err}"
-    );
-    assert!(err.feedback().starts_with("The edit could not be applied"));
-    assert_eq!(
-        fs::read_to_string(dir.path().join("a.rs")).unwrap(),
-        "let x = 1;\nlet y = 2;\nlet x = 1;\n"
-    );
-}
-
-#[test]
-fn a_patch_failing_in_its_third_file_writes_nothing() {
-    let (dir, p) = project_with(&[
-        ("one.txt", b"1\n"),
-        ("two.txt", b"2\n"),
-        ("three.txt", b"3\n"),
-    ]);
-    let before = tree(dir.path());
-    let err = apply_answer(
-        &p,
-        "*** Begin Patch\n*** Update File: one.txt\n@@\n-1\n+uno\n*** Delete File: two.txt\n\
-         *** Update File: three.txt\n@@\n-not there\n+tres\n*** End Patch\n",
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), "no_match");
-    assert_eq!(tree(dir.path()), before);
 }
 
 #[test]
@@ -213,36 +178,6 @@ fn paths_outside_the_project_are_refused() {
         assert_eq!(err.code(), "outside_project", "{path}");
     }
     assert!(tree(outside.path()).is_empty());
-}
-
-#[test]
-fn binary_files_are_refused() {
-    let (_dir, p) = project_with(&[("img.png", b"\x89PNG\r\n\x1a\n\0\0\0")]);
-    let err = apply_answer(
-        &p,
-        "img.png\n```\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n",
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), "binary");
-}
-
-#[test]
-fn deletes_moves_and_whole_files() {
-    let (dir, p) = project_with(&[
-        ("old/name.rs", b"fn a() {}\n"),
-        ("gone.txt", b"x\n"),
-        ("small.toml", b"a = 1\n"),
-    ]);
-    apply_answer(
-        &p,
-        "*** Begin Patch\n*** Update File: old/name.rs\n*** Move to: new/name.rs\n@@\n-fn a() {}\n+fn b() {}\n\
-         *** Delete File: gone.txt\n*** End Patch\n\nsmall.toml\n```toml\na = 2\n```\n",
-    )
-    .unwrap();
-    let t = tree(dir.path());
-    assert_eq!(t.keys().collect::<Vec<_>>(), ["new/name.rs", "small.toml"]);
-    assert_eq!(t["new/name.rs"], b"fn b() {}\n");
-    assert_eq!(t["small.toml"], b"a = 2\n");
 }
 
 #[test]
