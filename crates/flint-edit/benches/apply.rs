@@ -5,6 +5,8 @@
 //!
 //!     cargo bench -p flint-edit --bench apply
 
+#![allow(clippy::expect_used)] // a benchmark whose setup fails should stop loudly
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 
