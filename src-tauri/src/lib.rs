@@ -18,6 +18,8 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
+            // Load the syntaxes in the background so the first diff is not the slow one.
+            std::thread::spawn(flint_render::warm);
             let state = AppState::init(initial.clone())?;
             app.manage(state);
             Ok(())

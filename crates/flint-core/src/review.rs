@@ -92,6 +92,39 @@ fn text_of(path: &str, bytes: &Option<Vec<u8>>) -> String {
         .unwrap_or_default()
 }
 
+/// The hunks between two versions of a file, each line highlighted in the context of
+/// its whole version (so a line inside a block comment is shown as comment).
+fn highlighted_hunks(path: &str, before: &str, after: &str) -> Vec<Hunk> {
+    let mut hunks = flint_edit::hunks(before, after);
+    if hunks.is_empty() {
+        return hunks;
+    }
+    let old = flint_render::highlight_lines(path, before);
+    let new = flint_render::highlight_lines(path, after);
+    for h in &mut hunks {
+        let mut o = (h.old_start as usize).saturating_sub(1);
+        let mut n = (h.new_start as usize).saturating_sub(1);
+        for line in &mut h.lines {
+            line.html = match line.kind {
+                flint_edit::LineKind::Context => {
+                    o += 1;
+                    n += 1;
+                    new.get(n - 1).cloned()
+                }
+                flint_edit::LineKind::Removed => {
+                    o += 1;
+                    old.get(o - 1).cloned()
+                }
+                flint_edit::LineKind::Added => {
+                    n += 1;
+                    new.get(n - 1).cloned()
+                }
+            };
+        }
+    }
+    hunks
+}
+
 /// Plans `edits` against the project as it is now, as review shows them.
 pub fn review_of(
     item_id: i64,
@@ -111,7 +144,11 @@ pub fn review_of(
                 (_, None) => ChangeKind::Deleted,
                 _ => ChangeKind::Modified,
             },
-            hunks: flint_edit::hunks(&text_of(&f.path, &f.before), &text_of(&f.path, &f.after)),
+            hunks: highlighted_hunks(
+                &f.path,
+                &text_of(&f.path, &f.before),
+                &text_of(&f.path, &f.after),
+            ),
             base_hash: f.before.as_deref().map(flint_edit::content_hash),
             status: ReviewStatus::Pending,
             detail: None,

@@ -24,6 +24,8 @@ pub struct DiffLine {
     pub kind: LineKind,
     /// The line without its line ending.
     pub text: String,
+    /// The line as safe, highlighted HTML, when a renderer filled it in.
+    pub html: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -65,16 +67,19 @@ pub fn hunks(before: &str, after: &str) -> Vec<Hunk> {
                         lines.extend(old[*old_index..old_index + len].iter().map(|l| DiffLine {
                             kind: LineKind::Context,
                             text: strip(l),
+                            html: None,
                         }))
                     }
                     _ => {
                         lines.extend(old[op.old_range()].iter().map(|l| DiffLine {
                             kind: LineKind::Removed,
                             text: strip(l),
+                            html: None,
                         }));
                         lines.extend(new[op.new_range()].iter().map(|l| DiffLine {
                             kind: LineKind::Added,
                             text: strip(l),
+                            html: None,
                         }));
                     }
                 }
@@ -151,11 +156,13 @@ mod tests {
         );
         assert!(h[0].lines.contains(&DiffLine {
             kind: LineKind::Removed,
-            text: "b".into()
+            text: "b".into(),
+            html: None
         }));
         assert!(h[1].lines.contains(&DiffLine {
             kind: LineKind::Added,
-            text: "m".into()
+            text: "m".into(),
+            html: None
         }));
     }
 

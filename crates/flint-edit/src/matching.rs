@@ -101,7 +101,12 @@ pub(crate) fn nearest(lines: &[String], pattern: &[String]) -> Vec<(usize, Strin
     }
     // Loose on purpose: whitespace anywhere and typography are ignored, so a quote
     // that is off by a space still points at the line it meant.
-    let loose = |s: &str| -> String { fold_punctuation(s).chars().filter(|c| !c.is_whitespace()).collect() };
+    let loose = |s: &str| -> String {
+        fold_punctuation(s)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
     let want: Vec<String> = pattern.iter().map(|p| loose(p)).collect();
     let width = pattern.len().min(lines.len());
     let mut best = (0usize, 0usize);

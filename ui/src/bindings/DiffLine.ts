@@ -5,4 +5,8 @@ export type DiffLine = { kind: LineKind,
 /**
  * The line without its line ending.
  */
-text: string, };
+text: string, 
+/**
+ * The line as safe, highlighted HTML, when a renderer filled it in.
+ */
+html: string | null, };

@@ -23,9 +23,9 @@ const review: Review = {
           new_start: 1,
           new_len: 2,
           lines: [
-            { kind: "context", text: "fn a() {" },
-            { kind: "removed", text: "    1" },
-            { kind: "added", text: "    2" },
+            { kind: "context", text: "fn a() {", html: '<span class="hl-storage">fn</span> a() {' },
+            { kind: "removed", text: "    1", html: null },
+            { kind: "added", text: "    2", html: null },
           ],
         },
         {
@@ -34,8 +34,8 @@ const review: Review = {
           new_start: 20,
           new_len: 1,
           lines: [
-            { kind: "removed", text: "x" },
-            { kind: "added", text: "y" },
+            { kind: "removed", text: "x", html: null },
+            { kind: "added", text: "y", html: null },
           ],
         },
       ],
@@ -66,6 +66,8 @@ describe("ReviewPane", () => {
   it("applies only the accepted hunks, chosen by mouse", async () => {
     const { fake } = setup();
     const toggles = await screen.findAllByTestId("hunk-toggle");
+    // Highlighted lines keep their spans; plain ones are text.
+    expect(document.querySelector(".diff .hl-storage")?.textContent).toBe("fn");
     expect(toggles.map((t) => t.textContent)).toEqual(["✓ accepted", "✓ accepted"]);
     await fireEvent.click(toggles[1]!);
     expect(toggles[1]!.textContent).toBe("✗ rejected");
