@@ -101,6 +101,13 @@ describe("ReviewPane", () => {
     await waitFor(() => expect(fake.undos).toBe(1));
   });
 
+  it("rejects everything in one action", async () => {
+    const { fake } = setup();
+    await fireEvent.click(await screen.findByTestId("reject-all"));
+    await waitFor(() => expect(fake.applied[0]![1][0]!.accept).toEqual([false, false]));
+    expect(screen.getByTestId("review-file").dataset.status).toBe("rejected");
+  });
+
   it("lists edits that failed and sends them back to the model", async () => {
     const { fake } = setup();
     expect((await screen.findByTestId("review-failures")).textContent).toContain("not in the file");
