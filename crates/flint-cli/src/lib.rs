@@ -63,6 +63,13 @@ pub enum Command {
         /// The answer to read; `-` or nothing reads stdin.
         file: Option<PathBuf>,
     },
+    /// Print what the next turn would send, section by section with token counts.
+    Context {
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// The prompt (with @file mentions); several words are joined with spaces.
+        prompt: Vec<String>,
+    },
     /// Revert the project's latest applied checkpoint (exact bytes).
     Undo {
         #[arg(long)]
@@ -134,6 +141,7 @@ pub async fn execute(
             check,
             file,
         } => apply(project, check, file, out).await,
+        Command::Context { project, prompt } => context(project, &prompt.join(" "), out).await,
         Command::Undo { project } => step(project, true, out).await,
         Command::Redo { project } => step(project, false, out).await,
     }
@@ -194,7 +202,8 @@ async fn ask(
         ));
     }
     let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-    let engine = Engine::new(store, Some(slot.connect().map_err(err)?), None);
+    let engine = Engine::new(store, Some(slot.connect().map_err(err)?), None)
+        .with_global_agents(paths.global_agents());
     let dir = match project {
         Some(p) => p,
         None => std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?,
@@ -247,6 +256,11 @@ async fn ask(
                     );
                 }
                 TurnEvent::Review { review } => proposed = review.files.len(),
+                TurnEvent::Context { report } => {
+                    for what in &report.left_out {
+                        eprintln!("flint: left out of the context: {what}");
+                    }
+                }
                 TurnEvent::Started { .. } => {}
             },
             cancel,
@@ -383,4 +397,66 @@ async fn step(
     .map_err(|e| e.to_string())?;
     let verb = if undo { "undid" } else { "redid" };
     writeln!(out, "{verb} checkpoint {}: {}", cp.id, cp.summary).map_err(|e| e.to_string())
+}
+
+async fn context(
+    project: Option<PathBuf>,
+    prompt: &str,
+    out: &mut (dyn Write + Send),
+) -> Result<(), String> {
+    let root = project_dir(project)?;
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+    let slot = {
+        let paths = paths.clone();
+        let choice = Choice {
+            provider: None,
+            base_url: None,
+            model: None,
+        };
+        tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
+    let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
+    let engine = Engine::new(
+        store,
+        Some(slot.connect().map_err(|e| e.to_string())?),
+        None,
+    )
+    .with_global_agents(paths.global_agents());
+    let ws = engine
+        .open_project(&root)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = ws.session.map(|s| s.id);
+    let (_, report) = engine
+        .preview_context(std::path::Path::new(&ws.info.root), session, prompt)
+        .await
+        .map_err(|e| e.to_string())?;
+    let w = |out: &mut (dyn Write + Send), s: String| {
+        out.write_all(s.as_bytes()).map_err(|e| e.to_string())
+    };
+    let how = if report.exact {
+        "tokens"
+    } else {
+        "tokens, estimated"
+    };
+    w(out, format!("model: {} ({how})\n", slot.model))?;
+    for s in &report.sections {
+        let mark = if s.included { ' ' } else { '-' };
+        w(out, format!("{mark} {:>8}  {}\n", s.tokens, s.name))?;
+    }
+    let window = report
+        .window
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    w(
+        out,
+        format!("  {:>8}  total of a {window}-token window\n", report.used),
+    )?;
+    for what in &report.left_out {
+        w(out, format!("left out: {what}\n"))?;
+    }
+    Ok(())
 }

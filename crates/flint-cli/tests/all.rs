@@ -505,3 +505,55 @@ fn apply_writes_nothing_when_any_edit_fails() {
     assert!(err.contains("nothing was changed"), "{err}");
     assert!(!root.join("new.txt").exists());
 }
+
+#[test]
+fn context_prints_each_section_with_its_tokens() {
+    let home = Home::new();
+    let root = home.project().to_path_buf();
+    std::fs::write(root.join("AGENTS.md"), "Use tabs.\n").unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/a.rs"), "fn a() {}\n").unwrap();
+    std::fs::write(home.dir.path().join("AGENTS.md"), "global rule\n").unwrap();
+    let project = root.to_str().unwrap().to_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+        .args([
+            "context",
+            "--project",
+            &project,
+            "explain",
+            "@src/a.rs",
+            "and",
+            "@missing.rs",
+        ])
+        .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+        .env("FLINT_CONFIG_DIR", home.dir.path())
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("FLINT_MODEL", "gpt-5.3-codex-spark")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("model: gpt-5.3-codex-spark (tokens)\n"),
+        "{text}"
+    );
+    for want in [
+        "System prompt",
+        "AGENTS.md (",
+        "@src/a.rs",
+        "Prompt",
+        "total of a 128000-token window",
+    ] {
+        assert!(text.contains(want), "missing {want}: {text}");
+    }
+    assert_eq!(
+        text.matches("AGENTS.md (").count(),
+        2,
+        "global and project: {text}"
+    );
+    assert!(!text.contains("@missing.rs"), "{text}");
+}

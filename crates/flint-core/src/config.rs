@@ -58,6 +58,11 @@ impl Paths {
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("flint.db")
     }
+
+    /// The user's own AGENTS.md, read before every project's.
+    pub fn global_agents(&self) -> PathBuf {
+        self.config_dir.join("AGENTS.md")
+    }
 }
 
 /// Which model a slot uses.

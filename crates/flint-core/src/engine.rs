@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use flint_model::{
 use flint_project::{ProjectDir, ProjectInfo};
 use flint_store::{Item, ItemRole, ItemStatus, Metrics, ModelSlot, Project, Session, Store};
 
+use crate::context::{self, ContextInput, ContextReport, Tokenizer};
 use crate::{CoreError, ErrorInfo, TurnEvent};
 
 /// How long deltas are gathered before one batch goes to the front end: about one
@@ -57,6 +58,8 @@ pub struct SlotClient {
     pub client: Arc<dyn ModelClient>,
     pub provider: String,
     pub model: String,
+    /// The model's context window, where known (for the budget and the meter).
+    pub window: Option<u32>,
 }
 
 impl SlotClient {
@@ -65,7 +68,13 @@ impl SlotClient {
             client,
             provider: provider.to_string(),
             model: model.to_string(),
+            window: flint_model::preset::context_window(model),
         }
+    }
+
+    pub fn with_window(mut self, window: Option<u32>) -> Self {
+        self.window = window;
+        self
     }
 }
 
@@ -81,6 +90,8 @@ pub struct Engine {
     store: Arc<Mutex<Store>>,
     models: Arc<RwLock<Models>>,
     retry: RetryPolicy,
+    /// The user's own AGENTS.md, read before the project's.
+    global_agents: Option<PathBuf>,
 }
 
 /// An opened project with its latest session (if it has one) and that session's items.
@@ -99,7 +110,47 @@ impl Engine {
             store: Arc::new(Mutex::new(store)),
             models: Arc::new(RwLock::new(Models { fast, deep })),
             retry: RetryPolicy::default(),
+            global_agents: None,
         }
+    }
+
+    /// Reads `path` (the user's global AGENTS.md) into every turn's instructions.
+    pub fn with_global_agents(mut self, path: PathBuf) -> Self {
+        self.global_agents = Some(path);
+        self
+    }
+
+    /// What the next turn in `session_id` (or a new session of the project at `root`)
+    /// would send for `prompt`, section by section with token counts.
+    pub async fn preview_context(
+        &self,
+        root: &Path,
+        session_id: Option<i64>,
+        prompt: &str,
+    ) -> Result<(Vec<Message>, ContextReport), CoreError> {
+        let (history, slot) = match session_id {
+            Some(id) => {
+                let (items, session) = self.db(move |s| Ok((s.items(id)?, s.session(id)?))).await?;
+                (items, session.slot)
+            }
+            None => (Vec::new(), ModelSlot::Fast),
+        };
+        let slot = self.slot(slot).ok_or(CoreError::NoModel(slot))?;
+        let (root, prompt, global) = (
+            root.to_path_buf(),
+            prompt.to_string(),
+            self.global_agents.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let history: Vec<Message> = history
+                .iter()
+                .filter(|i| !i.text.is_empty())
+                .map(to_message)
+                .collect();
+            build_context(&root, global.as_deref(), &history, &prompt, &slot)
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))
     }
 
     /// Replaces the models (after the settings changed); running turns keep theirs.
@@ -321,14 +372,29 @@ impl Engine {
             assistant_item: Box::new(assistant_item),
         });
 
-        let mut messages = vec![Message::new(Role::System, system_prompt(&slot.model))];
-        for item in history.iter().filter(|i| !i.text.is_empty()) {
-            let role = match item.role {
-                ItemRole::User => Role::User,
-                ItemRole::Assistant => Role::Assistant,
-            };
-            messages.push(Message::new(role, item.text.clone()));
-        }
+        // The conversation before the latest prompt, then the context for the prompt.
+        let (prompt, earlier) = match history.iter().rposition(|i| i.role == ItemRole::User) {
+            Some(i) => (history[i].text.clone(), &history[..i]),
+            None => (String::new(), &history[..]),
+        };
+        let earlier: Vec<Message> = earlier
+            .iter()
+            .filter(|i| !i.text.is_empty())
+            .map(to_message)
+            .collect();
+        let (messages, report) = {
+            let (root, global, slot) = (
+                PathBuf::from(&project_root),
+                self.global_agents.clone(),
+                slot.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                build_context(&root, global.as_deref(), &earlier, &prompt, &slot)
+            })
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+        };
+        sink(TurnEvent::Context { report });
 
         let sent = Instant::now();
         let request = ModelRequest {
@@ -445,6 +511,62 @@ impl Engine {
         });
         Ok(item)
     }
+}
+
+fn to_message(item: &Item) -> Message {
+    let role = match item.role {
+        ItemRole::User => Role::User,
+        ItemRole::Assistant => Role::Assistant,
+    };
+    Message::new(role, item.text.clone())
+}
+
+/// Files larger than this are not attached whole when mentioned.
+const MAX_MENTION_BYTES: u64 = 256 * 1024;
+
+/// Assembles a turn's messages from the project as it is now (blocking: reads files).
+fn build_context(
+    root: &Path,
+    global: Option<&Path>,
+    history: &[Message],
+    prompt: &str,
+    slot: &SlotClient,
+) -> (Vec<Message>, ContextReport) {
+    let dir = ProjectDir::open(root).ok();
+    let agents = flint_project::agents_files(root, global);
+    let mut attached = Vec::new();
+    let mut unreadable = Vec::new();
+    for path in context::mentions(prompt) {
+        let Some(abs) = dir.as_ref().and_then(|d| d.resolve(&path).ok()) else {
+            continue;
+        };
+        match std::fs::metadata(&abs) {
+            Ok(m) if m.is_file() && m.len() <= MAX_MENTION_BYTES => {
+                match std::fs::read_to_string(&abs) {
+                    Ok(text) => attached.push((path, text)),
+                    Err(_) => unreadable.push(format!("@{path} is not a text file")),
+                }
+            }
+            Ok(m) if m.is_file() => unreadable.push(format!("@{path} is over 256 KiB")),
+            _ => {}
+        }
+    }
+    let git = flint_project::status_summary(root, 40);
+    let name = dir.as_ref().map(|d| d.name()).unwrap_or_default();
+    let project = format!("{name} ({})", root.display());
+    let input = ContextInput {
+        system: &system_prompt(&slot.model),
+        project: &project,
+        agents: &agents,
+        history,
+        mentions: &attached,
+        git: git.as_deref(),
+        prompt,
+        window: slot.window,
+    };
+    let (messages, mut report) = context::assemble(&input, Tokenizer::for_model(&slot.model));
+    report.left_out.extend(unreadable);
+    (messages, report)
 }
 
 impl Engine {

@@ -19,6 +19,10 @@ pub enum TurnEvent {
         user_item: Option<Box<Item>>,
         assistant_item: Box<Item>,
     },
+    /// What the turn sends, section by section, and what did not fit.
+    Context {
+        report: crate::context::ContextReport,
+    },
     /// The request failed before the first token and is being sent again.
     Retrying {
         attempt: u32,

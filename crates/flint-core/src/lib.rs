@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod context;
 mod engine;
 mod error;
 mod event;

@@ -55,3 +55,90 @@ pub fn state(root: &Path) -> Option<GitState> {
     };
     state
 }
+
+/// A compact summary of the repository's state for the model: branch, upstream
+/// distance, and the changed files (at most `max`), as `git status --short` shows them.
+pub fn status_summary(root: &Path, max: usize) -> Option<String> {
+    let repo = Repository::discover(root).ok()?;
+    let st = state(root)?;
+    let mut out = format!("Branch: {}", st.branch);
+    if st.detached {
+        out.push_str(" (detached HEAD)");
+    }
+    if st.unborn {
+        out.push_str(" (no commits yet)");
+    }
+    if let Ok(head) = repo.head() {
+        if let (Some(local), Ok(name)) = (
+            head.target(),
+            repo.branch_upstream_name(head.name().unwrap_or("")),
+        ) {
+            if let Some(up) = name.as_str().and_then(|n| repo.refname_to_id(n).ok()) {
+                if let Ok((ahead, behind)) = repo.graph_ahead_behind(local, up) {
+                    out.push_str(&format!(" ({ahead} ahead, {behind} behind upstream)"));
+                }
+            }
+        }
+    }
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(false)
+        .exclude_submodules(false);
+    let statuses = repo.statuses(Some(&mut opts)).ok()?;
+    let mut lines = Vec::new();
+    for e in statuses.iter() {
+        let s = e.status();
+        let code = |index: bool| -> char {
+            let (new, modified, deleted, renamed) = if index {
+                (
+                    git2::Status::INDEX_NEW,
+                    git2::Status::INDEX_MODIFIED,
+                    git2::Status::INDEX_DELETED,
+                    git2::Status::INDEX_RENAMED,
+                )
+            } else {
+                (
+                    git2::Status::WT_NEW,
+                    git2::Status::WT_MODIFIED,
+                    git2::Status::WT_DELETED,
+                    git2::Status::WT_RENAMED,
+                )
+            };
+            if s.intersects(modified) {
+                'M'
+            } else if s.intersects(new) {
+                if index {
+                    'A'
+                } else {
+                    '?'
+                }
+            } else if s.intersects(deleted) {
+                'D'
+            } else if s.intersects(renamed) {
+                'R'
+            } else {
+                ' '
+            }
+        };
+        let (x, y) = (code(true), code(false));
+        if x == ' ' && y == ' ' {
+            continue;
+        }
+        let (x, y) = if y == '?' { ('?', '?') } else { (x, y) };
+        lines.push(format!("{x}{y} {}", e.path().unwrap_or("?")));
+    }
+    if lines.is_empty() {
+        out.push_str("\nNo uncommitted changes.");
+    } else {
+        let n = lines.len();
+        out.push_str(&format!("\n{n} changed file(s):"));
+        for l in lines.iter().take(max) {
+            out.push('\n');
+            out.push_str(l);
+        }
+        if n > max {
+            out.push_str(&format!("\n... and {} more", n - max));
+        }
+    }
+    Some(out)
+}

@@ -4,7 +4,9 @@
 //! than the folders the user actually opens. Paths from outside (the UI, the model) are
 //! always relative to the root and confined to it.
 
+mod agents;
 mod git;
+mod index;
 mod tree;
 
 use std::path::{Component, Path, PathBuf};
@@ -12,7 +14,9 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-pub use git::GitState;
+pub use agents::{agents_files, AgentsFile};
+pub use git::{status_summary, GitState};
+pub use index::{FileIndex, FileMatch};
 pub use tree::Entry;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,5 @@
 use std::path::Path;
 
-use ignore::WalkBuilder;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -26,14 +25,7 @@ pub(crate) fn list(root: &Path, dir: &Path) -> Result<Vec<Entry>, ProjectError> 
     if !meta.is_dir() {
         return Err(ProjectError::NotAFolder(dir.to_path_buf()));
     }
-    let walker = WalkBuilder::new(dir)
-        .max_depth(Some(1))
-        .hidden(false)
-        .parents(true)
-        // Respect .gitignore even in a folder that is not (yet) a git repository.
-        .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
+    let walker = crate::index::walker(dir).max_depth(Some(1)).build();
     let mut entries = Vec::new();
     for result in walker {
         let Ok(e) = result else { continue };

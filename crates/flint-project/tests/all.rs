@@ -129,3 +129,66 @@ fn a_wide_tree_lists_only_what_is_asked() {
     assert_eq!(p.list_dir("").unwrap().len(), 50);
     assert_eq!(p.list_dir("d07").unwrap().len(), 40);
 }
+
+#[test]
+fn the_index_respects_ignores_and_finds_files_fuzzily() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, ".gitignore", "target/\n");
+    write(root, "target/big.rs", "");
+    for (i, p) in [
+        "src/main.rs",
+        "src/engine/turn.rs",
+        "crates/core/src/lib.rs",
+        "README.md",
+    ]
+    .iter()
+    .enumerate()
+    {
+        write(root, p, &i.to_string());
+    }
+    let mut index = flint_project::FileIndex::build(root);
+    assert_eq!(
+        index.files(),
+        [
+            ".gitignore",
+            "README.md",
+            "crates/core/src/lib.rs",
+            "src/engine/turn.rs",
+            "src/main.rs"
+        ]
+    );
+    let hits = index.search("turn", 5);
+    assert_eq!(hits[0].path, "src/engine/turn.rs");
+    assert!(!hits[0].indices.is_empty());
+    assert_eq!(index.search("mainrs", 1)[0].path, "src/main.rs");
+    assert!(index.search("zzz", 5).is_empty());
+    index.update("src/new.rs", true);
+    assert!(index.contains("src/new.rs"));
+    index.update("src/new.rs", false);
+    assert!(!index.contains("src/new.rs"));
+}
+
+#[test]
+fn agents_files_come_global_first_then_root_down_to_the_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    Repository::init(&root).unwrap();
+    write(&root, "AGENTS.md", "root rules");
+    write(&root, "pkg/AGENTS.md", "pkg rules");
+    write(&root, "pkg/app/x.rs", "");
+    write(&root, "other/AGENTS.md", "not ours");
+    let global = tempfile::tempdir().unwrap();
+    write(global.path(), "AGENTS.md", "global rules");
+    let found = flint_project::agents_files(
+        &root.join("pkg/app"),
+        Some(&global.path().join("AGENTS.md")),
+    );
+    let texts: Vec<&str> = found.iter().map(|f| f.text.as_str()).collect();
+    assert_eq!(texts, ["global rules", "root rules", "pkg rules"]);
+    // Outside git, only the project folder itself.
+    let plain = tempfile::tempdir().unwrap();
+    write(plain.path(), "AGENTS.md", "plain");
+    let found = flint_project::agents_files(&plain.path().canonicalize().unwrap(), None);
+    assert_eq!(found.len(), 1);
+}
