@@ -7,7 +7,8 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_dialog::DialogExt;
 
-use flint_core::project::Entry;
+use flint_core::context::ContextReport;
+use flint_core::project::{Entry, FileMatch};
 use flint_core::review::{ApplyOutcome, FileDecision, Review};
 use flint_core::store::Checkpoint;
 use flint_core::{CoreError, ErrorInfo, TurnEvent};
@@ -253,4 +254,45 @@ pub async fn undo(state: State<'_, AppState>) -> Result<Checkpoint> {
 pub async fn redo(state: State<'_, AppState>) -> Result<Checkpoint> {
     let id = current_project_id(&state).await?;
     state.engine.redo(id).await.map_err(|e| e.info())
+}
+
+/// Files of the current project matching `query` fuzzily, best first (for @-mentions).
+#[tauri::command]
+pub async fn search_files(state: State<'_, AppState>, query: String) -> Result<Vec<FileMatch>> {
+    let index = {
+        let current = state.current.lock().await;
+        current
+            .as_ref()
+            .map(|c| c.index.clone())
+            .ok_or_else(|| CoreError::NoProject.info())?
+    };
+    tokio::task::spawn_blocking(move || {
+        index
+            .read()
+            .map(|i| i.search(&query, 20))
+            .unwrap_or_default()
+    })
+    .await
+    .map_err(|e| CoreError::Internal(e.to_string()).info())
+}
+
+/// What the next turn would send for `prompt`, for the composer's context meter.
+#[tauri::command]
+pub async fn preview_context(state: State<'_, AppState>, prompt: String) -> Result<ContextReport> {
+    let (root, session) = {
+        let current = state.current.lock().await;
+        let c = current
+            .as_ref()
+            .ok_or_else(|| CoreError::NoProject.info())?;
+        (
+            c.dir.root().to_path_buf(),
+            c.workspace.session.as_ref().map(|s| s.id),
+        )
+    };
+    state
+        .engine
+        .preview_context(&root, session, &prompt)
+        .await
+        .map(|(_, report)| report)
+        .map_err(|e| e.info())
 }

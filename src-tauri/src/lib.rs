@@ -20,6 +20,7 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
         .setup(move |app| {
             // Load the syntaxes in the background so the first diff is not the slow one.
             std::thread::spawn(flint_render::warm);
+            std::thread::spawn(flint_core::context::warm);
             let state = AppState::init(initial.clone())?;
             app.manage(state);
             Ok(())
@@ -37,6 +38,8 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::review,
             commands::apply_review,
             commands::undo,
+            commands::search_files,
+            commands::preview_context,
             commands::redo,
             settings::get_settings,
             settings::save_settings,

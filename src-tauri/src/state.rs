@@ -10,7 +10,7 @@ use ts_rs::TS;
 
 use flint_core::config::{self, process_env, SettingsView};
 use flint_core::keys::{KeyStore, Keychain};
-use flint_core::project::ProjectDir;
+use flint_core::project::{FileIndex, ProjectDir};
 use flint_core::store::Store;
 use flint_core::{
     CoreError, Engine, ErrorInfo, ModelInfo, Paths, ResolvedSlot, Settings, Workspace,
@@ -32,6 +32,8 @@ pub struct Snapshot {
 pub struct Current {
     pub dir: ProjectDir,
     pub workspace: Workspace,
+    /// Every file of the project, for @-mentions; filled in the background on open.
+    pub index: Arc<std::sync::RwLock<FileIndex>>,
 }
 
 pub struct AppState {
@@ -53,7 +55,7 @@ impl AppState {
         let paths = Paths::from_env()?;
         let store = Store::open(&paths.database())?;
         let state = Self {
-            engine: Engine::new(store, None, None),
+            engine: Engine::new(store, None, None).with_global_agents(paths.global_agents()),
             paths,
             keys: Arc::new(Keychain),
             slots: Mutex::new((None, None)),
@@ -160,7 +162,21 @@ impl AppState {
         let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
         let dir = ProjectDir::open(Path::new(&workspace.info.root))
             .map_err(|e| CoreError::from(e).info())?;
-        *self.current.lock().await = Some(Current { dir, workspace });
+        let index = Arc::new(std::sync::RwLock::new(FileIndex::default()));
+        {
+            let (index, root) = (index.clone(), dir.root().to_path_buf());
+            tauri::async_runtime::spawn_blocking(move || {
+                let built = FileIndex::build(&root);
+                if let Ok(mut i) = index.write() {
+                    *i = built;
+                }
+            });
+        }
+        *self.current.lock().await = Some(Current {
+            dir,
+            workspace,
+            index,
+        });
         Ok(self.state_now().await)
     }
 

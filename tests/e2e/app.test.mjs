@@ -18,6 +18,7 @@ const PROMPT = "What does this project do?";
 let driverUrl;
 let project;
 let app;
+let replayUrl;
 
 before(async () => {
   app = need("FLINT_APP");
@@ -27,6 +28,7 @@ before(async () => {
   const display = await startXvfb();
   // Paced at 400 events/s so the answer visibly streams for a fraction of a second.
   const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "400"]);
+  replayUrl = baseUrl.replace(/\/v1$/, "");
   const env = {
     DISPLAY: display,
     FLINT_DATA_DIR: join(scratch.home, "data"),
@@ -117,6 +119,39 @@ test("a path that is not a folder gets a clear message and changes nothing", asy
     // The previous project is still the one shown.
     assert.equal((await textOf(wd, "[data-testid=project-name]"))[0], "project");
     await shot(wd, "not-a-folder.png");
+  } finally {
+    await wd.quit();
+  }
+});
+
+test("an @-mention picked from the index sends the file's content with the prompt", async () => {
+  const wd = await launch([project]);
+  try {
+    const composer = await waitFor("the composer", () => wd.find("[data-testid=composer]"));
+    await wd.type(composer, "Summarise @lib");
+    const list = await waitFor("the file list", async () => {
+      const [l] = await wd.findAll("[data-testid=mentions]");
+      return l && (await wd.text(l)).includes("src/lib.rs") && l;
+    });
+    assert.ok(list);
+    await wd.type(composer, "\uE004"); // Tab picks the highlighted file
+    const value = await wd.execute("return arguments[0].value", [composer]);
+    assert.equal(value, "Summarise @src/lib.rs ");
+    const meter = await waitFor("the context meter", async () => {
+      const [m] = await wd.findAll("[data-testid=context-meter]");
+      return m && (await wd.text(m));
+    });
+    assert.match(meter, /tokens/);
+    writeFileSync(join(out, "mention.png"), await wd.screenshot());
+    await wd.type(composer, Keys.ENTER);
+    const sent = await waitFor("the request with the file", async () => {
+      const reqs = await (await fetch(`${replayUrl}/__requests`)).json();
+      const bodies = reqs.filter((r) => r.path.endsWith("/chat/completions")).map((r) => JSON.parse(r.body));
+      const last = bodies[bodies.length - 1];
+      const user = last?.messages?.[last.messages.length - 1]?.content ?? "";
+      return user.includes("Summarise @src/lib.rs") && user;
+    });
+    assert.match(sent, /<file path="src\/lib.rs">\npub fn f1\(\) -> u32 \{ 1 \}/);
   } finally {
     await wd.quit();
   }

@@ -5,6 +5,9 @@
 //! chunks of a fixed size to exercise awkward byte boundaries. It can also fail on
 //! purpose: an HTTP error status, a connection dropped or stalled mid-stream.
 //!
+//! `GET /__requests` lists the requests received so far (method, path, body), for tests
+//! that drive the app in another process.
+//!
 //! It is a test tool, never shipped in the app. It speaks just enough HTTP/1.1 for one
 //! request per connection, on plain threads, so a fault can be placed at an exact byte.
 
@@ -222,6 +225,20 @@ fn serve(
     }
     let mut body = vec![0u8; content_length];
     reader.read_exact(&mut body)?;
+    // Tests in another process read what was sent here.
+    if path == "/__requests" {
+        let list: Vec<serde_json::Value> = requests
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .map(|q| serde_json::json!({ "method": q.method, "path": q.path, "body": q.body }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let body = serde_json::Value::Array(list).to_string();
+        let mut out = conn;
+        return write_status(&mut out, 200, &[], &body);
+    }
     if let Ok(mut r) = requests.lock() {
         r.push(Recorded {
             method,

@@ -2,6 +2,8 @@
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
 import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
+import type { ContextReport } from "../bindings/ContextReport";
+import type { FileMatch } from "../bindings/FileMatch";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
@@ -85,6 +87,23 @@ export class FakeIpc implements Ipc {
     this.retries += 1;
     this.emit = onEvent;
     return 200 + this.retries;
+  };
+  files: string[] = [];
+  searchFiles = async (query: string): Promise<FileMatch[]> =>
+    this.files.filter((f) => f.includes(query)).map((path) => ({ path, indices: [] }));
+  previews: string[] = [];
+  previewContext = async (prompt: string): Promise<ContextReport> => {
+    this.previews.push(prompt);
+    const used = 1000 + prompt.length;
+    return {
+      sections: [{ name: "Prompt", tokens: prompt.length, included: true }],
+      used,
+      window: 128000,
+      exact: true,
+      left_out: prompt.includes("@huge")
+        ? ["@huge.rs (200000 tokens) does not fit the window"]
+        : [],
+    };
   };
   reviews: Record<number, Review> = {};
   applied: Array<[number, FileDecision[]]> = [];

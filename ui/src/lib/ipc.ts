@@ -5,6 +5,8 @@ import { listen } from "@tauri-apps/api/event";
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
 import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
+import type { ContextReport } from "../bindings/ContextReport";
+import type { FileMatch } from "../bindings/FileMatch";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
@@ -31,6 +33,10 @@ export interface Ipc {
   /** Answers the latest prompt again on the session's model. */
   retry(onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
+  /** Project files matching `query` fuzzily, best first. */
+  searchFiles(query: string): Promise<FileMatch[]>;
+  /** What the next turn would send for `prompt`. */
+  previewContext(prompt: string): Promise<ContextReport>;
   review(itemId: number): Promise<Review>;
   applyReview(itemId: number, decisions: FileDecision[]): Promise<ApplyOutcome>;
   undo(): Promise<Checkpoint>;
@@ -75,6 +81,8 @@ export const tauriIpc: Ipc = {
     return invoke<number>("retry", { onEvent: channel });
   },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
+  searchFiles: (query) => invoke<FileMatch[]>("search_files", { query }),
+  previewContext: (prompt) => invoke<ContextReport>("preview_context", { prompt }),
   review: (itemId) => invoke<Review>("review", { itemId }),
   applyReview: (itemId, decisions) => invoke<ApplyOutcome>("apply_review", { itemId, decisions }),
   undo: () => invoke<Checkpoint>("undo"),
