@@ -8,6 +8,7 @@ mod agents;
 mod git;
 mod index;
 mod tree;
+mod watcher;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,6 +19,7 @@ pub use agents::{agents_files, AgentsFile};
 pub use git::{status_summary, GitState};
 pub use index::{FileIndex, FileMatch};
 pub use tree::Entry;
+pub use watcher::{IgnoreRules, ProjectWatcher, WatchEvent, DEBOUNCE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {

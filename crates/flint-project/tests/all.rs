@@ -192,3 +192,76 @@ fn agents_files_come_global_first_then_root_down_to_the_project() {
     let found = flint_project::agents_files(&plain.path().canonicalize().unwrap(), None);
     assert_eq!(found.len(), 1);
 }
+
+mod watching {
+    use super::write;
+    use flint_project::{ProjectWatcher, WatchEvent};
+    use std::collections::BTreeSet;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    /// Collects changed paths until `want` are all seen or the time runs out.
+    fn collect(
+        rx: &mpsc::Receiver<WatchEvent>,
+        want: usize,
+        within: Duration,
+    ) -> (BTreeSet<String>, usize) {
+        let until = Instant::now() + within;
+        let (mut seen, mut batches) = (BTreeSet::new(), 0);
+        while seen.len() < want {
+            let left = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(WatchEvent::Changed(p)) => {
+                    batches += 1;
+                    seen.extend(p);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        (seen, batches)
+    }
+
+    #[test]
+    fn changes_arrive_in_batches_and_ignored_files_never_do() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        write(&root, ".gitignore", "target/\n*.log\n");
+        std::fs::create_dir_all(root.join("target")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let _w = ProjectWatcher::start(&root, move |e| {
+            let _ = tx.lock().unwrap().send(e);
+        })
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        write(&root, "target/out.bin", "x");
+        write(&root, "debug.log", "x");
+        write(&root, "src/a.rs", "fn a() {}");
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut seen = BTreeSet::new();
+        while !seen.contains("src/a.rs") && Instant::now() < until {
+            if let Ok(WatchEvent::Changed(p)) = rx.recv_timeout(Duration::from_millis(200)) {
+                seen.extend(p);
+            }
+        }
+        assert!(seen.contains("src/a.rs"), "{seen:?}");
+        assert!(
+            !seen
+                .iter()
+                .any(|p| p.starts_with("target/") || p.ends_with(".log")),
+            "{seen:?}"
+        );
+
+        // A burst, as a branch checkout makes: 2,000 files in a few batches.
+        for i in 0..2000 {
+            write(&root, &format!("burst/f{i:04}.rs"), "x");
+        }
+        let (seen, batches) = collect(&rx, 2000, Duration::from_secs(20));
+        assert_eq!(
+            seen.iter().filter(|p| p.starts_with("burst/")).count(),
+            2000
+        );
+        assert!(batches < 200, "{batches} batches for 2,000 files");
+    }
+}
