@@ -22,6 +22,7 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             std::thread::spawn(flint_render::warm);
             std::thread::spawn(flint_core::context::warm);
             let state = AppState::init(initial.clone())?;
+            state.set_app(app.handle().clone());
             app.manage(state);
             Ok(())
         })

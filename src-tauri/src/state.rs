@@ -10,11 +10,12 @@ use ts_rs::TS;
 
 use flint_core::config::{self, process_env, SettingsView};
 use flint_core::keys::{KeyStore, Keychain};
-use flint_core::project::{FileIndex, ProjectDir};
+use flint_core::project::{FileIndex, ProjectDir, ProjectWatcher, WatchEvent};
 use flint_core::store::Store;
 use flint_core::{
     CoreError, Engine, ErrorInfo, ModelInfo, Paths, ResolvedSlot, Settings, Workspace,
 };
+use tauri::{AppHandle, Emitter};
 
 /// Everything the UI needs to draw the window.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -32,8 +33,11 @@ pub struct Snapshot {
 pub struct Current {
     pub dir: ProjectDir,
     pub workspace: Workspace,
-    /// Every file of the project, for @-mentions; filled in the background on open.
+    /// Every file of the project, for @-mentions; filled in the background on open
+    /// and kept current by the watcher.
     pub index: Arc<std::sync::RwLock<FileIndex>>,
+    /// Watches the project while it is open (dropped with it).
+    pub _watcher: Option<ProjectWatcher>,
 }
 
 pub struct AppState {
@@ -48,6 +52,7 @@ pub struct AppState {
     turns: Mutex<HashMap<u32, CancellationToken>>,
     next_turn: AtomicU32,
     last_drop: Mutex<Option<(Vec<PathBuf>, Instant)>>,
+    app: Mutex<Option<AppHandle>>,
 }
 
 impl AppState {
@@ -66,6 +71,7 @@ impl AppState {
             turns: Mutex::new(HashMap::new()),
             next_turn: AtomicU32::new(1),
             last_drop: Mutex::new(None),
+            app: Mutex::new(None),
         };
         // A broken settings file must not keep the app from starting: run without
         // models and tell the user what to fix.
@@ -172,10 +178,12 @@ impl AppState {
                 }
             });
         }
+        let watcher = self.watch(dir.root(), index.clone());
         *self.current.lock().await = Some(Current {
             dir,
             workspace,
             index,
+            _watcher: watcher,
         });
         Ok(self.state_now().await)
     }
@@ -202,6 +210,62 @@ impl AppState {
             first.clone()
         };
         Some(self.open(&folder).await)
+    }
+
+    /// Starts watching `root`: changes keep the file index current, tell the engine what
+    /// the user did, and reach the UI as a `files-changed` event.
+    fn watch(
+        &self,
+        root: &Path,
+        index: Arc<std::sync::RwLock<FileIndex>>,
+    ) -> Option<ProjectWatcher> {
+        let app = self.app.lock().ok()?.clone()?;
+        let engine = self.engine.clone();
+        let root_owned = root.to_path_buf();
+        let started = ProjectWatcher::start(root, move |event| match event {
+            WatchEvent::Changed(paths) => {
+                if let Ok(mut i) = index.write() {
+                    for p in &paths {
+                        i.update(p, root_owned.join(p).is_file());
+                    }
+                }
+                engine.note_changes(&root_owned, &paths);
+                let _ = app.emit("files-changed", engine.user_changes(&root_owned));
+            }
+            WatchEvent::Polling { reason } => {
+                let _ = app.emit(
+                    "notice",
+                    ErrorInfo {
+                        code: "watch_limit".into(),
+                        message: format!(
+                            "Flint is polling this project for changes every 2 s: {reason}."
+                        ),
+                    },
+                );
+            }
+            WatchEvent::Error(e) => {
+                let _ = app.emit(
+                    "notice",
+                    ErrorInfo {
+                        code: "watch_error".into(),
+                        message: e,
+                    },
+                );
+            }
+        });
+        match started {
+            Ok(w) => Some(w),
+            Err(e) => {
+                self.set_notice(CoreError::from(e).info());
+                None
+            }
+        }
+    }
+
+    pub fn set_app(&self, app: AppHandle) {
+        if let Ok(mut a) = self.app.lock() {
+            *a = Some(app);
+        }
     }
 
     pub fn set_notice(&self, e: ErrorInfo) {

@@ -86,6 +86,8 @@ pub struct ContextInput<'a> {
     pub history: &'a [Message],
     pub mentions: &'a [(String, String)],
     pub git: Option<&'a str>,
+    /// The user's own edits since the previous turn, as unified diffs.
+    pub recent_edits: Option<&'a str>,
     pub prompt: &'a str,
     pub window: Option<u32>,
 }
@@ -141,6 +143,22 @@ pub fn assemble(input: &ContextInput<'_>, tok: Tokenizer) -> (Vec<Message>, Cont
             attached.push_str(&block);
         } else {
             left_out.push(format!("@{path} ({t} tokens) does not fit the window"));
+        }
+    }
+    if let Some(diff) = input.recent_edits {
+        let block = format!("<recent-edits by=\"user\">\n{diff}</recent-edits>\n");
+        let t = tok.count(&block);
+        let fits = used.saturating_add(t) <= budget;
+        sections.push(ContextSection {
+            name: "Your recent edits".into(),
+            tokens: t,
+            included: fits,
+        });
+        if fits {
+            used += t;
+            attached.push_str(&block);
+        } else {
+            left_out.push(format!("your recent edits ({t} tokens)"));
         }
     }
     if let Some(git) = input.git {
@@ -247,6 +265,7 @@ mod tests {
             history,
             mentions,
             git: Some("Branch: main"),
+            recent_edits: None,
             prompt: "explain @src/a.rs please",
             window,
         }

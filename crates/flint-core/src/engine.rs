@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use flint_model::{
 use flint_project::{ProjectDir, ProjectInfo};
 use flint_store::{Item, ItemRole, ItemStatus, Metrics, ModelSlot, Project, Session, Store};
 
+use crate::activity::Activity;
 use crate::context::{self, ContextInput, ContextReport, Tokenizer};
 use crate::{CoreError, ErrorInfo, TurnEvent};
 
@@ -92,6 +94,8 @@ pub struct Engine {
     retry: RetryPolicy,
     /// The user's own AGENTS.md, read before the project's.
     global_agents: Option<PathBuf>,
+    /// What the user did in each open project since its previous turn, by root.
+    activity: Arc<Mutex<HashMap<PathBuf, Activity>>>,
 }
 
 /// An opened project with its latest session (if it has one) and that session's items.
@@ -111,7 +115,39 @@ impl Engine {
             models: Arc::new(RwLock::new(Models { fast, deep })),
             retry: RetryPolicy::default(),
             global_agents: None,
+            activity: Arc::default(),
         }
+    }
+
+    /// Takes a batch of changed paths from the project's watcher (blocking: reads them).
+    pub fn note_changes(&self, root: &Path, paths: &[String]) {
+        if let Ok(mut a) = self.activity.lock() {
+            a.entry(root.to_path_buf()).or_default().saw(root, paths);
+        }
+    }
+
+    /// The files the user changed in the project since its previous turn.
+    pub fn user_changes(&self, root: &Path) -> Vec<String> {
+        self.activity
+            .lock()
+            .ok()
+            .and_then(|a| a.get(root).map(Activity::changed))
+            .unwrap_or_default()
+    }
+
+    /// Records what Flint is about to write, so the watcher does not take it for the user's.
+    pub(crate) fn flint_writes(&self, root: &Path, writes: &[flint_edit::Write]) {
+        if let Ok(mut a) = self.activity.lock() {
+            let act = a.entry(root.to_path_buf()).or_default();
+            for w in writes {
+                act.flint_wrote(&w.path, w.content.as_deref());
+            }
+        }
+    }
+
+    fn recent_edits(&self, root: &Path) -> Option<String> {
+        let dir = ProjectDir::open(root).ok()?;
+        self.activity.lock().ok()?.get(root)?.recent_edits(&dir)
     }
 
     /// Reads `path` (the user's global AGENTS.md) into every turn's instructions.
@@ -141,13 +177,22 @@ impl Engine {
             prompt.to_string(),
             self.global_agents.clone(),
         );
+        let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let history: Vec<Message> = history
                 .iter()
                 .filter(|i| !i.text.is_empty())
                 .map(to_message)
                 .collect();
-            build_context(&root, global.as_deref(), &history, &prompt, &slot)
+            let recent = engine.recent_edits(&root);
+            build_context(
+                &root,
+                global.as_deref(),
+                &history,
+                &prompt,
+                &slot,
+                recent.as_deref(),
+            )
         })
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))
@@ -388,8 +433,24 @@ impl Engine {
                 self.global_agents.clone(),
                 slot.clone(),
             );
+            let engine = self.clone();
             tokio::task::spawn_blocking(move || {
-                build_context(&root, global.as_deref(), &earlier, &prompt, &slot)
+                let recent = engine.recent_edits(&root);
+                let built = build_context(
+                    &root,
+                    global.as_deref(),
+                    &earlier,
+                    &prompt,
+                    &slot,
+                    recent.as_deref(),
+                );
+                // What was just sent is the baseline for the next turn's "recent edits".
+                if let Ok(mut a) = engine.activity.lock() {
+                    if let Some(act) = a.get_mut(&root) {
+                        act.turn_taken(&root);
+                    }
+                }
+                built
             })
             .await
             .map_err(|e| CoreError::Internal(e.to_string()))?
@@ -531,6 +592,7 @@ fn build_context(
     history: &[Message],
     prompt: &str,
     slot: &SlotClient,
+    recent_edits: Option<&str>,
 ) -> (Vec<Message>, ContextReport) {
     let dir = ProjectDir::open(root).ok();
     let agents = flint_project::agents_files(root, global);
@@ -561,6 +623,7 @@ fn build_context(
         history,
         mentions: &attached,
         git: git.as_deref(),
+        recent_edits,
         prompt,
         window: slot.window,
     };

@@ -4,6 +4,7 @@
 //! answer is written to the store as it grows. Nothing in this crate knows about Tauri
 //! or the DOM.
 
+pub mod activity;
 pub mod config;
 pub mod connect;
 pub mod context;

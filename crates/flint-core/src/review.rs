@@ -282,6 +282,7 @@ impl Engine {
         decisions: Vec<FileDecision>,
     ) -> Result<ApplyOutcome, CoreError> {
         let store = self.store_handle();
+        let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
             let (project_id, dir, text) = Self::project_dir_of_item(&s, item_id)?;
@@ -302,6 +303,7 @@ impl Engine {
                     Some(content) => writes.push(Write { path: d.path.clone(), expected: base, content }),
                 }
             }
+            engine.flint_writes(dir.root(), &writes);
             let applied = flint_edit::apply(&dir, &writes).map_err(edit_err)?;
             let checkpoint = if applied.files.is_empty() {
                 None
@@ -346,6 +348,7 @@ impl Engine {
         check: bool,
     ) -> Result<(Review, Option<Checkpoint>), CoreError> {
         let store = self.store_handle();
+        let engine = self.clone();
         let (root, text) = (root.to_path_buf(), text.to_string());
         tokio::task::spawn_blocking(move || {
             let dir = ProjectDir::open(&root)?;
@@ -354,7 +357,9 @@ impl Engine {
             if check || !review.failures.is_empty() || set.files.is_empty() {
                 return Ok((review, None));
             }
-            let applied = flint_edit::apply(&dir, &set.writes()).map_err(edit_err)?;
+            let writes = set.writes();
+            engine.flint_writes(dir.root(), &writes);
+            let applied = flint_edit::apply(&dir, &writes).map_err(edit_err)?;
             let s = store
                 .lock()
                 .map_err(|_| CoreError::Internal("store lock".into()))?;
@@ -388,6 +393,7 @@ impl Engine {
 
     async fn step(&self, project_id: i64, undo: bool) -> Result<Checkpoint, CoreError> {
         let store = self.store_handle();
+        let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let s = store
                 .lock()
@@ -418,6 +424,7 @@ impl Engine {
                     }
                 })
                 .collect();
+            engine.flint_writes(dir.root(), &writes);
             flint_edit::apply(&dir, &writes).map_err(|e| match e {
                 EditError::Conflict { path } => CoreError::ChangedSince { path, undo },
                 other => CoreError::Edit(other),

@@ -172,6 +172,11 @@ export class FakeIpc implements Ipc {
     this.workspaceListeners.push(cb);
     return () => {};
   };
+  filesChangedListeners: Array<(paths: string[]) => void> = [];
+  onFilesChanged = async (cb: (paths: string[]) => void) => {
+    this.filesChangedListeners.push(cb);
+    return () => {};
+  };
   onNotice = async (cb: (e: ErrorInfo) => void) => {
     this.noticeListeners.push(cb);
     return () => {};

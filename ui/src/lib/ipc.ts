@@ -57,6 +57,8 @@ export interface Ipc {
   /** A project opened by other means (a folder dropped on the window). */
   onWorkspace(cb: (s: Snapshot) => void): Promise<Unlisten>;
   onNotice(cb: (e: ErrorInfo) => void): Promise<Unlisten>;
+  /** The watcher saw changes; the list is the files the user changed since the last turn. */
+  onFilesChanged(cb: (userChanged: string[]) => void): Promise<Unlisten>;
 }
 
 export const tauriIpc: Ipc = {
@@ -99,6 +101,7 @@ export const tauriIpc: Ipc = {
   useProvider: (provider, model) => invoke<Snapshot>("use_provider", { provider, model }),
   onWorkspace: (cb) => listen<Snapshot>("workspace", (e) => cb(e.payload)),
   onNotice: (cb) => listen<ErrorInfo>("notice", (e) => cb(e.payload)),
+  onFilesChanged: (cb) => listen<string[]>("files-changed", (e) => cb(e.payload)),
 };
 
 let current: Ipc = tauriIpc;
