@@ -1,0 +1,228 @@
+//! Project awareness on a synthetic 100,000-file git repository (made here, in a
+//! temporary folder): file index build, save -> Flint knows (watcher latency), git
+//! status full and per path beside `git status`, and context assembly for a prompt
+//! mentioning five files. Prints a table.
+//!
+//!     cargo bench -p flint-core --bench project            (FLINT_BENCH_FILES=20000 for a quick run)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops loudly
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use flint_core::model::fake::FakeModel;
+use flint_core::store::Store;
+use flint_core::{Engine, SlotClient};
+use flint_project::{FileIndex, ProjectWatcher, WatchEvent};
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn git(root: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // cargo test --benches asks for a list
+    }
+    let files: usize = std::env::var("FLINT_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    println!("making a {files}-file repository in {} ...", root.display());
+    let t = Instant::now();
+    for i in 0..files {
+        let dir = root.join(format!("src/m{:03}/d{:02}", i % 500, (i / 500) % 20));
+        if i < 10_000 || i % 500 == 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(
+            dir.join(format!("f{i}.rs")),
+            format!("pub fn f{i}() -> usize {{ {i} }}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qm",
+            "init",
+        ],
+    );
+    println!("  made in {:.1} s\n", t.elapsed().as_secs_f64());
+
+    let mut rows: Vec<(String, String)> = Vec::new();
+
+    // 1. Index build (cold page cache is not controlled; runs 2..4 are reported).
+    let mut builds = Vec::new();
+    let mut index = FileIndex::default();
+    for _ in 0..4 {
+        let t = Instant::now();
+        index = FileIndex::build(&root);
+        builds.push(t.elapsed());
+    }
+    assert!(index.len() >= files);
+    rows.push((
+        "index build (files listed)".into(),
+        format!(
+            "{} ({} files)",
+            ms(percentile(&mut builds[1..].to_vec(), 0.5)),
+            index.len()
+        ),
+    ));
+    let t = Instant::now();
+    for q in ["f4242", "m123d07", "src/m4/f9"] {
+        let _ = index.search(q, 20);
+    }
+    rows.push(("fuzzy search, 3 queries".into(), ms(t.elapsed())));
+
+    // 2. Save -> Flint knows: time from a write to the watcher's batch naming the file.
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let watcher = ProjectWatcher::start(&root, move |e| {
+        if let WatchEvent::Changed(p) = e {
+            let _ = tx.lock().unwrap().send((Instant::now(), p));
+        }
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    while rx.try_recv().is_ok() {}
+    let mut lat = Vec::new();
+    for i in 0..60 {
+        let rel = format!("src/m{:03}/d00/f{}.rs", i, i);
+        let t = Instant::now();
+        std::fs::write(root.join(&rel), format!("// saved {i}\n")).unwrap();
+        loop {
+            let (at, paths) = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the watcher reported nothing");
+            if paths.contains(&rel) {
+                lat.push(at - t);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rows.push((
+        format!(
+            "save -> Flint knows, median ({} debounce){}",
+            ms(flint_project::DEBOUNCE),
+            if watcher.polling() { ", POLLING" } else { "" }
+        ),
+        ms(percentile(&mut lat, 0.5)),
+    ));
+    rows.push((
+        "save -> Flint knows, p99".into(),
+        ms(percentile(&mut lat, 0.99)),
+    ));
+
+    // 3. Git status: libgit2 in full, per changed path, and the git command.
+    let repo = git2::Repository::open(&root).unwrap();
+    let t = Instant::now();
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true);
+    let n = repo.statuses(Some(&mut opts)).unwrap().len();
+    rows.push((
+        "git status, full (libgit2)".into(),
+        format!("{} ({n} changed)", ms(t.elapsed())),
+    ));
+    let t = Instant::now();
+    for i in 0..60 {
+        let _ = repo
+            .status_file(Path::new(&format!("src/m{:03}/d00/f{}.rs", i, i)))
+            .unwrap();
+    }
+    rows.push((
+        "git status, 60 changed paths one by one (libgit2)".into(),
+        ms(t.elapsed()),
+    ));
+    let t = Instant::now();
+    let out = Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    rows.push((
+        "`git status --porcelain` (the git command)".into(),
+        format!(
+            "{} ({} lines)",
+            ms(t.elapsed()),
+            out.stdout
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+        ),
+    ));
+
+    // 4. Context assembly for a prompt with five mentioned files.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        Store::open(&db.path().join("flint.db")).unwrap(),
+        Some(SlotClient::new(
+            Arc::new(FakeModel::new()),
+            "openai",
+            "gpt-5.3-codex-spark",
+        )),
+        None,
+    );
+    let prompt = "compare @src/m001/d00/f1.rs @src/m002/d00/f2.rs @src/m003/d00/f3.rs @src/m004/d00/f4.rs @src/m005/d00/f5.rs";
+    flint_core::context::warm();
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let (_, report) = rt
+            .block_on(engine.preview_context(&root, None, prompt))
+            .unwrap();
+        times.push(t.elapsed());
+        assert_eq!(
+            report
+                .sections
+                .iter()
+                .filter(|s| s.name.starts_with('@'))
+                .count(),
+            5
+        );
+    }
+    rows.push((
+        "context assembly, 5 mentioned files, median".into(),
+        ms(percentile(&mut times, 0.5)),
+    ));
+
+    drop(watcher);
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    println!("{:w$}  {}", "what", "time");
+    for (k, v) in rows {
+        println!("{k:w$}  {v}");
+    }
+}
