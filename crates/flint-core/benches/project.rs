@@ -221,7 +221,7 @@ fn main() {
 
     drop(watcher);
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    println!("{:w$}  {}", "what", "time");
+    println!("{:w$}  time", "what");
     for (k, v) in rows {
         println!("{k:w$}  {v}");
     }
