@@ -137,6 +137,15 @@ impl ProjectWatcher {
                 Ok(events) => {
                     let mut paths = BTreeSet::new();
                     for e in events {
+                        // Reads (open/close) and metadata-only changes are not edits;
+                        // counting them would make Flint's own reads look like changes.
+                        use notify::event::{EventKind, ModifyKind};
+                        if matches!(
+                            e.event.kind,
+                            EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+                        ) {
+                            continue;
+                        }
                         for p in &e.event.paths {
                             if p.file_name()
                                 .is_some_and(|n| n == ".gitignore" || n == ".ignore")
