@@ -3,6 +3,7 @@
 //! opens folders dropped on the window. No product logic lives here.
 
 mod commands;
+mod git;
 mod settings;
 mod state;
 
@@ -40,6 +41,12 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::apply_review,
             commands::undo,
             commands::search_files,
+            git::git_status,
+            git::git_diff,
+            git::git_stage,
+            git::git_unstage,
+            git::git_commit,
+            git::git_suggest_message,
             commands::preview_context,
             commands::redo,
             settings::get_settings,

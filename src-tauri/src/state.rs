@@ -231,6 +231,14 @@ impl AppState {
                 }
                 engine.note_changes(&root_owned, &paths);
                 let _ = app.emit("files-changed", engine.user_changes(&root_owned));
+                // The git panel refreshes just these paths, not the whole tree.
+                if let Ok(changes) = flint_core::project::status_of(&root_owned, &paths) {
+                    let _ = app.emit("git-changes", changes);
+                }
+            }
+            WatchEvent::Git => {
+                engine.invalidate_git(&root_owned);
+                let _ = app.emit("git-refresh", ());
             }
             WatchEvent::Polling { reason } => {
                 let _ = app.emit(

@@ -96,6 +96,9 @@ pub struct Engine {
     global_agents: Option<PathBuf>,
     /// What the user did in each open project since its previous turn, by root.
     activity: Arc<Mutex<HashMap<PathBuf, Activity>>>,
+    /// The git summary per project, kept until the watcher (or Flint) reports a change:
+    /// a full status of a large tree costs hundreds of milliseconds, a turn should not.
+    git_summaries: Arc<Mutex<HashMap<PathBuf, Option<String>>>>,
 }
 
 /// An opened project with its latest session (if it has one) and that session's items.
@@ -116,11 +119,37 @@ impl Engine {
             retry: RetryPolicy::default(),
             global_agents: None,
             activity: Arc::default(),
+            git_summaries: Arc::default(),
+        }
+    }
+
+    /// The project's git summary, from the cache while nothing changed (blocking).
+    fn git_summary(&self, root: &Path) -> Option<String> {
+        if let Some(cached) = self
+            .git_summaries
+            .lock()
+            .ok()
+            .and_then(|c| c.get(root).cloned())
+        {
+            return cached;
+        }
+        let summary = flint_project::status_summary(root, 40);
+        if let Ok(mut c) = self.git_summaries.lock() {
+            c.insert(root.to_path_buf(), summary.clone());
+        }
+        summary
+    }
+
+    /// Forgets the cached git state of a project (after staging, committing, checkout).
+    pub fn invalidate_git(&self, root: &Path) {
+        if let Ok(mut c) = self.git_summaries.lock() {
+            c.remove(root);
         }
     }
 
     /// Takes a batch of changed paths from the project's watcher (blocking: reads them).
     pub fn note_changes(&self, root: &Path, paths: &[String]) {
+        self.invalidate_git(root);
         if let Ok(mut a) = self.activity.lock() {
             a.entry(root.to_path_buf()).or_default().saw(root, paths);
         }
@@ -137,6 +166,7 @@ impl Engine {
 
     /// Records what Flint is about to write, so the watcher does not take it for the user's.
     pub(crate) fn flint_writes(&self, root: &Path, writes: &[flint_edit::Write]) {
+        self.invalidate_git(root);
         if let Ok(mut a) = self.activity.lock() {
             let act = a.entry(root.to_path_buf()).or_default();
             for w in writes {
@@ -192,6 +222,7 @@ impl Engine {
                 &prompt,
                 &slot,
                 recent.as_deref(),
+                engine.git_summary(&root),
             )
         })
         .await
@@ -208,6 +239,10 @@ impl Engine {
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
+    }
+
+    pub(crate) fn fast_slot(&self) -> Option<SlotClient> {
+        self.slot(ModelSlot::Fast)
     }
 
     fn slot(&self, slot: ModelSlot) -> Option<SlotClient> {
@@ -443,6 +478,7 @@ impl Engine {
                     &prompt,
                     &slot,
                     recent.as_deref(),
+                    engine.git_summary(&root),
                 );
                 // What was just sent is the baseline for the next turn's "recent edits".
                 if let Ok(mut a) = engine.activity.lock() {
@@ -593,6 +629,7 @@ fn build_context(
     prompt: &str,
     slot: &SlotClient,
     recent_edits: Option<&str>,
+    git: Option<String>,
 ) -> (Vec<Message>, ContextReport) {
     let dir = ProjectDir::open(root).ok();
     let agents = flint_project::agents_files(root, global);
@@ -613,7 +650,6 @@ fn build_context(
             _ => {}
         }
     }
-    let git = flint_project::status_summary(root, 40);
     let name = dir.as_ref().map(|d| d.name()).unwrap_or_default();
     let project = format!("{name} ({})", root.display());
     let input = ContextInput {

@@ -5,6 +5,7 @@
 //! or the DOM.
 
 pub mod activity;
+mod commit;
 pub mod config;
 pub mod connect;
 pub mod context;

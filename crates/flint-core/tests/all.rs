@@ -887,3 +887,22 @@ mod activity {
         assert!(!sent.contains("<recent-edits"), "{sent}");
     }
 }
+
+#[tokio::test]
+async fn a_commit_message_is_suggested_from_the_staged_diff() {
+    let f = fixture();
+    let root = f.project.path().canonicalize().unwrap();
+    let repo = git2::Repository::init(&root).unwrap();
+    std::fs::write(root.join("a.txt"), "hello\n").unwrap();
+    let err = f.engine.suggest_commit_message(&root).await.unwrap_err();
+    assert!(err.to_string().contains("nothing is staged"), "{err}");
+    let mut index = repo.index().unwrap();
+    index.add_path(std::path::Path::new("a.txt")).unwrap();
+    index.write().unwrap();
+    f.fake
+        .push_text(&["```\n", "Add a.txt with a greeting", "\n```"]);
+    let msg = f.engine.suggest_commit_message(&root).await.unwrap();
+    assert_eq!(msg, "Add a.txt with a greeting");
+    let sent = &f.fake.requests()[0].messages[1].content;
+    assert!(sent.contains("+hello"), "{sent}");
+}

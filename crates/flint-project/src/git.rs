@@ -142,3 +142,269 @@ pub fn status_summary(root: &Path, max: usize) -> Option<String> {
     }
     Some(out)
 }
+
+/// How a file differs, on one side (staged: index vs HEAD; unstaged: worktree vs index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum ChangeCode {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+    Typechange,
+    Conflicted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct GitChange {
+    /// Relative to the repository's root.
+    pub path: String,
+    pub staged: Option<ChangeCode>,
+    pub unstaged: Option<ChangeCode>,
+    pub untracked: bool,
+}
+
+/// What the git panel shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct GitStatus {
+    pub state: GitState,
+    pub upstream: Option<String>,
+    pub ahead: u32,
+    pub behind: u32,
+    pub changes: Vec<GitChange>,
+}
+
+fn change_of(s: git2::Status) -> Option<GitChange> {
+    use git2::Status as S;
+    let side = |new: S, modified: S, deleted: S, renamed: S, typechange: S| {
+        if s.contains(S::CONFLICTED) {
+            Some(ChangeCode::Conflicted)
+        } else if s.intersects(new) {
+            Some(ChangeCode::Added)
+        } else if s.intersects(modified) {
+            Some(ChangeCode::Modified)
+        } else if s.intersects(deleted) {
+            Some(ChangeCode::Deleted)
+        } else if s.intersects(renamed) {
+            Some(ChangeCode::Renamed)
+        } else if s.intersects(typechange) {
+            Some(ChangeCode::Typechange)
+        } else {
+            None
+        }
+    };
+    let untracked = s.contains(S::WT_NEW);
+    let staged = side(
+        S::INDEX_NEW,
+        S::INDEX_MODIFIED,
+        S::INDEX_DELETED,
+        S::INDEX_RENAMED,
+        S::INDEX_TYPECHANGE,
+    );
+    let unstaged = if untracked {
+        None
+    } else {
+        side(
+            S::empty(),
+            S::WT_MODIFIED,
+            S::WT_DELETED,
+            S::WT_RENAMED,
+            S::WT_TYPECHANGE,
+        )
+    };
+    (staged.is_some() || unstaged.is_some() || untracked).then(|| GitChange {
+        path: String::new(),
+        staged,
+        unstaged,
+        untracked,
+    })
+}
+
+fn repo_of(root: &Path) -> Result<Repository, crate::ProjectError> {
+    Ok(Repository::discover(root)?)
+}
+
+/// The repository's status; `None` outside git.
+pub fn status(root: &Path) -> Result<Option<GitStatus>, crate::ProjectError> {
+    let Ok(repo) = Repository::discover(root) else {
+        return Ok(None);
+    };
+    let Some(st) = state(root) else {
+        return Ok(None);
+    };
+    let (mut upstream, mut ahead, mut behind) = (None, 0, 0);
+    if let Ok(head) = repo.head() {
+        if let (Some(local), Some(name)) = (head.target(), head.name()) {
+            if let Ok(up) = repo.branch_upstream_name(name) {
+                if let Some(up) = up.as_str() {
+                    upstream = Some(up.trim_start_matches("refs/remotes/").to_string());
+                    if let Ok(id) = repo.refname_to_id(up) {
+                        if let Ok((a, b)) = repo.graph_ahead_behind(local, id) {
+                            (ahead, behind) = (a as u32, b as u32);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .renames_head_to_index(true);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    let changes = statuses
+        .iter()
+        .filter_map(|e| {
+            let mut c = change_of(e.status())?;
+            c.path = e.path()?.to_string();
+            Some(c)
+        })
+        .collect();
+    Ok(Some(GitStatus {
+        state: st,
+        upstream,
+        ahead,
+        behind,
+        changes,
+    }))
+}
+
+/// The status of just these paths (after a save), without scanning the whole tree.
+pub fn status_of(
+    root: &Path,
+    paths: &[String],
+) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
+    let repo = repo_of(root)?;
+    let workdir = repo
+        .workdir()
+        .and_then(|w| w.canonicalize().ok())
+        .unwrap_or_else(|| root.to_path_buf());
+    let mut out = Vec::new();
+    for p in paths {
+        let rel = root.join(p);
+        let rel = rel
+            .strip_prefix(&workdir)
+            .unwrap_or(Path::new(p))
+            .to_path_buf();
+        let s = repo.status_file(&rel).unwrap_or(git2::Status::CURRENT);
+        let change = change_of(s).map(|mut c| {
+            c.path = crate::index::to_slash(&rel);
+            c
+        });
+        out.push((crate::index::to_slash(&rel), change));
+    }
+    Ok(out)
+}
+
+/// A file's diff as a unified patch: staged (index vs HEAD) or unstaged (worktree vs
+/// index, untracked files shown whole).
+pub fn diff_file(root: &Path, path: &str, staged: bool) -> Result<String, crate::ProjectError> {
+    let repo = repo_of(root)?;
+    let mut opts = git2::DiffOptions::new();
+    opts.pathspec(path)
+        .include_untracked(true)
+        .show_untracked_content(true)
+        .recurse_untracked_dirs(true);
+    let diff = if staged {
+        let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+        repo.diff_tree_to_index(head.as_ref(), None, Some(&mut opts))?
+    } else {
+        repo.diff_index_to_workdir(None, Some(&mut opts))?
+    };
+    let mut out = String::new();
+    diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        let origin = line.origin();
+        if matches!(origin, '+' | '-' | ' ') {
+            out.push(origin);
+        }
+        out.push_str(&String::from_utf8_lossy(line.content()));
+        true
+    })?;
+    Ok(out)
+}
+
+/// Stages the paths (a deleted file is staged as deleted).
+pub fn stage(root: &Path, paths: &[String]) -> Result<(), crate::ProjectError> {
+    let repo = repo_of(root)?;
+    let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_default();
+    let mut index = repo.index()?;
+    for p in paths {
+        if workdir.join(p).exists() {
+            index.add_path(Path::new(p))?;
+        } else {
+            index.remove_path(Path::new(p))?;
+        }
+    }
+    index.write()?;
+    Ok(())
+}
+
+/// Unstages the paths (back to HEAD's version, or out of the index without commits).
+pub fn unstage(root: &Path, paths: &[String]) -> Result<(), crate::ProjectError> {
+    let repo = repo_of(root)?;
+    match repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel(git2::ObjectType::Commit).ok())
+    {
+        Some(head) => repo.reset_default(Some(&head), paths.iter().map(Path::new))?,
+        None => {
+            let mut index = repo.index()?;
+            for p in paths {
+                index.remove_path(Path::new(p))?;
+            }
+            index.write()?;
+        }
+    }
+    Ok(())
+}
+
+/// The staged changes as one patch (for the commit message suggestion).
+pub fn staged_diff(root: &Path, max_bytes: usize) -> Result<String, crate::ProjectError> {
+    let repo = repo_of(root)?;
+    let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let diff = repo.diff_tree_to_index(head.as_ref(), None, None)?;
+    let mut out = String::new();
+    diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        if out.len() < max_bytes {
+            let origin = line.origin();
+            if matches!(origin, '+' | '-' | ' ') {
+                out.push(origin);
+            }
+            out.push_str(&String::from_utf8_lossy(line.content()));
+        }
+        true
+    })?;
+    Ok(out)
+}
+
+/// Commits what is staged, with git's configured identity. Returns the short id.
+pub fn commit(root: &Path, message: &str) -> Result<String, crate::ProjectError> {
+    let repo = repo_of(root)?;
+    if message.trim().is_empty() {
+        return Err(crate::ProjectError::Git(git2::Error::from_str(
+            "the commit message is empty",
+        )));
+    }
+    let sig = repo.signature().map_err(|_| {
+        crate::ProjectError::Git(git2::Error::from_str(
+            "git has no identity here: set user.name and user.email (git config --global user.name ...)",
+        ))
+    })?;
+    let mut index = repo.index()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    if let Some(p) = &parent {
+        if p.tree_id() == tree.id() {
+            return Err(crate::ProjectError::Git(git2::Error::from_str(
+                "nothing is staged to commit",
+            )));
+        }
+    }
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let id = repo.commit(Some("HEAD"), &sig, &sig, message.trim(), &tree, &parents)?;
+    Ok(id.to_string().chars().take(7).collect())
+}

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use agents::{agents_files, AgentsFile};
-pub use git::{status_summary, GitState};
+pub use git::{
+    commit, diff_file, stage, staged_diff, status, status_of, status_summary, unstage, ChangeCode,
+    GitChange, GitState, GitStatus,
+};
 pub use index::{FileIndex, FileMatch};
 pub use tree::Entry;
 pub use watcher::{IgnoreRules, ProjectWatcher, WatchEvent, DEBOUNCE};

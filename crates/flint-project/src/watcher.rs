@@ -25,6 +25,9 @@ pub enum WatchEvent {
     /// Files created, changed or removed (relative paths; existence is checked by the
     /// receiver, since a batch can hold both the creation and the removal).
     Changed(Vec<String>),
+    /// The repository's state changed (HEAD, the index, a ref): a commit, checkout,
+    /// stage or fetch, by Flint or by anyone.
+    Git,
     /// The OS could not watch the whole tree; Flint polls it instead.
     Polling {
         reason: String,
@@ -136,6 +139,7 @@ impl ProjectWatcher {
             move |result: DebounceEventResult| match result {
                 Ok(events) => {
                     let mut paths = BTreeSet::new();
+                    let mut git = false;
                     for e in events {
                         // Reads (open/close) and metadata-only changes are not edits;
                         // counting them would make Flint's own reads look like changes.
@@ -147,6 +151,17 @@ impl ProjectWatcher {
                             continue;
                         }
                         for p in &e.event.paths {
+                            if let Ok(rel) = p.strip_prefix(root.join(".git")) {
+                                let top = rel
+                                    .components()
+                                    .next()
+                                    .map(|c| c.as_os_str().to_string_lossy().into_owned());
+                                git |= matches!(
+                                    top.as_deref(),
+                                    Some("HEAD" | "index" | "refs" | "packed-refs" | "FETCH_HEAD")
+                                );
+                                continue;
+                            }
                             if p.file_name()
                                 .is_some_and(|n| n == ".gitignore" || n == ".ignore")
                             {
@@ -176,6 +191,9 @@ impl ProjectWatcher {
                     }
                     if !paths.is_empty() {
                         sink(WatchEvent::Changed(paths.into_iter().collect()));
+                    }
+                    if git {
+                        sink(WatchEvent::Git);
                     }
                 }
                 Err(errors) => {

@@ -8,7 +8,7 @@ use std::path::Path;
 use flint_project::ProjectDir;
 use git2::{Repository, Signature};
 
-fn write(root: &Path, rel: &str, text: &str) {
+pub(crate) fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(p, text).unwrap();
@@ -62,7 +62,7 @@ fn gitignore_applies_without_a_repository_too() {
     assert!(p.info().git.is_none());
 }
 
-fn commit(repo: &Repository, file: &str) -> git2::Oid {
+pub(crate) fn commit(repo: &Repository, file: &str) -> git2::Oid {
     let root = repo.workdir().unwrap().to_path_buf();
     write(&root, file, file);
     let mut index = repo.index().unwrap();
@@ -196,6 +196,7 @@ fn agents_files_come_global_first_then_root_down_to_the_project() {
 mod watching {
     use super::write;
     use flint_project::{ProjectWatcher, WatchEvent};
+    use git2::Repository;
     use std::collections::BTreeSet;
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
@@ -228,6 +229,7 @@ mod watching {
         let root = tmp.path().canonicalize().unwrap();
         write(&root, ".gitignore", "target/\n*.log\n");
         std::fs::create_dir_all(root.join("target")).unwrap();
+        Repository::init(&root).unwrap();
         let (tx, rx) = mpsc::channel();
         let tx = std::sync::Mutex::new(tx);
         let _w = ProjectWatcher::start(&root, move |e| {
@@ -263,6 +265,26 @@ mod watching {
         let reads: Vec<WatchEvent> = rx.try_iter().collect();
         assert!(reads.is_empty(), "reads reported as changes: {reads:?}");
 
+        // A commit (or stage, checkout) is reported as a change of the repository.
+        std::thread::sleep(Duration::from_millis(300));
+        while rx.try_recv().is_ok() {}
+        let repo = Repository::open(&root).unwrap();
+        let mut index = repo.index().unwrap();
+        index.add_path(std::path::Path::new("src/a.rs")).unwrap();
+        index.write().unwrap();
+        eprintln!("test: index written {:?}", std::time::SystemTime::now());
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut saw_git = false;
+        let mut got = Vec::new();
+        while !saw_git && Instant::now() < until {
+            let e = rx.recv_timeout(Duration::from_millis(200));
+            saw_git = matches!(e, Ok(WatchEvent::Git));
+            if let Ok(e) = e {
+                got.push(e);
+            }
+        }
+        assert!(saw_git, "no Git event after staging: {got:?}");
+
         // A burst, as a branch checkout makes: 2,000 files in a few batches.
         for i in 0..2000 {
             write(&root, &format!("burst/f{i:04}.rs"), "x");
@@ -273,5 +295,113 @@ mod watching {
             2000
         );
         assert!(batches < 200, "{batches} batches for 2,000 files");
+    }
+}
+
+mod git_panel {
+    use super::{commit as make_commit, write};
+    use flint_project::{commit, diff_file, stage, status, status_of, unstage, ChangeCode};
+    use git2::Repository;
+
+    fn identity(repo: &Repository) {
+        let mut c = repo.config().unwrap();
+        c.set_str("user.name", "Flint Test").unwrap();
+        c.set_str("user.email", "test@flint.invalid").unwrap();
+    }
+
+    #[test]
+    fn staged_unstaged_untracked_and_a_commit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let repo = Repository::init(&root).unwrap();
+        identity(&repo);
+        make_commit(&repo, "a.txt");
+        make_commit(&repo, "b.txt");
+        write(&root, "a.txt", "changed a\n");
+        write(&root, "b.txt", "changed b\n");
+        write(&root, "new.txt", "new\n");
+        stage(&root, &["b.txt".into()]).unwrap();
+
+        let st = status(&root).unwrap().unwrap();
+        let by = |p: &str| st.changes.iter().find(|c| c.path == p).cloned().unwrap();
+        assert_eq!(
+            (by("a.txt").staged, by("a.txt").unstaged),
+            (None, Some(ChangeCode::Modified))
+        );
+        assert_eq!(
+            (by("b.txt").staged, by("b.txt").unstaged),
+            (Some(ChangeCode::Modified), None)
+        );
+        assert!(by("new.txt").untracked);
+
+        // The incremental status of the saved paths agrees with the full one.
+        let some = status_of(&root, &["a.txt".into(), "b.txt".into()]).unwrap();
+        assert_eq!(
+            some[0].1.as_ref().unwrap().unstaged,
+            Some(ChangeCode::Modified)
+        );
+        assert_eq!(
+            some[1].1.as_ref().unwrap().staged,
+            Some(ChangeCode::Modified)
+        );
+
+        let d = diff_file(&root, "b.txt", true).unwrap();
+        assert!(d.contains("-b.txt") && d.contains("+changed b"), "{d}");
+        let d = diff_file(&root, "new.txt", false).unwrap();
+        assert!(d.contains("+new"), "{d}");
+
+        unstage(&root, &["b.txt".into()]).unwrap();
+        assert_eq!(
+            status(&root)
+                .unwrap()
+                .unwrap()
+                .changes
+                .iter()
+                .find(|c| c.path == "b.txt")
+                .unwrap()
+                .staged,
+            None
+        );
+
+        stage(&root, &["a.txt".into(), "new.txt".into()]).unwrap();
+        let id = commit(&root, "Change a, add new").unwrap();
+        assert_eq!(id.len(), 7);
+        let st = status(&root).unwrap().unwrap();
+        assert_eq!(
+            st.changes
+                .iter()
+                .map(|c| c.path.as_str())
+                .collect::<Vec<_>>(),
+            ["b.txt"]
+        );
+        assert_eq!(
+            commit(&root, "again").unwrap_err().to_string(),
+            "git could not read the repository: nothing is staged to commit"
+        );
+        assert!(commit(&root, "  ").is_err());
+    }
+
+    #[test]
+    fn a_repository_without_commits_and_a_folder_without_git() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let repo = Repository::init(&root).unwrap();
+        identity(&repo);
+        write(&root, "first.txt", "1\n");
+        let st = status(&root).unwrap().unwrap();
+        assert!(st.state.unborn && st.changes[0].untracked);
+        stage(&root, &["first.txt".into()]).unwrap();
+        assert_eq!(
+            status(&root).unwrap().unwrap().changes[0].staged,
+            Some(ChangeCode::Added)
+        );
+        unstage(&root, &["first.txt".into()]).unwrap();
+        assert!(status(&root).unwrap().unwrap().changes[0].untracked);
+        stage(&root, &["first.txt".into()]).unwrap();
+        commit(&root, "first").unwrap();
+        assert!(!status(&root).unwrap().unwrap().state.unborn);
+
+        let plain = tempfile::tempdir().unwrap();
+        assert!(status(plain.path()).unwrap().is_none());
     }
 }

@@ -4,6 +4,8 @@ import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
 import type { ContextReport } from "../bindings/ContextReport";
 import type { FileMatch } from "../bindings/FileMatch";
+import type { GitChange } from "../bindings/GitChange";
+import type { GitStatus } from "../bindings/GitStatus";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
@@ -104,6 +106,39 @@ export class FakeIpc implements Ipc {
         ? ["@huge.rs (200000 tokens) does not fit the window"]
         : [],
     };
+  };
+  git: GitStatus | null = null;
+  staged: string[][] = [];
+  commits: string[] = [];
+  gitListeners: Array<(c: Array<[string, GitChange | null]>) => void> = [];
+  gitStatus = async () => this.git;
+  gitDiff = async (path: string, staged: boolean) =>
+    `${staged ? "staged" : "unstaged"} diff of ${path}\n+added`;
+  gitStage = async (paths: string[]) => {
+    this.staged.push(paths);
+    if (this.git) {
+      this.git = {
+        ...this.git,
+        changes: this.git.changes.map((c) =>
+          paths.includes(c.path)
+            ? { ...c, staged: c.unstaged ?? "added", unstaged: null, untracked: false }
+            : c,
+        ),
+      };
+    }
+    return this.git;
+  };
+  gitUnstage = async () => this.git;
+  gitCommit = async (message: string) => {
+    this.commits.push(message);
+    if (this.git) this.git = { ...this.git, changes: this.git.changes.filter((c) => !c.staged) };
+    return this.git;
+  };
+  gitSuggestMessage = async () => "Add the suggested message";
+  onGitRefresh = async () => () => {};
+  onGitChanges = async (cb: (c: Array<[string, GitChange | null]>) => void) => {
+    this.gitListeners.push(cb);
+    return () => {};
   };
   reviews: Record<number, Review> = {};
   applied: Array<[number, FileDecision[]]> = [];

@@ -7,6 +7,8 @@ import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
 import type { ContextReport } from "../bindings/ContextReport";
 import type { FileMatch } from "../bindings/FileMatch";
+import type { GitChange } from "../bindings/GitChange";
+import type { GitStatus } from "../bindings/GitStatus";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
@@ -37,6 +39,16 @@ export interface Ipc {
   searchFiles(query: string): Promise<FileMatch[]>;
   /** What the next turn would send for `prompt`. */
   previewContext(prompt: string): Promise<ContextReport>;
+  gitStatus(): Promise<GitStatus | null>;
+  gitDiff(path: string, staged: boolean): Promise<string>;
+  gitStage(paths: string[]): Promise<GitStatus | null>;
+  gitUnstage(paths: string[]): Promise<GitStatus | null>;
+  gitCommit(message: string): Promise<GitStatus | null>;
+  gitSuggestMessage(): Promise<string>;
+  /** Saved paths' new git status (repository-relative path, change or null if clean). */
+  onGitChanges(cb: (changes: Array<[string, GitChange | null]>) => void): Promise<Unlisten>;
+  /** The repository changed (commit, checkout, stage), by Flint or anyone. */
+  onGitRefresh(cb: () => void): Promise<Unlisten>;
   review(itemId: number): Promise<Review>;
   applyReview(itemId: number, decisions: FileDecision[]): Promise<ApplyOutcome>;
   undo(): Promise<Checkpoint>;
@@ -85,6 +97,15 @@ export const tauriIpc: Ipc = {
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
   searchFiles: (query) => invoke<FileMatch[]>("search_files", { query }),
   previewContext: (prompt) => invoke<ContextReport>("preview_context", { prompt }),
+  gitStatus: () => invoke<GitStatus | null>("git_status"),
+  gitDiff: (path, staged) => invoke<string>("git_diff", { path, staged }),
+  gitStage: (paths) => invoke<GitStatus | null>("git_stage", { paths }),
+  gitUnstage: (paths) => invoke<GitStatus | null>("git_unstage", { paths }),
+  gitCommit: (message) => invoke<GitStatus | null>("git_commit", { message }),
+  gitSuggestMessage: () => invoke<string>("git_suggest_message"),
+  onGitChanges: (cb) =>
+    listen<Array<[string, GitChange | null]>>("git-changes", (e) => cb(e.payload)),
+  onGitRefresh: (cb) => listen("git-refresh", () => cb()),
   review: (itemId) => invoke<Review>("review", { itemId }),
   applyReview: (itemId, decisions) => invoke<ApplyOutcome>("apply_review", { itemId, decisions }),
   undo: () => invoke<Checkpoint>("undo"),
