@@ -3,6 +3,7 @@
 // on disk checked at each step.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +67,23 @@ test("a streamed edit is reviewed hunk by hunk, applied, and undone", async () =
     assert.match(applied, /pub fn f20\(\) -> u32 \{ 20 \}/);
     writeFileSync(join(out, "applied.png"), await wd.screenshot());
 
+    // The git panel shows the change; stage and commit it from there.
+    await wd.click(await wd.find("[data-testid=git-tab]"));
+    const stage = await waitFor("the changed file in the git panel", async () => {
+      const [b] = await wd.findAll("[data-testid=stage]");
+      return b;
+    });
+    assert.match(await wd.text(await wd.find("[data-testid=git-panel]")), /src\/lib.rs/);
+    await wd.click(stage);
+    const msg = await waitFor("the commit box", () => wd.find("[data-testid=commit-message]"));
+    await wd.type(msg, "Return 100 from f1");
+    await wd.click(await wd.find("[data-testid=commit]"));
+    await waitFor("the commit", async () => (await wd.text(await wd.find("[data-testid=git-panel]"))).includes("Committed."));
+    const log = execFileSync("git", ["log", "--oneline", "-1"], { cwd: project, encoding: "utf8" });
+    assert.match(log, /Return 100 from f1/);
+    writeFileSync(join(out, "git.png"), await wd.screenshot());
+
+    // Undo still restores the file (it is Flint's checkpoint, independent of git).
     await wd.click(await wd.find("[data-testid=undo]"));
     await waitFor("the file restored", async () => readFileSync(lib, "utf8") === original);
     assert.match(await wd.text(await wd.find("[data-testid=review-message]")), /Undid: src\/lib.rs/);

@@ -107,6 +107,8 @@ export function makeProject(fixtureDir) {
   const git = (...args) => execFileSync("git", args, { cwd: project, stdio: "ignore" });
   git("init", "-q");
   git("symbolic-ref", "HEAD", "refs/heads/main");
+  git("config", "user.name", "Flint Tests");
+  git("config", "user.email", "tests@flint.invalid");
   git("add", ".");
   git("-c", "user.name=Flint Tests", "-c", "user.email=tests@flint.invalid", "commit", "-q", "-m", "fixture");
   return { home, project };
