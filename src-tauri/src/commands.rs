@@ -31,6 +31,17 @@ pub async fn open_project(state: State<'_, AppState>, path: String) -> Result<Sn
     state.open(&PathBuf::from(path)).await
 }
 
+/// Opens what was dropped on the window (a folder, or a dropped file's folder). `None`
+/// for a repeated delivery of the same drop.
+#[tauri::command]
+pub async fn open_dropped(
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+) -> Result<Option<Snapshot>> {
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    state.open_dropped(&paths).await.transpose()
+}
+
 /// Shows the system folder picker; `None` when the user cancels.
 #[tauri::command]
 pub async fn pick_project(app: AppHandle, state: State<'_, AppState>) -> Result<Option<Snapshot>> {

@@ -30,6 +30,7 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
             commands::open_project,
+            commands::open_dropped,
             commands::pick_project,
             commands::list_dir,
             commands::new_session,
@@ -59,18 +60,19 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             settings::use_provider,
         ])
         .on_window_event(|window, event| {
-            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
-                let app = window.app_handle().clone();
-                let paths = paths.clone();
-                tauri::async_runtime::spawn(async move {
-                    let state = app.state::<AppState>();
-                    if let Some(outcome) = state.open_dropped(&paths).await {
-                        let _ = match outcome {
-                            Ok(snapshot) => app.emit("workspace", snapshot),
-                            Err(error) => app.emit("notice", error),
-                        };
-                    }
-                });
+            // Drops go to the UI first: on the composer they attach files, anywhere else
+            // they open a project (through `open_dropped`).
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, position }) = event {
+                let scale = window.scale_factor().unwrap_or(1.0);
+                let at = position.to_logical::<f64>(scale);
+                let _ = window.app_handle().emit(
+                    "drop",
+                    state::Dropped {
+                        paths: paths.iter().map(|p| p.display().to_string()).collect(),
+                        x: at.x,
+                        y: at.y,
+                    },
+                );
             }
         })
         .run(tauri::generate_context!());

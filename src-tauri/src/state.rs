@@ -30,6 +30,15 @@ pub struct Snapshot {
     pub notice: Option<ErrorInfo>,
 }
 
+/// Paths dropped on the window, at a point in CSS pixels.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Dropped {
+    pub paths: Vec<String>,
+    pub x: f64,
+    pub y: f64,
+}
+
 pub struct Current {
     pub dir: ProjectDir,
     pub workspace: Workspace,

@@ -87,3 +87,33 @@ describe("App", () => {
     expect((await screen.findByTestId("notice")).textContent).toContain("/x is not a folder");
   });
 });
+
+describe("Dropping files", () => {
+  it("attaches files dropped on the composer and opens anything dropped elsewhere", async () => {
+    const fake = new FakeIpc();
+    fake.snapshotValue = {
+      ...fake.snapshotValue,
+      workspace: {
+        info: { root: "/code/demo", name: "demo", git: null },
+        project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
+        session: null,
+        items: [],
+      },
+    };
+    setIpc(fake);
+    render(App);
+    const box = (await screen.findByTestId("composer")) as HTMLTextAreaElement;
+    await waitFor(() => expect(fake.dropListeners.length).toBe(1));
+
+    document.elementFromPoint = () => box;
+    fake.dropListeners[0]!({ paths: ["/code/demo/src/a.rs", "/elsewhere/b.rs"], x: 10, y: 10 });
+    await waitFor(() => expect(box.value).toBe("@src/a.rs "));
+    expect((await screen.findByTestId("notice")).textContent).toContain(
+      "left out: /elsewhere/b.rs",
+    );
+
+    document.elementFromPoint = () => document.body;
+    fake.dropListeners[0]!({ paths: ["/code/other"], x: 10, y: 10 });
+    await waitFor(() => expect(fake.droppedOpened).toEqual([["/code/other"]]));
+  });
+});

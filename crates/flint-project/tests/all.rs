@@ -405,3 +405,39 @@ mod git_panel {
         assert!(status(plain.path()).unwrap().is_none());
     }
 }
+
+#[test]
+fn a_repository_with_a_submodule_is_listed_without_descending_into_it() {
+    let other = tempfile::tempdir().unwrap();
+    let other_repo = Repository::init(other.path()).unwrap();
+    commit(&other_repo, "lib.txt");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = Repository::init(&root).unwrap();
+    commit(&repo, "main.txt");
+    let url = format!("file://{}", other.path().display());
+    let mut sub = repo
+        .submodule(&url, std::path::Path::new("vendor/lib"), true)
+        .unwrap();
+    sub.clone(None).unwrap();
+    sub.add_finalize().unwrap();
+
+    let st = flint_project::status(&root).unwrap().unwrap();
+    let paths: Vec<&str> = st.changes.iter().map(|c| c.path.as_str()).collect();
+    assert!(paths.contains(&".gitmodules"), "{paths:?}");
+    assert!(paths.contains(&"vendor/lib"), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.starts_with("vendor/lib/")),
+        "{paths:?}"
+    );
+    // The summary for the model and the tree both cope.
+    assert!(flint_project::status_summary(&root, 10)
+        .unwrap()
+        .contains("vendor/lib"));
+    let p = ProjectDir::open(&root).unwrap();
+    assert!(p
+        .list_dir("vendor")
+        .unwrap()
+        .iter()
+        .any(|e| e.path == "vendor/lib"));
+}

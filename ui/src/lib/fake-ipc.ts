@@ -9,6 +9,7 @@ import type { GitStatus } from "../bindings/GitStatus";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
+import type { Dropped } from "../bindings/Dropped";
 import type { Entry } from "../bindings/Entry";
 import type { SettingsView } from "../bindings/SettingsView";
 import type { Slot } from "../bindings/Slot";
@@ -66,6 +67,16 @@ export class FakeIpc implements Ipc {
 
   snapshot = async () => this.snapshotValue;
   openProject = async () => this.snapshotValue;
+  droppedOpened: string[][] = [];
+  openDropped = async (paths: string[]) => {
+    this.droppedOpened.push(paths);
+    return this.snapshotValue;
+  };
+  dropListeners: Array<(d: Dropped) => void> = [];
+  onDrop = async (cb: (d: Dropped) => void) => {
+    this.dropListeners.push(cb);
+    return () => {};
+  };
   pickProject = async () => null;
   newSession = async () => this.snapshotValue;
   listDir = async (path: string) => {

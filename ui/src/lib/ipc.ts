@@ -12,6 +12,7 @@ import type { GitStatus } from "../bindings/GitStatus";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
 import type { Detected } from "../bindings/Detected";
+import type { Dropped } from "../bindings/Dropped";
 import type { Entry } from "../bindings/Entry";
 import type { SettingsView } from "../bindings/SettingsView";
 import type { Slot } from "../bindings/Slot";
@@ -24,6 +25,10 @@ export type Unlisten = () => void;
 export interface Ipc {
   snapshot(): Promise<Snapshot>;
   openProject(path: string): Promise<Snapshot>;
+  /** Opens dropped paths as a project; null for a repeated delivery of one drop. */
+  openDropped(paths: string[]): Promise<Snapshot | null>;
+  /** Something was dropped on the window. */
+  onDrop(cb: (d: Dropped) => void): Promise<Unlisten>;
   /** Shows the folder picker; null when the user cancels. */
   pickProject(): Promise<Snapshot | null>;
   listDir(path: string): Promise<Entry[]>;
@@ -76,6 +81,8 @@ export interface Ipc {
 export const tauriIpc: Ipc = {
   snapshot: () => invoke<Snapshot>("snapshot"),
   openProject: (path) => invoke<Snapshot>("open_project", { path }),
+  openDropped: (paths) => invoke<Snapshot | null>("open_dropped", { paths }),
+  onDrop: (cb) => listen<Dropped>("drop", (e) => cb(e.payload)),
   pickProject: () => invoke<Snapshot | null>("pick_project"),
   listDir: (path) => invoke<Entry[]>("list_dir", { path }),
   newSession: () => invoke<Snapshot>("new_session"),
