@@ -6,6 +6,7 @@
 //! The store is synchronous (rusqlite); async callers run it on a blocking thread.
 
 mod checkpoint;
+pub mod history;
 mod schema;
 
 pub use checkpoint::{blob_hash, Checkpoint, CheckpointFile, CheckpointState};
@@ -411,7 +412,7 @@ pub(crate) fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
     })
 }
 
-fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         id: r.get(0)?,
         project_id: r.get(1)?,

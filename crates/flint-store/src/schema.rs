@@ -75,6 +75,26 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         PRIMARY KEY (item_id, path)
     );",
     ),
+    // 4: full-text search over everything said; forks
+    M::up(
+        "CREATE VIRTUAL TABLE items_fts USING fts5(
+        text, content='items', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF text ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    ALTER TABLE sessions ADD COLUMN parent_session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL;
+    ALTER TABLE sessions ADD COLUMN parent_item_id INTEGER;
+    CREATE INDEX items_by_created ON items(created_at);",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

@@ -163,3 +163,172 @@ fn checkpoints_undo_newest_first_and_redo_in_order() {
         CheckpointState::Discarded
     );
 }
+
+mod history {
+    use flint_store::history::{fts_query, to_markdown, SearchFilter};
+    use flint_store::{ItemRole, ItemStatus, Store};
+
+    fn seeded() -> (tempfile::TempDir, Store, i64, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("flint.db")).unwrap();
+        let a = store.touch_project("/code/a", "a").unwrap();
+        let b = store.touch_project("/code/b", "b").unwrap();
+        let s1 = store.create_session(a.id, "parser work").unwrap();
+        store
+            .add_item(
+                s1.id,
+                ItemRole::User,
+                "why does the tokenizer panic on emoji?",
+                ItemStatus::Complete,
+                None,
+            )
+            .unwrap();
+        store
+            .add_item(
+                s1.id,
+                ItemRole::Assistant,
+                "The tokenizer slices bytes, not chars; use char_indices.",
+                ItemStatus::Complete,
+                Some("fast-m"),
+            )
+            .unwrap();
+        let s2 = store.create_session(b.id, "café menu").unwrap();
+        store
+            .add_item(
+                s2.id,
+                ItemRole::User,
+                "rename the cafe module",
+                ItemStatus::Complete,
+                None,
+            )
+            .unwrap();
+        store
+            .add_item(
+                s2.id,
+                ItemRole::Assistant,
+                "Renamed the café module and its tests.",
+                ItemStatus::Complete,
+                Some("deep-m"),
+            )
+            .unwrap();
+        (dir, store, a.id, s1.id)
+    }
+
+    #[test]
+    fn search_finds_words_phrases_and_prefixes_newest_first_with_snippets() {
+        let (_d, store, project_a, _) = seeded();
+        let hits = store
+            .search("tokenizer", &SearchFilter::default(), 50)
+            .unwrap();
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].role, ItemRole::Assistant, "newest first");
+        assert!(
+            hits[0]
+                .snippet
+                .iter()
+                .any(|p| p.hit && p.text == "tokenizer"),
+            "{:?}",
+            hits[0].snippet
+        );
+        assert_eq!(
+            store
+                .search("\"slices bytes\"", &SearchFilter::default(), 50)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .search("\"bytes slices\"", &SearchFilter::default(), 50)
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            store
+                .search("token*", &SearchFilter::default(), 50)
+                .unwrap()
+                .len(),
+            2
+        );
+        // Diacritics fold: "cafe" finds "café".
+        assert_eq!(
+            store
+                .search("cafe", &SearchFilter::default(), 50)
+                .unwrap()
+                .len(),
+            2
+        );
+        // Filters: project, model, dates.
+        let f = SearchFilter {
+            project_id: Some(project_a),
+            ..SearchFilter::default()
+        };
+        assert_eq!(store.search("the", &f, 50).unwrap().len(), 2);
+        let f = SearchFilter {
+            model: Some("deep-m".into()),
+            ..SearchFilter::default()
+        };
+        assert_eq!(store.search("the", &f, 50).unwrap().len(), 1);
+        let f = SearchFilter {
+            from: Some(i64::MAX - 1),
+            ..SearchFilter::default()
+        };
+        assert!(store.search("the", &f, 50).unwrap().is_empty());
+        // No input is a syntax error.
+        for odd in ["\"", "AND", "(", "*", "a:b", "NEAR("] {
+            assert!(
+                store.search(odd, &SearchFilter::default(), 50).is_ok(),
+                "{odd}"
+            );
+        }
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(
+            fts_query("foo* \"a b\" c").unwrap(),
+            "\"foo\"* \"a b\" \"c\""
+        );
+        // Results open the session at the matching item.
+        assert!(hits.iter().all(|h| h.session.title == "parser work"));
+    }
+
+    #[test]
+    fn sessions_list_fork_delete_and_export() {
+        let (_d, store, project_a, s1) = seeded();
+        let all = store.list_sessions(None, 10).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].session.title, "café menu", "newest first");
+        assert_eq!(all[0].model.as_deref(), Some("deep-m"));
+        let mine = store.list_sessions(Some(project_a), 10).unwrap();
+        assert_eq!((mine.len(), mine[0].items), (1, 2));
+
+        let first_item = store.items(s1).unwrap()[0].id;
+        let fork = store.fork_session(s1, first_item).unwrap();
+        let forked = store.items(fork.id).unwrap();
+        assert_eq!(forked.len(), 1);
+        assert_eq!(forked[0].text, "why does the tokenizer panic on emoji?");
+        assert_eq!(fork.title, "parser work (fork)");
+        assert_eq!(
+            store.items(s1).unwrap().len(),
+            2,
+            "the original is untouched"
+        );
+
+        let (session, items) = store.session_with_items(s1).unwrap();
+        let md = to_markdown(&session, "a", &items);
+        assert!(md.starts_with("# parser work\n"));
+        assert!(md.contains("## You\n\nwhy does the tokenizer panic on emoji?\n"));
+        assert!(md.contains("## fast-m\n"));
+
+        store.delete_session(s1).unwrap();
+        assert!(store.items(s1).unwrap().is_empty());
+        assert_eq!(
+            store
+                .search("slices", &SearchFilter::default(), 50)
+                .unwrap()
+                .len(),
+            0,
+            "search forgets deleted items"
+        );
+        assert_eq!(store.delete_session(s1).unwrap_err().code(), "not_found");
+    }
+}
