@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use flint_core::edit::LineKind;
 use flint_core::keys::Keychain;
 use flint_core::review::ChangeKind;
+use flint_core::store::history::{to_markdown, SearchFilter};
 use flint_core::store::{ItemStatus, ModelSlot, Store};
 use flint_core::{CoreError, Engine, Paths, ResolvedSlot, Settings, Slot, TurnEvent};
 
@@ -70,6 +71,11 @@ pub enum Command {
         /// The prompt (with @file mentions); several words are joined with spaces.
         prompt: Vec<String>,
     },
+    /// List, search, show or export past sessions.
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
     /// Revert the project's latest applied checkpoint (exact bytes).
     Undo {
         #[arg(long)]
@@ -80,6 +86,42 @@ pub enum Command {
         #[arg(long)]
         project: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Sessions newest first (of one project with --project).
+    List {
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Full-text search over everything said: words, "a phrase", prefix*.
+    Search {
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Print a session as Markdown.
+    Show { id: i64 },
+    /// Export a session.
+    Export {
+        id: i64,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }
 
 impl Cli {
@@ -142,6 +184,7 @@ pub async fn execute(
             file,
         } => apply(project, check, file, out).await,
         Command::Context { project, prompt } => context(project, &prompt.join(" "), out).await,
+        Command::Sessions { action } => sessions(action, out).await,
         Command::Undo { project } => step(project, true, out).await,
         Command::Redo { project } => step(project, false, out).await,
     }
@@ -459,4 +502,136 @@ async fn context(
         w(out, format!("left out: {what}\n"))?;
     }
     Ok(())
+}
+
+async fn sessions(action: SessionsCommand, out: &mut (dyn Write + Send)) -> Result<(), String> {
+    let engine = offline_engine()?;
+    let project_id = |p: Option<PathBuf>| {
+        let engine = engine.clone();
+        async move {
+            match p {
+                Some(p) => engine
+                    .open_project(&p)
+                    .await
+                    .map(|w| Some(w.project.id))
+                    .map_err(|e| e.to_string()),
+                None => Ok(None),
+            }
+        }
+    };
+    let text = match action {
+        SessionsCommand::List { project, limit } => {
+            let pid = project_id(project).await?;
+            let list = engine
+                .db(move |s| s.list_sessions(pid, limit))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut t = String::new();
+            for s in list {
+                let title = if s.session.title.is_empty() {
+                    "(untitled)"
+                } else {
+                    &s.session.title
+                };
+                t.push_str(&format!(
+                    "{:>6}  {}  {:<16}  {:<24}  {:>4} items  {title}\n",
+                    s.session.id,
+                    date(s.session.updated_at),
+                    s.project_name,
+                    s.model.unwrap_or_else(|| "-".into()),
+                    s.items,
+                ));
+            }
+            t
+        }
+        SessionsCommand::Search {
+            query,
+            project,
+            model,
+            limit,
+        } => {
+            let pid = project_id(project).await?;
+            let filter = SearchFilter {
+                project_id: pid,
+                model,
+                ..SearchFilter::default()
+            };
+            let q = query.join(" ");
+            let hits = engine
+                .db(move |s| s.search(&q, &filter, limit))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut t = String::new();
+            for h in hits {
+                let snippet: String = h
+                    .snippet
+                    .iter()
+                    .map(|p| {
+                        if p.hit {
+                            format!("[{}]", p.text)
+                        } else {
+                            p.text.clone()
+                        }
+                    })
+                    .collect::<String>()
+                    .replace('\n', " ");
+                t.push_str(&format!(
+                    "session {} item {}  {}  {}: {snippet}\n",
+                    h.session.id,
+                    h.item_id,
+                    date(h.created_at),
+                    h.project_name
+                ));
+            }
+            t
+        }
+        SessionsCommand::Show { id }
+        | SessionsCommand::Export {
+            id,
+            format: ExportFormat::Md,
+        } => {
+            let (session, items, name) = engine
+                .db(move |s| {
+                    let (session, items) = s.session_with_items(id)?;
+                    Ok((session, items, s.project_name_of(id)?.unwrap_or_default()))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            to_markdown(&session, &name, &items)
+        }
+        SessionsCommand::Export {
+            id,
+            format: ExportFormat::Json,
+        } => {
+            let (session, items) = engine
+                .db(move |s| s.session_with_items(id))
+                .await
+                .map_err(|e| e.to_string())?;
+            let value = serde_json::json!({ "session": session, "items": items });
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// A Unix-millisecond time as a UTC date and time.
+fn date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }

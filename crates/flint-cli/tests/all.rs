@@ -557,3 +557,109 @@ fn context_prints_each_section_with_its_tokens() {
     );
     assert!(!text.contains("@missing.rs"), "{text}");
 }
+
+#[test]
+fn sessions_can_be_listed_searched_shown_and_exported() {
+    let home = Home::new();
+    let server = serve(Reply::stream(hello()));
+    let project = home.project().to_str().unwrap().to_owned();
+    assert!(home
+        .flint(
+            &server.base_url(),
+            &["ask", "--project", &project, "where is the entry point?"]
+        )
+        .status
+        .success());
+    let run = |args: &[&str]| {
+        let out = home.flint(&server.base_url(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list = run(&["sessions", "list"]);
+    assert!(
+        list.contains("where is the entry point?") && list.contains("fixture-model"),
+        "{list}"
+    );
+    let id = list.split_whitespace().next().unwrap().to_string();
+
+    let found = run(&["sessions", "search", "greeting"]);
+    assert!(
+        found.contains(&format!("session {id} ")) && found.contains("[greeting]"),
+        "{found}"
+    );
+    assert_eq!(run(&["sessions", "search", "nonexistentword"]), "");
+
+    let md = run(&["sessions", "show", &id]);
+    assert!(
+        md.starts_with("# where is the entry point?\n") && md.contains("## fixture-model"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["sessions", "export", &id, "--format", "json"])).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 2);
+    assert_eq!(json["items"][1]["status"], "complete");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_process_killed_mid_stream_leaves_a_sound_database_with_the_partial_answer() {
+    let home = Home::new();
+    // 10 events a second: the answer would take about 5 s.
+    let server = serve(Reply::Stream {
+        transcript: hello(),
+        rate: Some(10.0),
+        chunk: None,
+        fault: None,
+    });
+    let project = home.project().to_str().unwrap().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+        .args(["ask", "--project", &project, "tell me slowly"])
+        .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+        .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+        .env("OPENAI_BASE_URL", server.base_url())
+        .env("FLINT_MODEL", "fixture-model")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = home.dir.path().join("data/flint.db");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = String::new();
+    while seen.len() < 12 && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if let Ok(conn) =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        {
+            seen = conn
+                .query_row(
+                    "SELECT text FROM items WHERE role = 'assistant' ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or_default();
+        }
+    }
+    assert!(
+        seen.len() >= 12,
+        "the growing answer was never written: {seen:?}"
+    );
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), Ok(()));
+    let p = store.last_project().unwrap().unwrap();
+    let items = store
+        .items(store.latest_session(p.id).unwrap().unwrap().id)
+        .unwrap();
+    assert_eq!(items[1].status, ItemStatus::Interrupted);
+    let expected = std::fs::read_to_string(fixture("chat-hello.txt")).unwrap();
+    assert!(
+        items[1].text.len() >= seen.len() && expected.starts_with(&items[1].text),
+        "{:?}",
+        items[1].text
+    );
+}
