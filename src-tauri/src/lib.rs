@@ -4,6 +4,7 @@
 
 mod commands;
 mod git;
+mod history;
 mod settings;
 mod state;
 
@@ -42,6 +43,13 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::apply_review,
             commands::undo,
             commands::search_files,
+            history::list_sessions,
+            history::search_sessions,
+            history::open_session,
+            history::rename_session,
+            history::fork_session,
+            history::delete_session,
+            history::export_session,
             git::git_status,
             git::git_diff,
             git::git_stage,

@@ -106,6 +106,18 @@ test("opens a project, streams an answer, and keeps it across a restart", async 
     assert.equal(restored, expected);
     assert.deepEqual(await textOf(wd, "[data-testid=message-user] .text"), [PROMPT]);
     await shot(wd, "restored.png");
+
+    // Full-text search over the history finds the answer and opens its session.
+    await wd.click(await wd.find("[data-testid=history-tab]"));
+    await wd.type(await waitFor("the search box", () => wd.find("[data-testid=session-search]")), "greeting");
+    const hit = await waitFor("a search hit", async () => {
+      const [h] = await wd.findAll("[data-testid=search-hit]");
+      return h;
+    });
+    assert.equal(await wd.execute("return arguments[0].querySelector('mark').textContent", [hit]), "greeting");
+    await shot(wd, "search.png");
+    await wd.click(hit);
+    await waitFor("the session shown", async () => (await textOf(wd, "[data-testid=message-user] .text"))[0] === PROMPT);
   } finally {
     await wd.quit();
   }

@@ -8,6 +8,9 @@ import type { GitChange } from "../bindings/GitChange";
 import type { GitStatus } from "../bindings/GitStatus";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
+import type { SearchFilter } from "../bindings/SearchFilter";
+import type { SearchHit } from "../bindings/SearchHit";
+import type { SessionSummary } from "../bindings/SessionSummary";
 import type { Detected } from "../bindings/Detected";
 import type { Dropped } from "../bindings/Dropped";
 import type { Entry } from "../bindings/Entry";
@@ -151,6 +154,36 @@ export class FakeIpc implements Ipc {
     this.gitListeners.push(cb);
     return () => {};
   };
+  sessions: SessionSummary[] = [];
+  hits: SearchHit[] = [];
+  searches: Array<[string, SearchFilter]> = [];
+  opened: number[] = [];
+  deleted: number[] = [];
+  renamed: Array<[number, string]> = [];
+  forked: number[] = [];
+  listSessions = async () => this.sessions;
+  searchSessions = async (query: string, filter: SearchFilter) => {
+    this.searches.push([query, filter]);
+    return this.hits;
+  };
+  openSession = async (id: number) => {
+    this.opened.push(id);
+    return this.snapshotValue;
+  };
+  renameSession = async (id: number, title: string) => {
+    this.renamed.push([id, title]);
+    return this.snapshotValue;
+  };
+  forkSession = async (itemId: number) => {
+    this.forked.push(itemId);
+    return this.snapshotValue;
+  };
+  deleteSession = async (id: number) => {
+    this.deleted.push(id);
+    this.sessions = this.sessions.filter((s) => s.session.id !== id);
+    return this.snapshotValue;
+  };
+  exportSession = async () => "/tmp/session.md";
   reviews: Record<number, Review> = {};
   applied: Array<[number, FileDecision[]]> = [];
   undos = 0;

@@ -11,6 +11,9 @@ import type { GitChange } from "../bindings/GitChange";
 import type { GitStatus } from "../bindings/GitStatus";
 import type { FileDecision } from "../bindings/FileDecision";
 import type { Review } from "../bindings/Review";
+import type { SearchFilter } from "../bindings/SearchFilter";
+import type { SearchHit } from "../bindings/SearchHit";
+import type { SessionSummary } from "../bindings/SessionSummary";
 import type { Detected } from "../bindings/Detected";
 import type { Dropped } from "../bindings/Dropped";
 import type { Entry } from "../bindings/Entry";
@@ -54,6 +57,14 @@ export interface Ipc {
   onGitChanges(cb: (changes: Array<[string, GitChange | null]>) => void): Promise<Unlisten>;
   /** The repository changed (commit, checkout, stage), by Flint or anyone. */
   onGitRefresh(cb: () => void): Promise<Unlisten>;
+  listSessions(all: boolean): Promise<SessionSummary[]>;
+  searchSessions(query: string, filter: SearchFilter): Promise<SearchHit[]>;
+  openSession(id: number): Promise<Snapshot>;
+  renameSession(id: number, title: string): Promise<Snapshot>;
+  forkSession(itemId: number): Promise<Snapshot>;
+  deleteSession(id: number): Promise<Snapshot>;
+  /** Saves a session where the user picks; the path, or null if cancelled. */
+  exportSession(id: number, json: boolean): Promise<string | null>;
   review(itemId: number): Promise<Review>;
   applyReview(itemId: number, decisions: FileDecision[]): Promise<ApplyOutcome>;
   undo(): Promise<Checkpoint>;
@@ -113,6 +124,13 @@ export const tauriIpc: Ipc = {
   onGitChanges: (cb) =>
     listen<Array<[string, GitChange | null]>>("git-changes", (e) => cb(e.payload)),
   onGitRefresh: (cb) => listen("git-refresh", () => cb()),
+  listSessions: (all) => invoke<SessionSummary[]>("list_sessions", { all }),
+  searchSessions: (query, filter) => invoke<SearchHit[]>("search_sessions", { query, filter }),
+  openSession: (id) => invoke<Snapshot>("open_session", { id }),
+  renameSession: (id, title) => invoke<Snapshot>("rename_session", { id, title }),
+  forkSession: (itemId) => invoke<Snapshot>("fork_session", { itemId }),
+  deleteSession: (id) => invoke<Snapshot>("delete_session", { id }),
+  exportSession: (id, json) => invoke<string | null>("export_session", { id, json }),
   review: (itemId) => invoke<Review>("review", { itemId }),
   applyReview: (itemId, decisions) => invoke<ApplyOutcome>("apply_review", { itemId, decisions }),
   undo: () => invoke<Checkpoint>("undo"),
