@@ -69,7 +69,7 @@ impl Store {
         summary: &str,
         files: &[CheckpointFile],
     ) -> Result<Checkpoint> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         tx.execute(
             "UPDATE checkpoints SET state = 'discarded' WHERE project_id = ?1 AND state = 'undone'",
             [project_id],

@@ -209,7 +209,7 @@ impl Store {
     /// A new session holding the history of `session_id` up to and including `item_id`.
     pub fn fork_session(&self, session_id: i64, item_id: i64) -> Result<Session> {
         let source = self.session(session_id)?;
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         let now = crate::now_ms();
         let title = format!("{} (fork)", source.title);
         tx.execute(

@@ -181,6 +181,13 @@ impl Store {
         &self.path
     }
 
+    /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A
+    /// deferred one that reads first and writes later cannot wait for another writer:
+    /// SQLite fails it with "database is locked" instead of using the busy timeout.
+    pub(crate) fn write_tx(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+    }
+
     fn recover_interrupted(&self) -> Result<usize> {
         Ok(self.conn.execute(
             "UPDATE items SET status = 'interrupted' WHERE status = 'streaming'",
@@ -282,7 +289,7 @@ impl Store {
         provider: Option<&str>,
     ) -> Result<Item> {
         let now = now_ms();
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         tx.execute(
             "INSERT INTO items (session_id, role, text, status, model, provider, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
