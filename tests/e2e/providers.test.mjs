@@ -50,7 +50,7 @@ async function answers(wd) {
     els.map(async (el) => ({
       status: await wd.attribute(el, "data-status"),
       text: await wd.execute("return arguments[0].querySelector('.text').textContent", [el]),
-      who: await wd.execute("return arguments[0].querySelector('.who').textContent", [el]),
+      who: await wd.execute("return arguments[0].querySelector('.who .name').textContent", [el]),
     })),
   );
 }
