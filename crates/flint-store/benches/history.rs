@@ -31,7 +31,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let total: usize = std::env::var("FLINT_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let total: usize = std::env::var("FLINT_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flint.db");
     let store = Store::open(&path).unwrap();
@@ -45,31 +48,63 @@ fn main() {
         seed ^= seed << 17;
         seed
     };
-    let projects: Vec<i64> = (0..50).map(|p| store.touch_project(&format!("/code/p{p}"), &format!("p{p}")).unwrap().id).collect();
-    store.bulk(|s| {
+    let projects: Vec<i64> = (0..50)
+        .map(|p| {
+            store
+                .touch_project(&format!("/code/p{p}"), &format!("p{p}"))
+                .unwrap()
+                .id
+        })
+        .collect();
+    {
+        let s = &store;
         for n in 0..total / per_session {
-            let sid = s.create_session(projects[n % projects.len()], &format!("session {n}")).unwrap().id;
+            let sid = s
+                .create_session(projects[n % projects.len()], &format!("session {n}"))
+                .unwrap()
+                .id;
             for m in 0..per_session {
                 let len = 20 + (next() % 60) as usize;
-                let mut text: Vec<&str> = (0..len).map(|_| WORDS[(next() % WORDS.len() as u64) as usize]).collect();
+                let mut text: Vec<&str> = (0..len)
+                    .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
+                    .collect();
                 // One message in 100,000 holds a rare word.
                 if (n * per_session + m) % 100_000 == 7 {
                     text.push("zyzzyva");
                 }
-                let role = if m % 2 == 0 { ItemRole::User } else { ItemRole::Assistant };
-                let model = (role == ItemRole::Assistant).then_some(if n % 3 == 0 { "deep-m" } else { "fast-m" });
-                s.add_item(sid, role, &text.join(" "), ItemStatus::Complete, model).unwrap();
+                let role = if m % 2 == 0 {
+                    ItemRole::User
+                } else {
+                    ItemRole::Assistant
+                };
+                let model = (role == ItemRole::Assistant).then_some(if n % 3 == 0 {
+                    "deep-m"
+                } else {
+                    "fast-m"
+                });
+                s.add_item(sid, role, &text.join(" "), ItemStatus::Complete, model)
+                    .unwrap();
             }
         }
-    });
+    }
     println!("  generated in {:.1} s\n", t.elapsed().as_secs_f64());
 
     let mut rows = Vec::new();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.path().join("flint.db-wal")).map(|m| m.len()).unwrap_or(0);
-    rows.push(("database size (with WAL)".to_string(), format!("{:.0} MiB", size as f64 / (1 << 20) as f64)));
+        + std::fs::metadata(dir.path().join("flint.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    rows.push((
+        "database size (with WAL)".to_string(),
+        format!("{:.0} MiB", size as f64 / (1 << 20) as f64),
+    ));
 
-    for (name, q) in [("rare term", "zyzzyva"), ("common term", "the"), ("phrase", "\"parser error\""), ("prefix", "tok*")] {
+    for (name, q) in [
+        ("rare term", "zyzzyva"),
+        ("common term", "the"),
+        ("phrase", "\"parser error\""),
+        ("prefix", "tok*"),
+    ] {
         let mut times = Vec::new();
         let mut n = 0;
         for _ in 0..40 {
@@ -79,7 +114,10 @@ fn main() {
         }
         let p50 = percentile(&mut times, 0.5);
         let p95 = percentile(&mut times, 0.95);
-        rows.push((format!("search {name} ({q}), {n} hits shown"), format!("p50 {} · p95 {}", ms(p50), ms(p95))));
+        rows.push((
+            format!("search {name} ({q}), {n} hits shown"),
+            format!("p50 {} · p95 {}", ms(p50), ms(p95)),
+        ));
     }
     let mut times = Vec::new();
     for _ in 0..20 {
@@ -88,7 +126,10 @@ fn main() {
         assert!(!list.is_empty());
         times.push(t.elapsed());
     }
-    rows.push(("sessions view, all projects (200 newest)".into(), format!("p50 {}", ms(percentile(&mut times, 0.5)))));
+    rows.push((
+        "sessions view, all projects (200 newest)".into(),
+        format!("p50 {}", ms(percentile(&mut times, 0.5))),
+    ));
     let mut times = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
@@ -96,7 +137,10 @@ fn main() {
         assert!(!list.is_empty());
         times.push(t.elapsed());
     }
-    rows.push(("sessions view, one project (200 newest)".into(), format!("p50 {}", ms(percentile(&mut times, 0.5)))));
+    rows.push((
+        "sessions view, one project (200 newest)".into(),
+        format!("p50 {}", ms(percentile(&mut times, 0.5))),
+    ));
 
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     println!("{:w$}  figure", "what");
