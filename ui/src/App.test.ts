@@ -42,6 +42,8 @@ describe("App", () => {
             provider: null,
             error: null,
             metrics: null,
+            reasoning: null,
+            tool_calls: null,
             created_at: 0,
           },
           {
@@ -54,6 +56,8 @@ describe("App", () => {
             provider: "p",
             error: null,
             metrics: null,
+            reasoning: null,
+            tool_calls: null,
             created_at: 0,
           },
         ],

@@ -502,6 +502,8 @@ impl Engine {
         let mut text = String::new();
         let mut pending = String::new();
         let mut usage: Option<Usage> = None;
+        let mut reasoning = String::new();
+        let mut tool_calls: Vec<(String, String, String)> = Vec::new();
         let mut first_token: Option<Instant> = None;
         // Start "a frame ago" so the very first delta is sent the moment it arrives.
         let mut last_emit = sent.checked_sub(FRAME).unwrap_or(sent);
@@ -543,10 +545,15 @@ impl Engine {
                             reason,
                         });
                     }
-                    // Reasoning and tool calls are not shown or stored yet.
-                    Some(Ok(ModelEvent::ReasoningDelta(_)))
-                    | Some(Ok(ModelEvent::ToolCallStart { .. }))
-                    | Some(Ok(ModelEvent::ToolCallDelta { .. })) => {}
+                    // Reasoning and tool calls are kept with the answer (Flint runs no
+                    // tools yet; the calls are recorded as the model made them).
+                    Some(Ok(ModelEvent::ReasoningDelta(t))) => reasoning.push_str(&t),
+                    Some(Ok(ModelEvent::ToolCallStart { id, name })) => tool_calls.push((id, name, String::new())),
+                    Some(Ok(ModelEvent::ToolCallDelta { id, arguments })) => {
+                        if let Some(call) = tool_calls.iter_mut().rev().find(|c| c.0 == id) {
+                            call.2.push_str(&arguments);
+                        }
+                    }
                     Some(Ok(ModelEvent::Finished { .. })) | None => break Ok(()),
                     Some(Err(e)) => break Err(Some(e)),
                 },
@@ -593,10 +600,20 @@ impl Engine {
         let metrics = metrics(sent, first_token, usage, &text);
         let message = error.as_ref().map(|e| e.message.clone());
         let saved_metrics = metrics.clone();
+        let reasoning = (!reasoning.is_empty()).then_some(reasoning);
+        let calls = (!tool_calls.is_empty()).then(|| {
+            let list: Vec<serde_json::Value> = tool_calls
+                .iter()
+                .map(|(id, name, args)| serde_json::json!({ "id": id, "name": name, "arguments": args }))
+                .collect();
+            serde_json::Value::Array(list).to_string()
+        });
+        let saved_reasoning = reasoning.clone();
         let item = self
             .db(move |s| {
                 s.update_item(item_id, &text, status, message.as_deref())?;
                 s.set_metrics(item_id, &saved_metrics)?;
+                s.set_extras(item_id, saved_reasoning.as_deref(), calls.as_deref())?;
                 s.item(item_id)
             })
             .await?;
@@ -605,6 +622,7 @@ impl Engine {
             status,
             error,
             metrics,
+            reasoning,
         });
         Ok(item)
     }

@@ -44,6 +44,8 @@ pub enum TurnEvent {
         status: ItemStatus,
         error: Option<ErrorInfo>,
         metrics: Metrics,
+        /// The model's reasoning summary, if it sent one.
+        reasoning: Option<String>,
     },
     Error {
         error: ErrorInfo,

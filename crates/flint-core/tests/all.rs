@@ -906,3 +906,41 @@ async fn a_commit_message_is_suggested_from_the_staged_diff() {
     let sent = &f.fake.requests()[0].messages[1].content;
     assert!(sent.contains("+hello"), "{sent}");
 }
+
+#[tokio::test]
+async fn reasoning_and_tool_calls_are_kept_with_the_answer() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Reason("Looking at ".into()),
+        Step::Reason("the code.".into()),
+        Step::ToolCall {
+            id: "call_1".into(),
+            name: "read_file".into(),
+            arguments: "{\"path\":\"a.rs\"}".into(),
+        },
+        Step::Text("Done.".into()),
+        Step::Finish,
+    ]);
+    let (events, sink) = recorder();
+    let item = f
+        .engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(item.reasoning.as_deref(), Some("Looking at the code."));
+    let calls: serde_json::Value =
+        serde_json::from_str(item.tool_calls.as_deref().unwrap()).unwrap();
+    assert_eq!(calls[0]["name"], "read_file");
+    assert_eq!(calls[0]["arguments"], "{\"path\":\"a.rs\"}");
+    let Some(TurnEvent::Finished { reasoning, .. }) = events.lock().unwrap().last().cloned() else {
+        panic!()
+    };
+    assert_eq!(reasoning.as_deref(), Some("Looking at the code."));
+    // Reopened from the file, it is still there.
+    let store = Store::open(&f.db).unwrap();
+    assert_eq!(
+        store.item(item.id).unwrap().reasoning.as_deref(),
+        Some("Looking at the code.")
+    );
+}

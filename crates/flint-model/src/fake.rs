@@ -10,6 +10,12 @@ use crate::{EventStream, ModelClient, ModelError, ModelEvent, ModelRequest, Usag
 #[derive(Debug, Clone)]
 pub enum Step {
     Text(String),
+    Reason(String),
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
     Usage(Usage),
     Sleep(Duration),
     Fail(ModelError),
@@ -66,6 +72,11 @@ impl ModelClient for FakeModel {
             for step in script {
                 match step {
                     Step::Text(t) => yield Ok(ModelEvent::TextDelta(t)),
+                    Step::Reason(t) => yield Ok(ModelEvent::ReasoningDelta(t)),
+                    Step::ToolCall { id, name, arguments } => {
+                        yield Ok(ModelEvent::ToolCallStart { id: id.clone(), name });
+                        yield Ok(ModelEvent::ToolCallDelta { id, arguments });
+                    }
                     Step::Usage(u) => yield Ok(ModelEvent::Usage(u)),
                     Step::Sleep(d) => tokio::time::sleep(d).await,
                     Step::Fail(e) => { yield Err(e); return; }

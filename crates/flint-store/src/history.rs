@@ -220,9 +220,10 @@ impl Store {
         let id = tx.last_insert_rowid();
         let copied = tx.execute(
             "INSERT INTO items (session_id, role, text, status, model, error, created_at, updated_at,
-                                provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens)
+                                provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning, tool_calls)
              SELECT ?1, role, text, CASE status WHEN 'streaming' THEN 'interrupted' ELSE status END,
-                    model, error, created_at, updated_at, provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens
+                    model, error, created_at, updated_at, provider, ttft_ms, tokens_per_sec, input_tokens,
+                    output_tokens, reasoning, tool_calls
              FROM items WHERE session_id = ?2 AND id <= ?3 ORDER BY id",
             params![id, session_id, item_id],
         )?;

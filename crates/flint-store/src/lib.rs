@@ -128,6 +128,10 @@ pub struct Item {
     pub error: Option<String>,
     /// Measured while an answer streamed.
     pub metrics: Option<Metrics>,
+    /// The model's reasoning summary, where the provider sent one.
+    pub reasoning: Option<String>,
+    /// Tool calls the model made, as JSON (`[{"id","name","arguments"}]`).
+    pub tool_calls: Option<String>,
     #[ts(type = "number")]
     pub created_at: i64,
 }
@@ -338,6 +342,20 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps an answer's reasoning summary and tool calls (JSON) with it.
+    pub fn set_extras(
+        &self,
+        id: i64,
+        reasoning: Option<&str>,
+        tool_calls: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE items SET reasoning = ?2, tool_calls = ?3 WHERE id = ?1",
+            params![id, reasoning, tool_calls],
+        )?;
+        Ok(())
+    }
+
     /// Moves a session to its fast or deep model.
     pub fn set_session_slot(&self, id: i64, slot: ModelSlot) -> Result<()> {
         let n = self.conn.execute(
@@ -435,7 +453,7 @@ pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 const ITEM_COLUMNS: &str = "id, session_id, role, text, status, model, error, created_at, \
-    provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens";
+    provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning, tool_calls";
 
 fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     let role: String = r.get(2)?;
@@ -469,5 +487,7 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
             };
             (m != Metrics::default()).then_some(m)
         },
+        reasoning: r.get(13)?,
+        tool_calls: r.get(14)?,
     })
 }

@@ -95,6 +95,11 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE sessions ADD COLUMN parent_item_id INTEGER;
     CREATE INDEX items_by_created ON items(created_at);",
     ),
+    // 5: an answer's reasoning summary and tool calls, kept with it
+    M::up(
+        "ALTER TABLE items ADD COLUMN reasoning TEXT;
+    ALTER TABLE items ADD COLUMN tool_calls TEXT;",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

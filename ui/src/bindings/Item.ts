@@ -11,4 +11,12 @@ error: string | null,
 /**
  * Measured while an answer streamed.
  */
-metrics: Metrics | null, created_at: number, };
+metrics: Metrics | null, 
+/**
+ * The model's reasoning summary, where the provider sent one.
+ */
+reasoning: string | null, 
+/**
+ * Tool calls the model made, as JSON (`[{"id","name","arguments"}]`).
+ */
+tool_calls: string | null, created_at: number, };

@@ -16,4 +16,8 @@ export type TurnEvent = { "type": "started",
 /**
  * The prompt just recorded; none when escalating (the answer is to the latest).
  */
-user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "review", review: Review, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, } | { "type": "error", error: ErrorInfo, };
+user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "review", review: Review, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, 
+/**
+ * The model's reasoning summary, if it sent one.
+ */
+reasoning: string | null, } | { "type": "error", error: ErrorInfo, };

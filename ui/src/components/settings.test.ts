@@ -33,6 +33,8 @@ const workspace = {
       provider: null,
       error: null,
       metrics: null,
+      reasoning: null,
+      tool_calls: null,
       created_at: 0,
     },
   ],

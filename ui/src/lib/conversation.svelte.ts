@@ -17,6 +17,7 @@ export interface ChatItem {
   error: string | null;
   model: string | null;
   metrics: Metrics | null;
+  reasoning: string | null;
 }
 
 export type FrameScheduler = (cb: () => void) => void;
@@ -34,6 +35,7 @@ function fromItem(i: Item): ChatItem {
     error: i.error,
     model: i.model,
     metrics: i.metrics,
+    reasoning: i.reasoning,
   };
 }
 
@@ -139,6 +141,7 @@ export class Conversation {
           item.status = e.status;
           item.error = e.error?.message ?? null;
           item.metrics = e.metrics;
+          item.reasoning = e.reasoning;
         }
         this.turnId = null;
         break;

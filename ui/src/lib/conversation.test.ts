@@ -15,6 +15,8 @@ function item(id: number, role: "user" | "assistant", text: string): Item {
     provider: null,
     error: null,
     metrics: null,
+    reasoning: null,
+    tool_calls: null,
     created_at: 0,
   };
 }
@@ -53,11 +55,13 @@ describe("Conversation", () => {
       status: "complete",
       error: null,
       metrics: { ttft_ms: 12, tokens_per_sec: 900, input_tokens: 5, output_tokens: 4 },
+      reasoning: "thought",
     });
     // Finished flushes what is pending without waiting for the frame.
     expect(conv.items[1]!.text).toBe("abcd");
     expect(conv.items[1]!.status).toBe("complete");
     expect(conv.items[1]!.metrics?.tokens_per_sec).toBe(900);
+    expect(conv.items[1]!.reasoning).toBe("thought");
     expect(conv.streaming).toBe(false);
   });
 
@@ -75,6 +79,7 @@ describe("Conversation", () => {
       status: "failed",
       error: { code: "dropped", message: "The connection closed" },
       metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
+      reasoning: null,
     });
     expect(conv.items[1]).toMatchObject({
       text: "half",
