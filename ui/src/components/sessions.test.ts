@@ -62,6 +62,15 @@ describe("SessionsPanel", () => {
     expect(hit.querySelector("mark")?.textContent).toBe("tokenizer");
     expect(hit.querySelector("b")).toBeNull(); // model text never becomes markup
     expect(fake.searches[0]![0]).toBe("tokenizer");
+    const fromDate = screen.getByLabelText("From date");
+    await fireEvent.input(fromDate, { target: { value: "2026-11-01" } });
+    await fireEvent.change(fromDate);
+    await waitFor(
+      () => expect(fake.searches.at(-1)![1].from).toBe(new Date("2026-11-01T00:00:00").getTime()),
+      {
+        timeout: 2000,
+      },
+    );
     await fireEvent.click(hit);
     await waitFor(() => expect(onopen).toHaveBeenCalledWith(fake.snapshotValue, 11));
   });
