@@ -127,14 +127,14 @@ pub fn assemble(input: &ContextInput<'_>, tok: Tokenizer) -> (Vec<Message>, Cont
         .unwrap_or(u32::MAX);
     let mut used = required;
 
-    // This turn's attachments, in the order mentioned.
+    // This turn's attachments, in order: mentioned files, the user's recent edits, the
+    // git summary. Each goes in whole if it fits, or is named as left out.
     let mut attached = String::new();
-    for (path, text) in input.mentions {
-        let block = format!("<file path=\"{path}\">\n{text}\n</file>\n");
+    let mut offer = |name: String, block: String, why_out: String| {
         let t = tok.count(&block);
         let fits = used.saturating_add(t) <= budget;
         sections.push(ContextSection {
-            name: format!("@{path}"),
+            name,
             tokens: t,
             included: fits,
         });
@@ -142,40 +142,29 @@ pub fn assemble(input: &ContextInput<'_>, tok: Tokenizer) -> (Vec<Message>, Cont
             used += t;
             attached.push_str(&block);
         } else {
-            left_out.push(format!("@{path} ({t} tokens) does not fit the window"));
+            left_out.push(why_out.replace("{t}", &t.to_string()));
         }
+    };
+    for (path, text) in input.mentions {
+        offer(
+            format!("@{path}"),
+            format!("<file path=\"{path}\">\n{text}\n</file>\n"),
+            format!("@{path} ({{t}} tokens) does not fit the window"),
+        );
     }
     if let Some(diff) = input.recent_edits {
-        let block = format!("<recent-edits by=\"user\">\n{diff}</recent-edits>\n");
-        let t = tok.count(&block);
-        let fits = used.saturating_add(t) <= budget;
-        sections.push(ContextSection {
-            name: "Your recent edits".into(),
-            tokens: t,
-            included: fits,
-        });
-        if fits {
-            used += t;
-            attached.push_str(&block);
-        } else {
-            left_out.push(format!("your recent edits ({t} tokens)"));
-        }
+        offer(
+            "Your recent edits".into(),
+            format!("<recent-edits by=\"user\">\n{diff}</recent-edits>\n"),
+            "your recent edits ({t} tokens)".into(),
+        );
     }
     if let Some(git) = input.git {
-        let block = format!("<git-status>\n{git}\n</git-status>\n");
-        let t = tok.count(&block);
-        let fits = used.saturating_add(t) <= budget;
-        sections.push(ContextSection {
-            name: "Git status".into(),
-            tokens: t,
-            included: fits,
-        });
-        if fits {
-            used += t;
-            attached.push_str(&block);
-        } else {
-            left_out.push("the git status summary".into());
-        }
+        offer(
+            "Git status".into(),
+            format!("<git-status>\n{git}\n</git-status>\n"),
+            "the git status summary".into(),
+        );
     }
 
     // History, newest first, as far as it fits; older messages are dropped whole.

@@ -7,33 +7,22 @@ use serde_json::{json, Value};
 
 use crate::sse::SseEvent;
 use crate::transport::{self, WireParser};
-use crate::{ModelError, ModelEvent, ModelRequest, Role, Usage};
+use crate::{ModelError, ModelEvent, ModelRequest, Usage};
 
 /// The API version Flint speaks (sent as `anthropic-version`).
 pub(crate) const VERSION: &str = "2023-06-01";
 const MAX_TOKENS: u32 = 16_384;
 
 pub(crate) fn body(request: &ModelRequest) -> Value {
-    let system: Vec<&str> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| m.role != Role::System)
-        .map(|m| json!({ "role": m.role, "content": m.content }))
-        .collect();
+    let (system, messages) = request.split_system();
     let mut body = json!({
         "model": request.model,
         "max_tokens": MAX_TOKENS,
         "messages": messages,
         "stream": true,
     });
-    if !system.is_empty() {
-        body["system"] = Value::String(system.join("\n\n"));
+    if let Some(system) = system {
+        body["system"] = Value::String(system);
     }
     body
 }

@@ -62,6 +62,27 @@ pub struct ModelRequest {
     pub messages: Vec<Message>,
 }
 
+impl ModelRequest {
+    /// The system messages joined (for formats that take them apart from the
+    /// conversation: Responses' `instructions`, Anthropic's `system`), and the rest as
+    /// `{role, content}` objects.
+    pub(crate) fn split_system(&self) -> (Option<String>, Vec<serde_json::Value>) {
+        let system: Vec<&str> = self
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::System)
+            .map(|m| m.content.as_str())
+            .collect();
+        let rest = self
+            .messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .map(|m| serde_json::json!({ "role": m.role, "content": m.content }))
+            .collect();
+        ((!system.is_empty()).then(|| system.join("\n\n")), rest)
+    }
+}
+
 /// Token counts as the provider reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

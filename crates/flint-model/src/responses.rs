@@ -8,21 +8,10 @@ use serde_json::{json, Value};
 
 use crate::sse::SseEvent;
 use crate::transport::{self, WireParser};
-use crate::{ModelError, ModelEvent, ModelRequest, Role, Usage};
+use crate::{ModelError, ModelEvent, ModelRequest, Usage};
 
 pub(crate) fn body(request: &ModelRequest) -> Value {
-    let instructions: Vec<&str> = request
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let input: Vec<Value> = request
-        .messages
-        .iter()
-        .filter(|m| m.role != Role::System)
-        .map(|m| json!({ "role": m.role, "content": m.content }))
-        .collect();
+    let (instructions, input) = request.split_system();
     let mut body = json!({
         "model": request.model,
         "input": input,
@@ -30,8 +19,8 @@ pub(crate) fn body(request: &ModelRequest) -> Value {
         // Flint keeps its own history; nothing needs to stay on the provider.
         "store": false,
     });
-    if !instructions.is_empty() {
-        body["instructions"] = Value::String(instructions.join("\n\n"));
+    if let Some(instructions) = instructions {
+        body["instructions"] = Value::String(instructions);
     }
     body
 }

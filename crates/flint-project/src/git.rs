@@ -314,13 +314,20 @@ pub fn diff_file(root: &Path, path: &str, staged: bool) -> Result<String, crate:
     } else {
         repo.diff_index_to_workdir(None, Some(&mut opts))?
     };
+    patch_text(&diff, usize::MAX)
+}
+
+/// A diff as unified patch text, cut at about `max_bytes`.
+fn patch_text(diff: &git2::Diff<'_>, max_bytes: usize) -> Result<String, crate::ProjectError> {
     let mut out = String::new();
     diff.print(git2::DiffFormat::Patch, |_, _, line| {
-        let origin = line.origin();
-        if matches!(origin, '+' | '-' | ' ') {
-            out.push(origin);
+        if out.len() < max_bytes {
+            let origin = line.origin();
+            if matches!(origin, '+' | '-' | ' ') {
+                out.push(origin);
+            }
+            out.push_str(&String::from_utf8_lossy(line.content()));
         }
-        out.push_str(&String::from_utf8_lossy(line.content()));
         true
     })?;
     Ok(out)
@@ -367,18 +374,7 @@ pub fn staged_diff(root: &Path, max_bytes: usize) -> Result<String, crate::Proje
     let repo = repo_of(root)?;
     let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
     let diff = repo.diff_tree_to_index(head.as_ref(), None, None)?;
-    let mut out = String::new();
-    diff.print(git2::DiffFormat::Patch, |_, _, line| {
-        if out.len() < max_bytes {
-            let origin = line.origin();
-            if matches!(origin, '+' | '-' | ' ') {
-                out.push(origin);
-            }
-            out.push_str(&String::from_utf8_lossy(line.content()));
-        }
-        true
-    })?;
-    Ok(out)
+    patch_text(&diff, max_bytes)
 }
 
 /// Commits what is staged, with git's configured identity. Returns the short id.
