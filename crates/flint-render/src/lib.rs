@@ -6,6 +6,8 @@
 //! supplies them. The set loads once, on first use or on `warm()` at start-up. Texts
 //! over the size caps are escaped but not highlighted, so a huge file never stalls.
 
+pub mod markdown;
+
 use std::sync::OnceLock;
 
 use syntect::html::{line_tokens_to_classed_spans, ClassStyle};
