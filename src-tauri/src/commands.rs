@@ -307,3 +307,24 @@ pub async fn preview_context(state: State<'_, AppState>, prompt: String) -> Resu
         .map(|(_, report)| report)
         .map_err(|e| e.info())
 }
+
+/// A stored answer's markdown as safe HTML blocks (for answers loaded from history).
+#[tauri::command]
+pub async fn render_markdown(text: String) -> Result<Vec<String>> {
+    tokio::task::spawn_blocking(move || {
+        let mut splitter = flint_render::markdown::BlockSplitter::new();
+        let mut blocks: Vec<String> = splitter
+            .push(&text)
+            .iter()
+            .map(|b| flint_render::markdown::render_block(b))
+            .collect();
+        blocks.extend(
+            splitter
+                .finish()
+                .map(|b| flint_render::markdown::render_block(&b)),
+        );
+        blocks
+    })
+    .await
+    .map_err(|e| CoreError::Internal(e.to_string()).info())
+}

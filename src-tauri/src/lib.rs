@@ -43,6 +43,7 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::apply_review,
             commands::undo,
             commands::search_files,
+            commands::render_markdown,
             history::list_sessions,
             history::search_sessions,
             history::open_session,

@@ -52,6 +52,17 @@ async function shot(wd, name) {
   assert.ok(png.length > 1000, "screenshot has content");
 }
 
+/** The fixture answer as markdown: its code in a highlighted block, prose as text. */
+async function checkRendered(wd, el) {
+  const text = await wd.execute("return arguments[0].querySelector('.text').textContent", [el]);
+  assert.match(text, /The project is a small Rust crate\./);
+  assert.match(text, /Résumé: it prints a greeting ✓\./);
+  assert.ok(!text.includes("```"), `fences shown: ${text}`);
+  const code = await wd.execute("return arguments[0].querySelector('pre.code').textContent", [el]);
+  assert.equal(code, 'fn main() {\n    println!("hello from the fixture");\n}');
+  assert.ok(await wd.execute("return !!arguments[0].querySelector('pre.code [class^=hl-]')", [el]), "code is highlighted");
+}
+
 async function textOf(wd, css) {
   const els = await wd.findAll(css);
   return Promise.all(els.map((e) => wd.text(e)));
@@ -84,9 +95,11 @@ test("opens a project, streams an answer, and keeps it across a restart", async 
     const answer = await waitFor("the streamed answer", async () => {
       const [el] = await wd.findAll("[data-testid=message-assistant]");
       if (!el || (await wd.attribute(el, "data-status")) !== "complete") return null;
-      return wd.execute("return arguments[0].querySelector('.text').textContent", [el]);
+      return el;
     });
-    assert.equal(answer, expected);
+    // All of it arrived, and it is shown as markdown: a highlighted code block, no fences.
+    assert.equal(Number(await wd.attribute(answer, "data-chars")), expected.length);
+    await checkRendered(wd, answer);
     assert.deepEqual(await textOf(wd, "[data-testid=message-user] .text"), [PROMPT]);
     const metrics = await textOf(wd, "[data-testid=metrics]");
     assert.match(metrics[0], /first token \d+ ms/);
@@ -100,10 +113,11 @@ test("opens a project, streams an answer, and keeps it across a restart", async 
   try {
     await waitFor("the restored project", async () => (await textOf(wd, "[data-testid=project-name]"))[0] === "project");
     const restored = await waitFor("the restored conversation", async () => {
-      const els = await wd.findAll("[data-testid=message-assistant] .text");
-      return els.length === 1 && wd.text(els[0]);
+      const els = await wd.findAll("[data-testid=message-assistant]");
+      return els.length === 1 && (await wd.findAll("[data-testid=message-assistant] pre.code")).length === 1 && els[0];
     });
-    assert.equal(restored, expected);
+    assert.equal(Number(await wd.attribute(restored, "data-chars")), expected.length);
+    await checkRendered(wd, restored);
     assert.deepEqual(await textOf(wd, "[data-testid=message-user] .text"), [PROMPT]);
     await shot(wd, "restored.png");
 

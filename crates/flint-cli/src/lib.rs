@@ -304,7 +304,7 @@ async fn ask(
                         eprintln!("flint: left out of the context: {what}");
                     }
                 }
-                TurnEvent::Started { .. } => {}
+                TurnEvent::Started { .. } | TurnEvent::Blocks { .. } => {}
             },
             cancel,
         )

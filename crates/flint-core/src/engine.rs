@@ -445,6 +445,10 @@ impl Engine {
         // that no longer opens just means no review.
         let dir = ProjectDir::open(Path::new(&project_root)).ok();
         let mut parser = AnswerParser::new();
+        let mut blocks = flint_render::markdown::BlockSplitter::new();
+        let mut closed_utf16: u32 = 0;
+        let mut text_utf16: u32 = 0;
+        let mut rendered: Vec<String> = Vec::new();
         let mut edits: Vec<Edit> = Vec::new();
         let item_id = assistant_item.id;
         sink(TurnEvent::Started {
@@ -521,6 +525,15 @@ impl Engine {
                         first_token.get_or_insert_with(Instant::now);
                         text.push_str(&t);
                         pending.push_str(&t);
+                        text_utf16 += t.encode_utf16().count() as u32;
+                        let closed_now = blocks.push(&t);
+                        if !closed_now.is_empty() {
+                            rendered.extend(closed_now.iter().map(|b| flint_render::markdown::render_block(b)));
+                            // Everything but the open tail is closed (blank lines between
+                            // blocks included, though they render to nothing). The tail
+                            // just after a block closes is short, so this stays linear.
+                            closed_utf16 = text_utf16 - blocks.tail().encode_utf16().count() as u32;
+                        }
                         let found = parser.push(&t);
                         let provisional = parser.provisional();
                         if !found.is_empty() || provisional.is_some() {
@@ -565,6 +578,12 @@ impl Engine {
                 sink(TurnEvent::Delta {
                     text: std::mem::take(&mut pending),
                 });
+                if !rendered.is_empty() {
+                    sink(TurnEvent::Blocks {
+                        html: std::mem::take(&mut rendered),
+                        closed_utf16,
+                    });
+                }
                 last_emit = Instant::now();
             }
             if persisted_len != text.len() && last_persist.elapsed() >= PERSIST_EVERY {
@@ -578,6 +597,17 @@ impl Engine {
         drop(stream); // closes the connection at once when cancelled
         if !pending.is_empty() {
             sink(TurnEvent::Delta { text: pending });
+        }
+        // The open tail is final now: render it too.
+        if let Some(last) = blocks.finish() {
+            rendered.push(flint_render::markdown::render_block(&last));
+        }
+        closed_utf16 = text_utf16;
+        if !rendered.is_empty() {
+            sink(TurnEvent::Blocks {
+                html: rendered,
+                closed_utf16,
+            });
         }
         let last = parser.finish();
         if !last.is_empty() {

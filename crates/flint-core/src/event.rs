@@ -33,6 +33,13 @@ pub enum TurnEvent {
     Delta {
         text: String,
     },
+    /// Markdown blocks of the answer that can no longer change, rendered once to safe
+    /// HTML; `closed_utf16` is how much of the text (in UTF-16 units, as the UI counts)
+    /// they cover, so the UI shows only the rest as the open tail.
+    Blocks {
+        html: Vec<String>,
+        closed_utf16: u32,
+    },
     /// The answer's edit proposals so far, re-planned each time one completes. Sent
     /// as soon as the first edit has streamed; each replaces the previous one.
     Review {

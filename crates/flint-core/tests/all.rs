@@ -944,3 +944,37 @@ async fn reasoning_and_tool_calls_are_kept_with_the_answer() {
         Some("Looking at the code.")
     );
 }
+
+#[tokio::test]
+async fn closed_markdown_blocks_are_rendered_once_and_cover_the_whole_answer() {
+    let f = fixture();
+    let sid = session(&f).await;
+    let answer = "First paragraph.\n\n```rust\nfn a() {}\n```\nLast <b>words</b>";
+    let pieces: Vec<String> = answer.chars().map(String::from).collect();
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    f.fake.push_text(&refs);
+    let (events, sink) = recorder();
+    f.engine
+        .run_turn(sid, "q", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    let mut html = Vec::new();
+    let mut covered = 0;
+    for e in events.lock().unwrap().iter() {
+        if let TurnEvent::Blocks {
+            html: h,
+            closed_utf16,
+        } = e
+        {
+            html.extend(h.clone());
+            covered = *closed_utf16;
+        }
+    }
+    assert_eq!(html.len(), 3, "{html:?}");
+    assert_eq!(html[0], "<p>First paragraph.</p>\n");
+    assert!(
+        html[1].starts_with("<pre class=\"code\" data-lang=\"rust\">") && html[1].contains("hl-")
+    );
+    assert!(html[2].contains("&lt;b&gt;words&lt;/b&gt;"), "{}", html[2]);
+    assert_eq!(covered as usize, answer.encode_utf16().count());
+}

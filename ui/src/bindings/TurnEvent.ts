@@ -16,7 +16,7 @@ export type TurnEvent = { "type": "started",
 /**
  * The prompt just recorded; none when escalating (the answer is to the latest).
  */
-user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "review", review: Review, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, 
+user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, } | { "type": "blocks", html: Array<string>, closed_utf16: number, } | { "type": "review", review: Review, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, 
 /**
  * The model's reasoning summary, if it sent one.
  */

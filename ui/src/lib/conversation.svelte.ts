@@ -18,6 +18,10 @@ export interface ChatItem {
   model: string | null;
   metrics: Metrics | null;
   reasoning: string | null;
+  /** Closed markdown blocks as safe HTML from Rust (null until rendered). */
+  blocks: string[] | null;
+  /** How much of `text` (UTF-16 units) the blocks cover; the rest is the open tail. */
+  closed: number;
 }
 
 export type FrameScheduler = (cb: () => void) => void;
@@ -36,6 +40,8 @@ function fromItem(i: Item): ChatItem {
     model: i.model,
     metrics: i.metrics,
     reasoning: i.reasoning,
+    blocks: null,
+    closed: 0,
   };
 }
 
@@ -119,6 +125,15 @@ export class Conversation {
         if (e.user_item) this.items.push(fromItem(e.user_item));
         this.items.push(fromItem(e.assistant_item));
         break;
+      case "blocks": {
+        this.#flush();
+        const last = this.items[this.items.length - 1];
+        if (last && last.role === "assistant") {
+          last.blocks = [...(last.blocks ?? []), ...e.html];
+          last.closed = e.closed_utf16;
+        }
+        break;
+      }
       case "review":
         this.review = e.review;
         break;

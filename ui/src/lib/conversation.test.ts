@@ -65,6 +65,19 @@ describe("Conversation", () => {
     expect(conv.streaming).toBe(false);
   });
 
+  it("takes closed markdown blocks and leaves the rest as the open tail", async () => {
+    await conv.send("q");
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "q"),
+      assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+    });
+    fake.emit({ type: "delta", text: "Para.\n\nMore" });
+    fake.emit({ type: "blocks", html: ["<p>Para.</p>"], closed_utf16: 7 });
+    expect(conv.items[1]!.blocks).toEqual(["<p>Para.</p>"]);
+    expect(conv.items[1]!.text.slice(conv.items[1]!.closed)).toBe("More");
+  });
+
   it("keeps partial text and the reason when a turn fails", async () => {
     await conv.send("q");
     fake.emit({

@@ -104,6 +104,7 @@ export class FakeIpc implements Ipc {
     this.emit = onEvent;
     return 200 + this.retries;
   };
+  renderMarkdown = async (text: string) => [`<p>${text.replace(/</g, "&lt;")}</p>`];
   files: string[] = [];
   searchFiles = async (query: string): Promise<FileMatch[]> =>
     this.files.filter((f) => f.includes(query)).map((path) => ({ path, indices: [] }));

@@ -43,6 +43,8 @@ export interface Ipc {
   /** Answers the latest prompt again on the session's model. */
   retry(onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
+  /** A stored answer's markdown as safe HTML blocks (made in Rust). */
+  renderMarkdown(text: string): Promise<string[]>;
   /** Project files matching `query` fuzzily, best first. */
   searchFiles(query: string): Promise<FileMatch[]>;
   /** What the next turn would send for `prompt`. */
@@ -113,6 +115,7 @@ export const tauriIpc: Ipc = {
     return invoke<number>("retry", { onEvent: channel });
   },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
+  renderMarkdown: (text) => invoke<string[]>("render_markdown", { text }),
   searchFiles: (query) => invoke<FileMatch[]>("search_files", { query }),
   previewContext: (prompt) => invoke<ContextReport>("preview_context", { prompt }),
   gitStatus: () => invoke<GitStatus | null>("git_status"),
