@@ -328,3 +328,19 @@ pub async fn render_markdown(text: String) -> Result<Vec<String>> {
     .await
     .map_err(|e| CoreError::Internal(e.to_string()).info())
 }
+
+/// Opens an http(s) link from an answer in the system browser; anything else is refused.
+#[tauri::command]
+pub fn open_url(url: String) -> Result<()> {
+    let lower = url.trim().to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err(ErrorInfo {
+            code: "unsafe_link".into(),
+            message: "Only http and https links open.".into(),
+        });
+    }
+    open::that_detached(url.trim()).map_err(|e| ErrorInfo {
+        code: "open_failed".into(),
+        message: format!("could not open the link: {e}"),
+    })
+}

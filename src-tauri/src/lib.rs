@@ -44,6 +44,7 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::undo,
             commands::search_files,
             commands::render_markdown,
+            commands::open_url,
             history::list_sessions,
             history::search_sessions,
             history::open_session,

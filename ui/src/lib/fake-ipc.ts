@@ -104,6 +104,10 @@ export class FakeIpc implements Ipc {
     this.emit = onEvent;
     return 200 + this.retries;
   };
+  openedUrls: string[] = [];
+  openUrl = async (url: string) => {
+    this.openedUrls.push(url);
+  };
   renderMarkdown = async (text: string) => [`<p>${text.replace(/</g, "&lt;")}</p>`];
   files: string[] = [];
   searchFiles = async (query: string): Promise<FileMatch[]> =>

@@ -43,6 +43,8 @@ export interface Ipc {
   /** Answers the latest prompt again on the session's model. */
   retry(onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
+  /** Opens an http(s) link in the system browser. */
+  openUrl(url: string): Promise<void>;
   /** A stored answer's markdown as safe HTML blocks (made in Rust). */
   renderMarkdown(text: string): Promise<string[]>;
   /** Project files matching `query` fuzzily, best first. */
@@ -115,6 +117,7 @@ export const tauriIpc: Ipc = {
     return invoke<number>("retry", { onEvent: channel });
   },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
+  openUrl: (url) => invoke<void>("open_url", { url }),
   renderMarkdown: (text) => invoke<string[]>("render_markdown", { text }),
   searchFiles: (query) => invoke<FileMatch[]>("search_files", { query }),
   previewContext: (prompt) => invoke<ContextReport>("preview_context", { prompt }),

@@ -1,0 +1,64 @@
+// Hostile model output in the real app: every payload streams through the renderer,
+// none runs, and each is shown as text.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
+import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = resolve(here, "../fixtures");
+const out = join(here, "out");
+let driverUrl;
+let project;
+
+before(async () => {
+  mkdirSync(out, { recursive: true });
+  const scratch = makeProject(join(fixtures, "project"));
+  project = scratch.project;
+  const display = await startXvfb();
+  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hostile.sse"), "--rate", "400"]);
+  driverUrl = await startDriver({
+    DISPLAY: display,
+    FLINT_DATA_DIR: join(scratch.home, "data"),
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  });
+});
+
+after(() => stopAll());
+
+test("hostile output is inert and shown as text", async () => {
+  const wd = await new WebDriver(driverUrl).start(need("FLINT_APP"), [project]);
+  try {
+    const composer = await waitFor("the composer", () => wd.find("[data-testid=composer]"));
+    await wd.type(composer, "show me payloads" + Keys.ENTER);
+    const el = await waitFor("the answer", async () => {
+      const [m] = await wd.findAll("[data-testid=message-assistant]");
+      return m && (await wd.attribute(m, "data-status")) === "complete" && m;
+    });
+    // Links are clickable in principle: click the one the model made.
+    const links = await wd.execute("return Array.from(arguments[0].querySelectorAll('a')).map(a => a.getAttribute('href'))", [el]);
+    for (const a of await wd.findAll("[data-testid=message-assistant] a")) await wd.click(a);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await wd.execute("return String(window.__pwned)"), "undefined");
+    const tags = await wd.execute(
+      "return Array.from(arguments[0].querySelectorAll('script,img,svg,iframe,style,[onclick],[onerror],[onload]')).map(e => e.tagName)",
+      [el],
+    );
+    assert.deepEqual(tags, []);
+    assert.ok(links.every((h) => h === "" || h === null || /^https?:/.test(h)), `hrefs: ${links}`);
+    const text = await wd.execute("return arguments[0].querySelector('.text').textContent", [el]);
+    for (const shown of ["<script>window.__pwned = 'script'</script>", "<img src=x onerror=", "<svg onload=", "<iframe src=", "<style>body", "Entities: <script> &amp; end."]) {
+      assert.ok(text.includes(shown), `not shown as text: ${shown}\n${text}`);
+    }
+    assert.equal(await wd.execute("return getComputedStyle(document.body).display"), "block");
+    writeFileSync(join(out, "hostile.png"), await wd.screenshot());
+  } finally {
+    await wd.quit();
+  }
+});
