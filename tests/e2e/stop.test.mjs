@@ -45,6 +45,12 @@ test("Stop ends the stream and keeps what arrived; Retry answers again; both sur
       const [t] = await textOf(wd, "[data-testid=message-assistant] .text");
       return t && t.length > 10;
     });
+    // The live readout shows while the answer streams.
+    const live = await waitFor("the live readout", async () => {
+      const [r] = await textOf(wd, "[data-testid=live-readout]");
+      return r && /tok\/s/.test(r) && r;
+    });
+    assert.match(live, /first token \d+ ms · ~\d+ tok\/s/);
     await wd.click(await wd.find("[data-testid=stop]"));
     await waitFor("the stopped status", async () => {
       const [el] = await wd.findAll("[data-testid=message-assistant]");

@@ -20,6 +20,7 @@ describe("Message", () => {
       reasoning: null,
       blocks: ['<p><a href="https://example.com/doc">doc</a> <a href="">bad</a></p>'],
       closed: 1,
+      live: null,
     };
     const { container } = render(Message, { item });
     const [good, bad] = Array.from(container.querySelectorAll("a"));

@@ -22,6 +22,8 @@ export interface ChatItem {
   blocks: string[] | null;
   /** How much of `text` (UTF-16 units) the blocks cover; the rest is the open tail. */
   closed: number;
+  /** While streaming: time to first text and an estimate of tokens/s (4 chars a token). */
+  live: { ttftMs: number | null; tokensPerSec: number | null } | null;
 }
 
 export type FrameScheduler = (cb: () => void) => void;
@@ -42,6 +44,7 @@ function fromItem(i: Item): ChatItem {
     reasoning: i.reasoning,
     blocks: null,
     closed: 0,
+    live: null,
   };
 }
 
@@ -56,6 +59,8 @@ export class Conversation {
   review = $state<Review | null>(null);
 
   #pending = "";
+  #sentAt = 0;
+  #firstAt: number | null = null;
   #frameQueued = false;
   #schedule: FrameScheduler;
 
@@ -123,7 +128,12 @@ export class Conversation {
     switch (e.type) {
       case "started":
         if (e.user_item) this.items.push(fromItem(e.user_item));
-        this.items.push(fromItem(e.assistant_item));
+        this.items.push({
+          ...fromItem(e.assistant_item),
+          live: { ttftMs: null, tokensPerSec: null },
+        });
+        this.#sentAt = performance.now();
+        this.#firstAt = null;
         break;
       case "blocks": {
         this.#flush();
@@ -142,6 +152,7 @@ export class Conversation {
         break;
       case "delta":
         this.retrying = null;
+        this.#firstAt ??= performance.now();
         this.#pending += e.text;
         if (!this.#frameQueued) {
           this.#frameQueued = true;
@@ -153,6 +164,7 @@ export class Conversation {
         this.retrying = null;
         const item = this.items.find((i) => i.id === e.item_id);
         if (item) {
+          item.live = null;
           item.status = e.status;
           item.error = e.error?.message ?? null;
           item.metrics = e.metrics;
@@ -173,7 +185,16 @@ export class Conversation {
     this.#frameQueued = false;
     if (!this.#pending) return;
     const last = this.items[this.items.length - 1];
-    if (last && last.role === "assistant") last.text += this.#pending;
+    if (last && last.role === "assistant") {
+      last.text += this.#pending;
+      if (last.live && this.#firstAt !== null) {
+        const secs = (performance.now() - this.#firstAt) / 1000;
+        last.live = {
+          ttftMs: this.#firstAt - this.#sentAt,
+          tokensPerSec: secs > 0.05 ? last.text.length / 4 / secs : null,
+        };
+      }
+    }
     this.#pending = "";
   }
 }

@@ -48,6 +48,7 @@ describe("Conversation", () => {
     expect(conv.items[1]!.text).toBe("");
     paint();
     expect(conv.items[1]!.text).toBe("abc");
+    expect(conv.items[1]!.live?.ttftMs).not.toBeNull(); // the live readout runs while streaming
     fake.emit({ type: "delta", text: "d" });
     fake.emit({
       type: "finished",
@@ -62,6 +63,7 @@ describe("Conversation", () => {
     expect(conv.items[1]!.status).toBe("complete");
     expect(conv.items[1]!.metrics?.tokens_per_sec).toBe(900);
     expect(conv.items[1]!.reasoning).toBe("thought");
+    expect(conv.items[1]!.live).toBeNull();
     expect(conv.streaming).toBe(false);
   });
 
