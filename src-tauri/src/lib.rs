@@ -17,6 +17,15 @@ use state::AppState;
 
 /// Starts the app, opening `initial` as the project when given.
 pub fn run(initial: Option<PathBuf>) -> ExitCode {
+    // Without a display the toolkit would abort with a backtrace; say what is wrong.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "flint: no display (DISPLAY and WAYLAND_DISPLAY are unset). Run Flint in a desktop \
+             session, or use the headless commands: `flint ask`, `flint apply`, `flint sessions`."
+        );
+        return ExitCode::FAILURE;
+    }
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {

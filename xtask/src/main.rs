@@ -227,6 +227,11 @@ fn run_app(args: &[String]) -> Result {
     let mut cargo = vec!["run", "--package", "flint", "--bin", "flint"];
     cargo.extend(APP_FEATURES);
     cargo.push("--");
+    // `cargo xtask run -- PATH` arrives here with its own `--`.
+    let args = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
     cargo.extend(args.iter().map(String::as_str));
     sh(&root(), "cargo", &cargo, &[])
 }
