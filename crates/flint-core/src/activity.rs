@@ -26,14 +26,32 @@ fn hash_of(bytes: &[u8]) -> String {
     flint_edit::content_hash(bytes)
 }
 
-fn head_text(root: &Path, rel: &str) -> Option<String> {
-    let repo = git2::Repository::discover(root).ok()?;
-    let workdir = repo.workdir()?.canonicalize().ok()?;
-    let in_repo = root.join(rel).strip_prefix(&workdir).ok()?.to_path_buf();
-    let tree = repo.head().ok()?.peel_to_tree().ok()?;
-    let entry = tree.get_path(&in_repo).ok()?;
-    let blob = repo.find_blob(entry.id()).ok()?;
-    std::str::from_utf8(blob.content()).ok().map(str::to_owned)
+/// The project's git HEAD, opened once per batch of changes (a checkout can report
+/// thousands of paths; discovering the repository for each would dominate).
+struct Head {
+    repo: git2::Repository,
+    workdir: std::path::PathBuf,
+}
+
+impl Head {
+    fn open(root: &Path) -> Option<Self> {
+        let repo = git2::Repository::discover(root).ok()?;
+        let workdir = repo.workdir()?.canonicalize().ok()?;
+        Some(Self { repo, workdir })
+    }
+
+    /// The file's text at HEAD, if it is committed there.
+    fn text(&self, root: &Path, rel: &str) -> Option<String> {
+        let in_repo = root
+            .join(rel)
+            .strip_prefix(&self.workdir)
+            .ok()?
+            .to_path_buf();
+        let tree = self.repo.head().ok()?.peel_to_tree().ok()?;
+        let entry = tree.get_path(&in_repo).ok()?;
+        let blob = self.repo.find_blob(entry.id()).ok()?;
+        std::str::from_utf8(blob.content()).ok().map(str::to_owned)
+    }
 }
 
 impl Activity {
@@ -51,6 +69,7 @@ impl Activity {
 
     /// Takes a batch of changed paths from the watcher.
     pub fn saw(&mut self, root: &Path, paths: &[String]) {
+        let mut head: Option<Option<Head>> = None;
         for path in paths {
             let now = std::fs::read(root.join(path)).ok();
             let now_hash = now.as_deref().map(hash_of);
@@ -59,7 +78,10 @@ impl Activity {
             }
             self.own_writes.remove(path);
             if !self.baselines.contains_key(path) {
-                let base = head_text(root, path);
+                let base = head
+                    .get_or_insert_with(|| Head::open(root))
+                    .as_ref()
+                    .and_then(|h| h.text(root, path));
                 self.baselines.insert(path.clone(), base);
             }
             let same = match (&self.baselines[path], &now) {
