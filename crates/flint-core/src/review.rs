@@ -92,16 +92,15 @@ fn text_of(path: &str, bytes: &Option<Vec<u8>>) -> String {
         .unwrap_or_default()
 }
 
-/// The hunks between two versions of a file, each line highlighted in the context of
-/// its whole version (so a line inside a block comment is shown as comment).
-fn highlighted_hunks(path: &str, before: &str, after: &str) -> Vec<Hunk> {
-    let mut hunks = flint_edit::hunks(before, after);
+/// Fills in each hunk line's highlighted HTML, highlighting the whole versions of the
+/// file (so a line inside a block comment is shown as comment).
+fn highlight_hunks(path: &str, before: &str, after: &str, hunks: &mut [Hunk]) {
     if hunks.is_empty() {
-        return hunks;
+        return;
     }
     let old = flint_render::highlight_lines(path, before);
     let new = flint_render::highlight_lines(path, after);
-    for h in &mut hunks {
+    for h in hunks.iter_mut() {
         let mut o = (h.old_start as usize).saturating_sub(1);
         let mut n = (h.new_start as usize).saturating_sub(1);
         for line in &mut h.lines {
@@ -122,11 +121,28 @@ fn highlighted_hunks(path: &str, before: &str, after: &str) -> Vec<Hunk> {
             };
         }
     }
-    hunks
 }
 
-/// Plans `edits` against the project as it is now, as review shows them.
+/// Plans `edits` against the project as it is now, as review shows them (hunks
+/// highlighted).
 pub fn review_of(
+    item_id: i64,
+    dir: &ProjectDir,
+    edits: &[Edit],
+    parse_errors: &[String],
+) -> (ChangeSet, Review) {
+    let (set, mut review) = plan_review(item_id, dir, edits, parse_errors);
+    // `plan_review` lists the files in the change set's order.
+    for (f, r) in set.files.iter().zip(review.files.iter_mut()) {
+        let (before, after) = (text_of(&f.path, &f.before), text_of(&f.path, &f.after));
+        highlight_hunks(&f.path, &before, &after, &mut r.hunks);
+    }
+    (set, review)
+}
+
+/// Plans `edits` against the project as it is now: the change set and its plain hunks
+/// (for the command line, which prints text and has no use for highlighting).
+fn plan_review(
     item_id: i64,
     dir: &ProjectDir,
     edits: &[Edit],
@@ -144,11 +160,7 @@ pub fn review_of(
                 (_, None) => ChangeKind::Deleted,
                 _ => ChangeKind::Modified,
             },
-            hunks: highlighted_hunks(
-                &f.path,
-                &text_of(&f.path, &f.before),
-                &text_of(&f.path, &f.after),
-            ),
+            hunks: flint_edit::hunks(&text_of(&f.path, &f.before), &text_of(&f.path, &f.after)),
             base_hash: f.before.as_deref().map(flint_edit::content_hash),
             status: ReviewStatus::Pending,
             detail: None,
@@ -305,17 +317,7 @@ impl Engine {
             }
             engine.flint_writes(dir.root(), &writes);
             let applied = flint_edit::apply(&dir, &writes).map_err(edit_err)?;
-            let checkpoint = if applied.files.is_empty() {
-                None
-            } else {
-                let files: Vec<CheckpointFile> = applied
-                    .files
-                    .iter()
-                    .map(|f| CheckpointFile { path: f.path.clone(), before: f.before.clone(), after: f.after.clone() })
-                    .collect();
-                let summary = summary(&files);
-                Some(s.add_checkpoint(project_id, Some(item_id), &summary, &files)?)
-            };
+            let checkpoint = record(&s, project_id, Some(item_id), &applied)?;
             for f in &applied.files {
                 s.set_review(item_id, &f.path, "applied", None)?;
             }
@@ -353,7 +355,7 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let dir = ProjectDir::open(&root)?;
             let (edits, errors) = edits_in(&text);
-            let (set, review) = review_of(0, &dir, &edits, &errors);
+            let (set, review) = plan_review(0, &dir, &edits, &errors);
             if check || !review.failures.is_empty() || set.files.is_empty() {
                 return Ok((review, None));
             }
@@ -364,17 +366,7 @@ impl Engine {
                 .lock()
                 .map_err(|_| CoreError::Internal("store lock".into()))?;
             let project = s.touch_project(&dir.root().display().to_string(), &dir.name())?;
-            let files: Vec<CheckpointFile> = applied
-                .files
-                .iter()
-                .map(|f| CheckpointFile {
-                    path: f.path.clone(),
-                    before: f.before.clone(),
-                    after: f.after.clone(),
-                })
-                .collect();
-            let cp = s.add_checkpoint(project.id, None, &summary(&files), &files)?;
-            Ok((review, Some(cp)))
+            Ok((review, record(&s, project.id, None, &applied)?))
         })
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?
@@ -442,6 +434,33 @@ impl Engine {
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?
     }
+}
+
+/// Keeps what was applied as a checkpoint (none if nothing was written).
+fn record(
+    s: &Store,
+    project_id: i64,
+    item_id: Option<i64>,
+    applied: &flint_edit::Applied,
+) -> Result<Option<Checkpoint>, CoreError> {
+    if applied.files.is_empty() {
+        return Ok(None);
+    }
+    let files: Vec<CheckpointFile> = applied
+        .files
+        .iter()
+        .map(|f| CheckpointFile {
+            path: f.path.clone(),
+            before: f.before.clone(),
+            after: f.after.clone(),
+        })
+        .collect();
+    Ok(Some(s.add_checkpoint(
+        project_id,
+        item_id,
+        &summary(&files),
+        &files,
+    )?))
 }
 
 fn summary(files: &[CheckpointFile]) -> String {
