@@ -221,6 +221,24 @@ fn fast_slot(paths: &Paths, choice: Choice) -> Result<ResolvedSlot, CoreError> {
     fast.ok_or(CoreError::NoModel(ModelSlot::Fast))
 }
 
+/// An engine on the history database with the fast model chosen on the command line
+/// (or in the settings), and that model's resolved slot.
+async fn engine_with_fast_model(choice: Choice) -> Result<(Engine, ResolvedSlot), String> {
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+    // The keychain is a blocking call (D-Bus, Keychain Services): off the executor.
+    let slot = {
+        let paths = paths.clone();
+        tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
+    let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
+    let client = slot.connect().map_err(|e| e.to_string())?;
+    let engine = Engine::new(store, Some(client), None).with_global_agents(paths.global_agents());
+    Ok((engine, slot))
+}
+
 async fn ask(
     project: Option<PathBuf>,
     choice: Choice,
@@ -229,28 +247,14 @@ async fn ask(
     tty: bool,
 ) -> Result<(), String> {
     let err = |e: CoreError| e.to_string();
-    let paths = Paths::from_env().map_err(err)?;
-    // The keychain is a blocking call (D-Bus, Keychain Services): off the executor.
-    let slot = {
-        let paths = paths.clone();
-        tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(err)?
-    };
+    let (engine, slot) = engine_with_fast_model(choice).await?;
     if slot.model.is_empty() {
         return Err(format!(
             "no model is chosen for {}; pass --model or set one in the settings",
             slot.provider
         ));
     }
-    let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-    let engine = Engine::new(store, Some(slot.connect().map_err(err)?), None)
-        .with_global_agents(paths.global_agents());
-    let dir = match project {
-        Some(p) => p,
-        None => std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?,
-    };
+    let dir = project_dir(project)?;
     let workspace = engine.open_project(&dir).await.map_err(err)?;
     let session = engine
         .new_session(workspace.project.id, "")
@@ -448,26 +452,12 @@ async fn context(
     out: &mut (dyn Write + Send),
 ) -> Result<(), String> {
     let root = project_dir(project)?;
-    let paths = Paths::from_env().map_err(|e| e.to_string())?;
-    let slot = {
-        let paths = paths.clone();
-        let choice = Choice {
-            provider: None,
-            base_url: None,
-            model: None,
-        };
-        tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
+    let choice = Choice {
+        provider: None,
+        base_url: None,
+        model: None,
     };
-    let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-    let engine = Engine::new(
-        store,
-        Some(slot.connect().map_err(|e| e.to_string())?),
-        None,
-    )
-    .with_global_agents(paths.global_agents());
+    let (engine, slot) = engine_with_fast_model(choice).await?;
     let ws = engine
         .open_project(&root)
         .await
