@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
-import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+import { need, startJourney, stopAll } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures");
@@ -23,21 +23,10 @@ let replayUrl;
 before(async () => {
   app = need("FLINT_APP");
   mkdirSync(out, { recursive: true });
-  const scratch = makeProject(join(fixtures, "project"));
-  project = scratch.project;
-  const display = await startXvfb();
   // Paced at 400 events/s so the answer visibly streams for a fraction of a second.
-  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "400"]);
+  let baseUrl;
+  ({ project, driverUrl, baseUrl } = await startJourney(fixtures, ["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "400"]));
   replayUrl = baseUrl.replace(/\/v1$/, "");
-  const env = {
-    DISPLAY: display,
-    FLINT_DATA_DIR: join(scratch.home, "data"),
-    FLINT_CONFIG_DIR: join(scratch.home, "config"),
-    OPENAI_BASE_URL: baseUrl,
-    OPENAI_API_KEY: "",
-    FLINT_MODEL: "fixture-model",
-  };
-  driverUrl = await startDriver(env);
 });
 
 after(() => stopAll());

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
-import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+import { need, startJourney, stopAll } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures");
@@ -18,18 +18,7 @@ let project;
 
 before(async () => {
   mkdirSync(out, { recursive: true });
-  const scratch = makeProject(join(fixtures, "project"));
-  project = scratch.project;
-  const display = await startXvfb();
-  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-edit.sse"), "--rate", "200"]);
-  driverUrl = await startDriver({
-    DISPLAY: display,
-    FLINT_DATA_DIR: join(scratch.home, "data"),
-    FLINT_CONFIG_DIR: join(scratch.home, "config"),
-    OPENAI_BASE_URL: baseUrl,
-    OPENAI_API_KEY: "",
-    FLINT_MODEL: "fixture-model",
-  });
+  ({ project, driverUrl } = await startJourney(fixtures, ["--chat", join(fixtures, "sse/chat-edit.sse"), "--rate", "200"]));
 });
 
 after(() => stopAll());

@@ -113,3 +113,21 @@ export function makeProject(fixtureDir) {
   git("-c", "user.name=Flint Tests", "-c", "user.email=tests@flint.invalid", "commit", "-q", "-m", "fixture");
   return { home, project };
 }
+
+/** The usual set-up of a journey: a scratch copy of the fixture project, a display,
+ *  the stand-in server with `replayArgs`, and tauri-driver with the app pointed at that
+ *  server as an OpenAI-compatible provider (`fixture-model`, no key). */
+export async function startJourney(fixtures, replayArgs) {
+  const scratch = makeProject(join(fixtures, "project"));
+  const display = await startXvfb();
+  const baseUrl = await startReplay(replayArgs);
+  const driverUrl = await startDriver({
+    DISPLAY: display,
+    FLINT_DATA_DIR: join(scratch.home, "data"),
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  });
+  return { project: scratch.project, baseUrl, driverUrl };
+}

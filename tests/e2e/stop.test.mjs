@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
-import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
+import { need, startJourney, stopAll } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures");
@@ -16,19 +16,8 @@ let project;
 
 before(async () => {
   mkdirSync(out, { recursive: true });
-  const scratch = makeProject(join(fixtures, "project"));
-  project = scratch.project;
-  const display = await startXvfb();
   // 8 events a second: the 49-event answer would take about 6 s.
-  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "8"]);
-  driverUrl = await startDriver({
-    DISPLAY: display,
-    FLINT_DATA_DIR: join(scratch.home, "data"),
-    FLINT_CONFIG_DIR: join(scratch.home, "config"),
-    OPENAI_BASE_URL: baseUrl,
-    OPENAI_API_KEY: "",
-    FLINT_MODEL: "fixture-model",
-  });
+  ({ project, driverUrl } = await startJourney(fixtures, ["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "8"]));
 });
 
 after(() => stopAll());
