@@ -11,6 +11,9 @@ use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, Options, Parser, Tag, T
 
 use crate::{escape, highlight_lines};
 
+const PATCH_BEGIN: &str = "*** Begin Patch";
+const PATCH_END: &str = "*** End Patch";
+
 /// Splits markdown into blocks as text arrives.
 #[derive(Debug, Default)]
 pub struct BlockSplitter {
@@ -41,12 +44,16 @@ impl BlockSplitter {
             let trimmed = line.trim_start();
             match &self.fence {
                 Some(f) => {
-                    if trimmed.starts_with(f.as_str())
-                        && trimmed
-                            .trim_end()
-                            .chars()
-                            .all(|c| c == f.chars().next().unwrap_or('`'))
-                    {
+                    let closes = if f == PATCH_END {
+                        trimmed.trim_end() == PATCH_END
+                    } else {
+                        trimmed.starts_with(f.as_str())
+                            && trimmed
+                                .trim_end()
+                                .chars()
+                                .all(|c| c == f.chars().next().unwrap_or('`'))
+                    };
+                    if closes {
                         self.fence = None;
                         closed.push(self.take(end));
                         line_start = 0;
@@ -58,11 +65,15 @@ impl BlockSplitter {
                         .chars()
                         .take_while(|&c| c == '`' || c == '~')
                         .count();
-                    if fence_len >= 3
-                        && trimmed
-                            .chars()
-                            .next()
-                            .is_some_and(|c| trimmed[..fence_len].chars().all(|x| x == c))
+                    // An unfenced apply_patch is a block of its own, like a fence:
+                    // its lines must not run together as a paragraph.
+                    let patch = trimmed.trim_end() == PATCH_BEGIN;
+                    if patch
+                        || fence_len >= 3
+                            && trimmed
+                                .chars()
+                                .next()
+                                .is_some_and(|c| trimmed[..fence_len].chars().all(|x| x == c))
                     {
                         // A fence opens a new block: what came before is closed.
                         if line_start > 0 {
@@ -74,7 +85,11 @@ impl BlockSplitter {
                             }
                         }
                         let c = trimmed.chars().next().unwrap_or('`');
-                        self.fence = Some(std::iter::repeat_n(c, fence_len).collect());
+                        self.fence = Some(if patch {
+                            PATCH_END.to_string()
+                        } else {
+                            std::iter::repeat_n(c, fence_len).collect()
+                        });
                         line_start = self.scanned;
                         continue;
                     }
@@ -127,6 +142,11 @@ fn safe_url(url: &str) -> bool {
 
 /// One block of markdown as safe HTML, code highlighted by its fence's language.
 pub fn render_block(markdown: &str) -> String {
+    // An unfenced patch is shown as it was written, coloured as a diff.
+    if markdown.trim_start().starts_with(PATCH_BEGIN) {
+        let lines = highlight_lines("answer.diff", markdown.trim_end()).join("\n");
+        return format!("<pre class=\"code\" data-lang=\"patch\"><code>{lines}</code></pre>\n");
+    }
     let mut opts = Options::empty();
     opts.insert(Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS);
     let mut out = String::new();
@@ -232,6 +252,24 @@ mod tests {
             "a blank line inside code does not close it"
         );
         assert_eq!(blocks[2], "After the code.\n\n");
+    }
+
+    #[test]
+    fn an_unfenced_patch_is_one_block_shown_line_by_line() {
+        let text = "I'll change it.\n\n*** Begin Patch\n*** Update File: a.rs\n@@\n-x\n\n+y\n*** End Patch\n\nDone.\n";
+        let blocks = split_all(&[text]);
+        assert_eq!(blocks.len(), 3, "{blocks:#?}");
+        assert!(blocks[1].starts_with("*** Begin Patch") && blocks[1].ends_with("*** End Patch\n"));
+        let html = render_block(&blocks[1]);
+        assert!(
+            html.starts_with("<pre class=\"code\" data-lang=\"patch\"><code>"),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches('\n').count(),
+            7,
+            "seven lines, one each: {html}"
+        );
     }
 
     #[test]
