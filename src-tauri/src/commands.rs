@@ -120,6 +120,7 @@ pub async fn send_prompt(
         session_id,
         on_event,
         Turn::Prompt(prompt),
+        None,
     ))
 }
 
@@ -131,7 +132,14 @@ pub async fn retry(
     on_event: Channel<TurnEvent>,
 ) -> Result<u32> {
     let session_id = current_session(&state).await?;
-    Ok(spawn_turn(app, &state, session_id, on_event, Turn::Retry))
+    Ok(spawn_turn(
+        app,
+        &state,
+        session_id,
+        on_event,
+        Turn::Retry,
+        None,
+    ))
 }
 
 /// Re-answers the latest prompt with the deep model; the session stays on it.
@@ -148,11 +156,12 @@ pub async fn escalate(
         session_id,
         on_event,
         Turn::Escalate,
+        None,
     ))
 }
 
 /// What a turn does.
-enum Turn {
+pub(crate) enum Turn {
     Prompt(String),
     Escalate,
     Retry,
@@ -177,20 +186,27 @@ async fn current_session(state: &AppState) -> Result<i64> {
     Ok(id)
 }
 
-/// Runs a turn in the background; its events go to `on_event`.
-fn spawn_turn(
+/// Also told of each event of a turn (the quick prompt forwards edits to the main window).
+pub(crate) type Forward = Box<dyn Fn(&TurnEvent) + Send + Sync>;
+
+/// Runs a turn in the background; its events go to `on_event` (and `forward`).
+pub(crate) fn spawn_turn(
     app: AppHandle,
     state: &AppState,
     session_id: i64,
     on_event: Channel<TurnEvent>,
     turn: Turn,
+    forward: Option<Forward>,
 ) -> u32 {
     let (turn_id, cancel) = state.register_turn();
     let engine = state.engine.clone();
     tauri::async_runtime::spawn(async move {
         let channel = on_event.clone();
         // A closed window drops its channel; the turn still completes and is saved.
-        let sink = move |event| {
+        let sink = move |event: TurnEvent| {
+            if let Some(f) = &forward {
+                f(&event);
+            }
             let _ = channel.send(event);
         };
         let result = match turn {
@@ -343,4 +359,17 @@ pub fn open_url(url: String) -> Result<()> {
         code: "open_failed".into(),
         message: format!("could not open the link: {e}"),
     })
+}
+
+/// The window painted its first frame: logged once with the time since start, which is
+/// how start-up time is watched (the benchmark suite reads this line).
+#[tauri::command]
+pub fn ui_ready() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "flint: first paint {} ms after start",
+            crate::started().elapsed().as_millis()
+        );
+    });
 }

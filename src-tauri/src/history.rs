@@ -53,6 +53,11 @@ pub async fn search_sessions(
 /// Makes `id` the current session (opening its project if it is another one).
 #[tauri::command]
 pub async fn open_session(state: State<'_, AppState>, id: i64) -> Result<Snapshot> {
+    open_session_now(&state, id).await
+}
+
+/// Makes session `id` the current one (opening its project if another is open).
+pub(crate) async fn open_session_now(state: &AppState, id: i64) -> Result<Snapshot> {
     let (session, items, project) = state
         .engine
         .db(move |s| {

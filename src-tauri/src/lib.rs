@@ -5,8 +5,12 @@
 mod commands;
 mod git;
 mod history;
+mod instance;
+mod quick;
 mod settings;
+mod shortcut;
 mod state;
+mod tray;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +19,17 @@ use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
 
 use state::AppState;
 
-/// Starts the app, opening `initial` as the project when given.
-pub fn run(initial: Option<PathBuf>) -> ExitCode {
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// When the app started (first asked).
+pub(crate) fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
+/// Starts the app, opening `initial` as the project when given and the quick prompt
+/// when asked; if Flint is already running, hands both to it instead.
+pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
+    started();
     // Without a display the toolkit would abort with a backtrace; say what is wrong.
     #[cfg(target_os = "linux")]
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
@@ -26,15 +39,58 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let result = tauri::Builder::default()
+    let launch = instance::Launch::new(initial.clone(), quick_prompt);
+    let primary = match instance::data_dir().map(|d| instance::claim(&d, &launch)) {
+        Some(Ok(instance::Claim::Forwarded)) => return ExitCode::SUCCESS,
+        Some(Ok(instance::Claim::Primary(p))) => Some(p),
+        Some(Err(e)) => {
+            eprintln!("flint: cannot reach a running Flint ({e}); starting a new one");
+            None
+        }
+        None => None,
+    };
+    #[cfg(target_os = "linux")]
+    software_rendering_fallback();
+    let builder = tauri::Builder::default();
+    #[cfg(windows)]
+    let builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
+        let path = argv
+            .iter()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .map(|p| std::path::Path::new(&cwd).join(p));
+        let quick = argv.iter().any(|a| a == "--quick-prompt");
+        on_launch(
+            app,
+            instance::Launch {
+                quick_prompt: quick,
+                path,
+            },
+        );
+    }));
+    let result = builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_global_shortcut::Builder::new().build())
+        .manage(shortcut::Registered::default())
         .setup(move |app| {
             // Load the syntaxes in the background so the first diff is not the slow one.
             std::thread::spawn(flint_render::warm);
             std::thread::spawn(flint_core::context::warm);
             let state = AppState::init(initial.clone())?;
-            state.set_app(app.handle().clone());
+            let handle = app.handle().clone();
+            state.set_app(handle.clone());
+            shortcut::register_from_settings(&handle, &state);
             app.manage(state);
+            tray::install(&handle);
+            if let Some(primary) = primary {
+                let h = handle.clone();
+                primary.serve(move |launch| on_launch(&h, launch));
+            }
+            if quick_prompt {
+                if let Err(e) = quick::show(&handle) {
+                    eprintln!("flint: cannot show the quick prompt: {e}");
+                }
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -54,6 +110,12 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             commands::search_files,
             commands::render_markdown,
             commands::open_url,
+            commands::ui_ready,
+            quick::quick_info,
+            quick::quick_send,
+            quick::quick_continue,
+            quick::quick_hide,
+            shortcut::set_quick_shortcut,
             history::list_sessions,
             history::search_sessions,
             history::open_session,
@@ -101,5 +163,106 @@ pub fn run(initial: Option<PathBuf>) -> ExitCode {
             eprintln!("flint: the app could not start: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Without a GPU render node (virtual machines, containers, Xvfb), WebKitGTK's DMA-BUF
+/// renderer falls back to a path that repaints the whole window slowly: measured here
+/// under Xvfb, every frame that changed anything took 70-100 ms instead of 16 ms, so a
+/// streaming answer ran at ~12 frames/s (docs/benchmarks.md). Its shared-memory renderer
+/// keeps 60 frames/s there. Machines with a GPU keep the default; a user's own setting of
+/// the variable always wins. Runs before the toolkit starts, while there is one thread.
+#[cfg(target_os = "linux")]
+fn software_rendering_fallback() {
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    if std::env::var_os(VAR).is_some() {
+        return;
+    }
+    let has_render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    if !has_render_node {
+        std::env::set_var(VAR, "1");
+    }
+}
+
+/// A later launch reached this running Flint: open what it asked for.
+fn on_launch(app: &tauri::AppHandle, launch: instance::Launch) {
+    let has_path = launch.path.is_some();
+    if let Some(path) = launch.path {
+        quick::show_main(app);
+        tray::open_in_main(app, path);
+    }
+    if launch.quick_prompt {
+        if let Err(e) = quick::show(app) {
+            eprintln!("flint: cannot show the quick prompt: {e}");
+        }
+    } else if !has_path {
+        quick::show_main(app);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The commands between `generate_handler![` and `]` in this file.
+    fn registered() -> Vec<String> {
+        let src = include_str!("lib.rs");
+        let start = src.find("generate_handler![").map(|i| i + 18).unwrap_or(0);
+        let end = start + src[start..].find(']').unwrap_or(0);
+        src[start..end]
+            .split(',')
+            .filter_map(|c| c.trim().rsplit("::").next().map(str::to_string))
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    fn quoted(text: &str) -> Vec<String> {
+        text.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_command_is_declared_and_allowed_where_it_is_used() {
+        let mut registered = registered();
+        let build = include_str!("../build.rs");
+        let list = &build[build.find("COMMANDS").unwrap_or(0)..build.find("];").unwrap_or(0)];
+        let mut declared = quoted(list);
+        registered.sort();
+        declared.sort();
+        assert_eq!(
+            registered, declared,
+            "src-tauri/build.rs COMMANDS is out of step"
+        );
+
+        let main = include_str!("../capabilities/main.json");
+        let quick = include_str!("../capabilities/quick.json");
+        let allowed =
+            |cap: &str, c: &str| cap.contains(&format!("\"allow-{}\"", c.replace('_', "-")));
+        for c in &registered {
+            let for_quick = c.starts_with("quick_");
+            assert!(
+                for_quick || allowed(main, c),
+                "the main window may not call {c}"
+            );
+        }
+        // The quick window gets only what it needs.
+        let quick_allowed: Vec<&String> = registered.iter().filter(|c| allowed(quick, c)).collect();
+        assert_eq!(
+            quick_allowed,
+            [
+                "open_url",
+                "quick_continue",
+                "quick_hide",
+                "quick_info",
+                "quick_send",
+                "render_markdown",
+                "stop_turn",
+                "ui_ready"
+            ]
+        );
     }
 }

@@ -10,6 +10,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(command) => flint_cli::run(command),
-        None => flint_app::run(cli.path),
+        None => flint_app::run(cli.path, cli.quick_prompt),
     }
 }

@@ -62,6 +62,8 @@ pub struct AppState {
     next_turn: AtomicU32,
     last_drop: Mutex<Option<(Vec<PathBuf>, Instant)>>,
     app: Mutex<Option<AppHandle>>,
+    /// The session the quick prompt asked in last ("Continue in Flint" opens it).
+    quick_session: Mutex<Option<i64>>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl AppState {
             next_turn: AtomicU32::new(1),
             last_drop: Mutex::new(None),
             app: Mutex::new(None),
+            quick_session: Mutex::new(None),
         };
         // A broken settings file must not keep the app from starting: run without
         // models and tell the user what to fix.
@@ -152,10 +155,9 @@ impl AppState {
         s
     }
 
-    async fn state_now(&self) -> Snapshot {
-        let current = self.current.lock().await;
-        let (fast, deep) = self
-            .slots
+    /// The fast and deep models as the settings name them.
+    pub fn models(&self) -> (Option<ModelInfo>, Option<ModelInfo>) {
+        self.slots
             .lock()
             .map(|s| {
                 (
@@ -163,7 +165,22 @@ impl AppState {
                     s.1.as_ref().map(ResolvedSlot::info),
                 )
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    pub fn set_quick_session(&self, id: i64) {
+        if let Ok(mut q) = self.quick_session.lock() {
+            *q = Some(id);
+        }
+    }
+
+    pub fn quick_session(&self) -> Option<i64> {
+        self.quick_session.lock().ok().and_then(|q| *q)
+    }
+
+    async fn state_now(&self) -> Snapshot {
+        let current = self.current.lock().await;
+        let (fast, deep) = self.models();
         Snapshot {
             workspace: current.as_ref().map(|c| c.workspace.clone()),
             fast,
@@ -194,6 +211,9 @@ impl AppState {
             index,
             _watcher: watcher,
         });
+        if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
+            crate::tray::refresh_recent(&app);
+        }
         Ok(self.state_now().await)
     }
 

@@ -88,6 +88,25 @@ export async function startDriver(env) {
   throw new Error("tauri-driver did not start listening");
 }
 
+/** A private D-Bus session bus (what a desktop session has): the tray menu is exported
+ *  on it. Resolves to its address. */
+export function startSessionBus() {
+  const child = track(
+    spawn("dbus-daemon", ["--session", "--nofork", "--nopidfile", "--print-address=1"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+    "dbus-daemon",
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("\n")) resolve(out.trim());
+    });
+    child.on("exit", (code) => reject(new Error(`dbus-daemon exited (${code})`)));
+  });
+}
+
 export function stopAll() {
   for (const child of started.reverse()) {
     if (child.exitCode === null) child.kill("SIGTERM");

@@ -71,6 +71,19 @@ export class WebDriver {
     return this.#call("POST", this.#s(`/element/${el[ELEMENT]}/value`), { text });
   }
 
+  /** Handles of the app's windows (webviews). */
+  windows() {
+    return this.#call("GET", this.#s("/window/handles"));
+  }
+
+  window() {
+    return this.#call("GET", this.#s("/window"));
+  }
+
+  switchTo(handle) {
+    return this.#call("POST", this.#s("/window"), { handle });
+  }
+
   execute(script, args = []) {
     return this.#call("POST", this.#s("/execute/sync"), { script, args });
   }

@@ -9,12 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const USAGE: &str = "usage: cargo xtask <run [ARGS...] | test | setup | e2e>
+mod bench;
+
+const USAGE: &str = "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick]>
   run     install what is missing, build the UI and the app, and start it (ARGS go to flint)
   test    install what is missing, then run every check: fmt, clippy, Rust tests, binding
           drift, UI type check and unit tests, end-to-end tests in the real app
   setup   only install what is missing
-  e2e     only build the app and run the end-to-end tests";
+  e2e     only build the app and run the end-to-end tests
+  bench   the benchmark suite (Linux): release build of the app under Xvfb, `flint ask`
+          beside `codex exec`, the hot paths; prints tables (see docs/benchmarks.md)";
 
 /// Debian/Ubuntu packages the app needs to build and the end-to-end tests need to run
 /// (see PLATFORM.md).
@@ -31,6 +35,11 @@ const APT_PACKAGES: &[&str] = &[
     "webkit2gtk-driver",
     "xvfb",
     "xauth",
+    // A session bus (the tray menu is exported on it), gdbus to click it, and xdotool
+    // to press the global shortcut, in the end-to-end tests.
+    "dbus",
+    "libglib2.0-bin",
+    "xdotool",
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -43,6 +52,7 @@ fn main() -> ExitCode {
         Some("test") => test_all(),
         Some("setup") => setup(),
         Some("e2e") => setup().and_then(|()| build_ui()).and_then(|()| e2e()),
+        Some("bench") => bench::run(args.get(1).is_some_and(|a| a == "--quick")),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -60,7 +70,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     // xtask/ sits in the repository root.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -68,11 +78,11 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn step(what: &str) {
+pub(crate) fn step(what: &str) {
     println!("\n==> {what}");
 }
 
-fn npm() -> &'static str {
+pub(crate) fn npm() -> &'static str {
     if cfg!(windows) {
         "npm.cmd"
     } else {
@@ -81,7 +91,7 @@ fn npm() -> &'static str {
 }
 
 /// Runs a command in `dir`, streaming its output; fails with a one-line reason.
-fn sh(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
+pub(crate) fn sh(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
     let shown = format!("{program} {}", args.join(" "));
     println!("$ {shown}");
     let status = Command::new(program)
@@ -97,7 +107,7 @@ fn sh(dir: &Path, program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result
     }
 }
 
-fn have(program: &str, arg: &str) -> bool {
+pub(crate) fn have(program: &str, arg: &str) -> bool {
     Command::new(program)
         .arg(arg)
         .output()
@@ -105,7 +115,7 @@ fn have(program: &str, arg: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn setup() -> Result {
+pub(crate) fn setup() -> Result {
     if cfg!(target_os = "linux") {
         system_packages()?;
     } else if cfg!(target_os = "macos") {
@@ -118,15 +128,21 @@ fn setup() -> Result {
 }
 
 fn system_packages() -> Result {
+    apt_ensure(APT_PACKAGES)
+}
+
+/// Installs whichever of `packages` are missing (Debian/Ubuntu; elsewhere says what to
+/// install).
+pub(crate) fn apt_ensure(packages: &[&str]) -> Result {
     step("checking system packages (Debian/Ubuntu)");
     if !have("dpkg-query", "--version") {
         println!(
             "not a Debian/Ubuntu system: install the equivalents of {} yourself",
-            APT_PACKAGES.join(" ")
+            packages.join(" ")
         );
         return Ok(());
     }
-    let missing: Vec<&str> = APT_PACKAGES
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| {
@@ -138,7 +154,7 @@ fn system_packages() -> Result {
         })
         .collect();
     if missing.is_empty() {
-        println!("all {} system packages are installed", APT_PACKAGES.len());
+        println!("all {} system packages are installed", packages.len());
         return Ok(());
     }
     println!("installing missing system packages: {}", missing.join(" "));
@@ -197,7 +213,7 @@ fn tauri_driver() -> Result {
     )
 }
 
-fn cargo_bin(name: &str) -> PathBuf {
+pub(crate) fn cargo_bin(name: &str) -> PathBuf {
     let home = env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -211,14 +227,14 @@ fn cargo_bin(name: &str) -> PathBuf {
     home.join("bin").join(exe)
 }
 
-fn build_ui() -> Result {
+pub(crate) fn build_ui() -> Result {
     step("building the UI (vite)");
     sh(&root().join("ui"), npm(), &["run", "build"], &[])
 }
 
 /// The app is always built with the embedded UI (`custom-protocol`), so `cargo test`,
 /// the app build and the e2e binary share one build of tauri.
-const APP_FEATURES: &[&str] = &["--features", "flint/custom-protocol"];
+pub(crate) const APP_FEATURES: &[&str] = &["--features", "flint/custom-protocol"];
 
 fn run_app(args: &[String]) -> Result {
     setup()?;

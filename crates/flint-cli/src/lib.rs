@@ -25,8 +25,12 @@ use flint_core::{CoreError, Engine, Paths, ResolvedSlot, Settings, Slot, TurnEve
 )]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// A project folder to open in the app.
+    /// A project folder to open in the app (a file opens its folder).
     pub path: Option<PathBuf>,
+    /// Open the quick-prompt window, in the running Flint if there is one. Bind this in
+    /// your desktop's keyboard settings where global shortcuts do not work (Wayland).
+    #[arg(long)]
+    pub quick_prompt: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -276,7 +280,7 @@ async fn ask(
             session.id,
             prompt,
             |event| match event {
-                TurnEvent::Delta { text } => {
+                TurnEvent::Delta { text, .. } => {
                     if write_failed.is_none() {
                         if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
                             write_failed = Some(e);

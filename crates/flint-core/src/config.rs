@@ -95,9 +95,23 @@ pub struct Settings {
     pub deep: Option<Slot>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, ProviderOverride>,
+    /// The global shortcut that opens the quick prompt (an accelerator such as
+    /// "CommandOrControl+Shift+Space"); none means the default, "" turns it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quick_shortcut: Option<String>,
 }
 
+/// The quick prompt's shortcut unless the settings name another.
+pub const DEFAULT_QUICK_SHORTCUT: &str = "CommandOrControl+Shift+Space";
+
 impl Settings {
+    /// The quick prompt's global shortcut ("" when turned off).
+    pub fn quick_shortcut(&self) -> &str {
+        self.quick_shortcut
+            .as_deref()
+            .unwrap_or(DEFAULT_QUICK_SHORTCUT)
+    }
+
     /// Reads `file`; a missing file is empty settings, a broken one a clear error.
     pub fn read(file: &Path) -> Result<Self, CoreError> {
         match std::fs::read_to_string(file) {
@@ -341,6 +355,8 @@ pub struct SettingsView {
     /// Why keys cannot go to a keychain on this system, if they cannot.
     pub keychain_problem: Option<String>,
     pub settings_file: String,
+    /// The quick prompt's global shortcut as set ("" when turned off).
+    pub quick_shortcut: String,
 }
 
 impl SettingsView {
@@ -414,6 +430,7 @@ impl SettingsView {
             keys: key_sources,
             keychain_problem,
             settings_file: paths.settings_file().display().to_string(),
+            quick_shortcut: settings.quick_shortcut().to_string(),
         }
     }
 }

@@ -505,6 +505,7 @@ impl Engine {
         let mut stream = with_retries(slot.client.clone(), request, self.retry);
         let mut text = String::new();
         let mut pending = String::new();
+        let mut arrived_ms = 0.0;
         let mut usage: Option<Usage> = None;
         let mut reasoning = String::new();
         let mut tool_calls: Vec<(String, String, String)> = Vec::new();
@@ -524,6 +525,9 @@ impl Engine {
                     Some(Ok(ModelEvent::TextDelta(t))) => {
                         first_token.get_or_insert_with(Instant::now);
                         text.push_str(&t);
+                        if pending.is_empty() {
+                            arrived_ms = unix_ms_f64();
+                        }
                         pending.push_str(&t);
                         text_utf16 += t.encode_utf16().count() as u32;
                         let closed_now = blocks.push(&t);
@@ -542,7 +546,7 @@ impl Engine {
                             shown.extend(provisional.unwrap_or_default());
                             // The text before the edit goes out first.
                             if !pending.is_empty() {
-                                sink(TurnEvent::Delta { text: std::mem::take(&mut pending) });
+                                sink(TurnEvent::Delta { text: std::mem::take(&mut pending), arrived_ms });
                                 last_emit = Instant::now();
                             }
                             if let Some(review) = self.review_now(item_id, &dir, &shown, parser.errors()).await {
@@ -577,6 +581,7 @@ impl Engine {
             if !pending.is_empty() && last_emit.elapsed() >= FRAME {
                 sink(TurnEvent::Delta {
                     text: std::mem::take(&mut pending),
+                    arrived_ms,
                 });
                 if !rendered.is_empty() {
                     sink(TurnEvent::Blocks {
@@ -596,7 +601,10 @@ impl Engine {
         };
         drop(stream); // closes the connection at once when cancelled
         if !pending.is_empty() {
-            sink(TurnEvent::Delta { text: pending });
+            sink(TurnEvent::Delta {
+                text: pending,
+                arrived_ms,
+            });
         }
         // The open tail is final now: render it too.
         if let Some(last) = blocks.finish() {
@@ -762,6 +770,14 @@ fn title_from(prompt: &str) -> String {
         t.push('…');
     }
     t
+}
+
+/// Now, in Unix milliseconds with sub-millisecond precision (what a webview's
+/// `performance.timeOrigin + performance.now()` is comparable to).
+fn unix_ms_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 #[cfg(test)]

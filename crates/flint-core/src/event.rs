@@ -32,6 +32,9 @@ pub enum TurnEvent {
     },
     Delta {
         text: String,
+        /// When the oldest text in this batch reached Flint, in Unix milliseconds: the
+        /// front end measures how long text takes to be painted against it.
+        arrived_ms: f64,
     },
     /// Markdown blocks of the answer that can no longer change, rendered once to safe
     /// HTML; `closed_utf16` is how much of the text (in UTF-16 units, as the UI counts)

@@ -1,30 +1,18 @@
-//! The rendering hot paths on a code-heavy answer of about 16k tokens (64 KiB: prose,
-//! Rust, TypeScript and TOML blocks): splitting into blocks as ~4-byte deltas arrive,
-//! rendering every closed block (markdown + highlighting), and highlighting a 2,000-line
-//! file for a diff. Throughput is printed in bytes per second.
+//! The rendering hot paths on the benchmark suite's answer (tests/fixtures/bench/answer.md:
+//! ~20k tokens, 80 KiB of prose and code in nine languages and an edit block): splitting
+//! into blocks as ~4-byte deltas arrive, rendering every closed block (markdown +
+//! highlighting), and highlighting a 2,000-line file for a diff. Throughput is printed in
+//! bytes per second.
 //!
 //!     cargo bench -p flint-render --bench render
 
-use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flint_render::markdown::{render_block, BlockSplitter};
 
 fn answer() -> String {
-    let mut s = String::new();
-    let mut i = 0;
-    while s.len() < 64 * 1024 {
-        let _ = write!(
-            s,
-            "Step {i}: the **parser** keeps `state` between calls, so each chunk costs only its own bytes.\n\n\
-             ```rust\nfn step_{i}(input: &str) -> Result<usize, Error> {{\n    let n = input.len();\n    Ok(n * {i})\n}}\n```\n\n\
-             ```ts\nexport function view{i}(x: number): string {{ return `${{x}}`; }}\n```\n\n\
-             ```toml\n[package]\nname = \"step-{i}\"\n```\n\n"
-        );
-        i += 1;
-    }
-    s
+    include_str!("../../../tests/fixtures/bench/answer.md").to_string()
 }
 
 fn bench(c: &mut Criterion) {
@@ -46,7 +34,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.sample_size(20);
-    group.bench_function("split_16k_tokens_in_4_byte_deltas", |b| {
+    group.bench_function("split_answer_in_4_byte_deltas", |b| {
         b.iter(|| {
             let mut s = BlockSplitter::new();
             let mut n = 0;

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use flint_replay::{Config, Reply, StandIn, Transcript};
 
 const USAGE: &str = "usage: flint-replay [--port N] [--rate EVENTS_PER_SEC] [--chunk BYTES] \
-[--chat FILE] [--responses FILE] [--messages FILE] [--models FILE.json]";
+[--chat FILE] [--responses FILE] [--messages FILE] [--models FILE.json] \
+[--answer FILE.md [--repeat N]]
+
+--answer serves FILE's text (repeated N times in one answer) on /responses and
+/chat/completions, one event per token-sized piece.";
 
 fn main() -> ExitCode {
     match run() {
@@ -24,6 +28,7 @@ fn run() -> Result<(), String> {
     let (mut port, mut rate, mut chunk) = (0u16, None, None);
     let mut files: Vec<(&str, PathBuf)> = Vec::new();
     let mut models: Option<PathBuf> = None;
+    let (mut answer, mut repeat): (Option<PathBuf>, usize) = (None, 1);
     while let Some(a) = args.next() {
         let mut value = || {
             args.next()
@@ -49,6 +54,8 @@ fn run() -> Result<(), String> {
             "--responses" => files.push(("/responses", value()?.into())),
             "--messages" => files.push(("/messages", value()?.into())),
             "--models" => models = Some(value()?.into()),
+            "--answer" => answer = Some(value()?.into()),
+            "--repeat" => repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -56,10 +63,29 @@ fn run() -> Result<(), String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    if files.is_empty() {
+    if files.is_empty() && answer.is_none() {
         return Err(format!("give at least one transcript\n{USAGE}"));
     }
     let mut config = Config::default();
+    if let Some(path) = answer {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .repeat(repeat.max(1));
+        for (route, transcript) in [
+            ("/responses", Transcript::responses_answer(&text)),
+            ("/chat/completions", Transcript::chat_answer(&text)),
+        ] {
+            config = config.route(
+                route,
+                Reply::Stream {
+                    transcript,
+                    rate,
+                    chunk,
+                    fault: None,
+                },
+            );
+        }
+    }
     for (route, path) in files {
         let transcript = Transcript::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         config = config.route(

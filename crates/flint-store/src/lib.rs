@@ -214,6 +214,15 @@ impl Store {
         )?)
     }
 
+    /// Projects by when they were last opened, newest first.
+    pub fn recent_projects(&self, limit: usize) -> Result<Vec<Project>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, path, name, opened_at FROM projects ORDER BY opened_at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], project_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// The most recently opened project.
     pub fn last_project(&self) -> Result<Option<Project>> {
         Ok(self

@@ -78,6 +78,14 @@ fn reopening_a_project_updates_it_and_the_latest_is_first() {
     let a2 = store.touch_project("/a", "a").unwrap();
     assert_eq!(a2.id, a.id);
     assert_eq!(store.last_project().unwrap().unwrap().path, "/a");
+    let recent: Vec<String> = store
+        .recent_projects(10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.path)
+        .collect();
+    assert_eq!(recent, ["/a", "/b"]);
+    assert_eq!(store.recent_projects(1).unwrap().len(), 1);
     assert_eq!(store.item(999).unwrap_err().code(), "not_found");
 }
 

@@ -18,4 +18,8 @@ keys: { [key in string]: KeySource },
 /**
  * Why keys cannot go to a keychain on this system, if they cannot.
  */
-keychain_problem: string | null, settings_file: string, };
+keychain_problem: string | null, settings_file: string, 
+/**
+ * The quick prompt's global shortcut as set ("" when turned off).
+ */
+quick_shortcut: string, };

@@ -169,3 +169,21 @@ describe("Retry", () => {
     await waitFor(() => expect(screen.queryByTestId("retry")).toBeNull());
   });
 });
+
+describe("Quick prompt shortcut", () => {
+  it("sets a new shortcut and reports one that is taken", async () => {
+    const fake = new FakeIpc();
+    setIpc(fake);
+    render(SettingsDialog, { onclose: () => {}, onsaved: () => {} });
+    const input = (await screen.findByTestId("quick-shortcut")) as HTMLInputElement;
+    expect(input.value).toBe("CommandOrControl+Shift+Space");
+    await fireEvent.input(input, { target: { value: "Ctrl+Alt+K" } });
+    await fireEvent.click(screen.getByTestId("quick-shortcut-save"));
+    expect(await screen.findByText("Ctrl+Alt+K opens the quick prompt.")).toBeTruthy();
+    expect(fake.settings.quick_shortcut).toBe("Ctrl+Alt+K");
+    await fireEvent.input(input, { target: { value: "Ctrl+Shift+Taken" } });
+    await fireEvent.click(screen.getByTestId("quick-shortcut-save"));
+    expect(await screen.findByText(/is taken by another program/)).toBeTruthy();
+    expect(fake.settings.quick_shortcut).toBe("Ctrl+Alt+K");
+  });
+});

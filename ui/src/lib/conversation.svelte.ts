@@ -8,6 +8,7 @@ import type { TurnEvent } from "../bindings/TurnEvent";
 import type { Metrics } from "../bindings/Metrics";
 import type { Review } from "../bindings/Review";
 import { asError, ipc } from "./ipc";
+import { textShown, turnEnded, turnSent } from "./perf";
 
 export interface ChatItem {
   id: number;
@@ -59,6 +60,8 @@ export class Conversation {
   review = $state<Review | null>(null);
 
   #pending = "";
+  /** When the oldest pending text reached Rust (Unix ms). */
+  #pendingArrived = 0;
   #sentAt = 0;
   #firstAt: number | null = null;
   #frameQueued = false;
@@ -94,6 +97,15 @@ export class Conversation {
     return this.#start((onEvent) => ipc().sendPrompt(text, onEvent));
   }
 
+  /** Asks from the quick-prompt window: a new session in the active project. */
+  async sendQuick(prompt: string): Promise<boolean> {
+    const text = prompt.trim();
+    if (!text) return false;
+    this.items = [];
+    this.review = null;
+    return this.#start((onEvent) => ipc().quickSend(text, onEvent));
+  }
+
   /** Has the deep model answer the latest prompt again. */
   async escalate(): Promise<boolean> {
     return this.#start((onEvent) => ipc().escalate(onEvent));
@@ -109,6 +121,7 @@ export class Conversation {
     this.sending = true;
     this.error = null;
     this.retrying = null;
+    turnSent();
     try {
       this.turnId = await begin((e) => this.#onEvent(e));
       return true;
@@ -153,10 +166,11 @@ export class Conversation {
       case "delta":
         this.retrying = null;
         this.#firstAt ??= performance.now();
+        if (!this.#pending) this.#pendingArrived = e.arrived_ms;
         this.#pending += e.text;
         if (!this.#frameQueued) {
           this.#frameQueued = true;
-          this.#schedule(() => this.#flush());
+          this.#schedule(() => this.#flush(true));
         }
         break;
       case "finished": {
@@ -171,19 +185,23 @@ export class Conversation {
           item.reasoning = e.reasoning;
         }
         this.turnId = null;
+        turnEnded();
         break;
       }
       case "error":
         this.#flush();
         this.error = e.error;
         this.turnId = null;
+        turnEnded();
         break;
     }
   }
 
-  #flush(): void {
+  /** Puts the pending text in the DOM; `inFrame` when called from a frame callback. */
+  #flush(inFrame = false): void {
     this.#frameQueued = false;
     if (!this.#pending) return;
+    textShown(this.#pendingArrived, inFrame);
     const last = this.items[this.items.length - 1];
     if (last && last.role === "assistant") {
       last.text += this.#pending;

@@ -3,6 +3,7 @@ import type { Item } from "../bindings/Item";
 import { Conversation } from "./conversation.svelte";
 import { FakeIpc } from "./fake-ipc";
 import { setIpc } from "./ipc";
+import { perf, unixNow } from "./perf";
 
 function item(id: number, role: "user" | "assistant", text: string): Item {
   return {
@@ -43,13 +44,13 @@ describe("Conversation", () => {
       user_item: item(1, "user", "hi"),
       assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
     });
-    for (const t of ["a", "b", "c"]) fake.emit({ type: "delta", text: t });
+    for (const t of ["a", "b", "c"]) fake.emit({ type: "delta", text: t, arrived_ms: 0 });
     expect(frames.length).toBe(1); // one paint scheduled for three batches
     expect(conv.items[1]!.text).toBe("");
     paint();
     expect(conv.items[1]!.text).toBe("abc");
     expect(conv.items[1]!.live?.ttftMs).not.toBeNull(); // the live readout runs while streaming
-    fake.emit({ type: "delta", text: "d" });
+    fake.emit({ type: "delta", text: "d", arrived_ms: 0 });
     fake.emit({
       type: "finished",
       item_id: 2,
@@ -67,6 +68,34 @@ describe("Conversation", () => {
     expect(conv.streaming).toBe(false);
   });
 
+  it("measures from text reaching Rust to its paint, and the turn's last paint", async () => {
+    await conv.send("time it");
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "time it"),
+      assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+    });
+    const arrived = unixNow() - 30; // reached Rust 30 ms ago
+    fake.emit({ type: "delta", text: "a", arrived_ms: arrived });
+    fake.emit({ type: "delta", text: "b", arrived_ms: arrived + 5 });
+    paint();
+    fake.emit({
+      type: "finished",
+      item_id: 2,
+      status: "complete",
+      error: null,
+      metrics: { ttft_ms: 1, tokens_per_sec: 1, input_tokens: 1, output_tokens: 2 },
+      reasoning: null,
+    });
+    await new Promise((r) => setTimeout(r, 60));
+    // One painted frame, measured from the oldest text in it.
+    expect(perf.lags.length).toBe(1);
+    expect(perf.lags[0]).toBeGreaterThanOrEqual(30);
+    expect(perf.lags[0]).toBeLessThan(5_000);
+    expect(perf.turnPaintedAt).not.toBeNull();
+    expect(perf.turnPaintedAt!).toBeGreaterThanOrEqual(perf.turnSentAt!);
+  });
+
   it("takes closed markdown blocks and leaves the rest as the open tail", async () => {
     await conv.send("q");
     fake.emit({
@@ -74,7 +103,7 @@ describe("Conversation", () => {
       user_item: item(1, "user", "q"),
       assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
     });
-    fake.emit({ type: "delta", text: "Para.\n\nMore" });
+    fake.emit({ type: "delta", text: "Para.\n\nMore", arrived_ms: 0 });
     fake.emit({ type: "blocks", html: ["<p>Para.</p>"], closed_utf16: 7 });
     expect(conv.items[1]!.blocks).toEqual(["<p>Para.</p>"]);
     expect(conv.items[1]!.text.slice(conv.items[1]!.closed)).toBe("More");
@@ -87,7 +116,7 @@ describe("Conversation", () => {
       user_item: item(1, "user", "q"),
       assistant_item: item(2, "assistant", ""),
     });
-    fake.emit({ type: "delta", text: "half" });
+    fake.emit({ type: "delta", text: "half", arrived_ms: 0 });
     fake.emit({
       type: "finished",
       item_id: 2,
@@ -146,7 +175,7 @@ describe("Conversation escalation and retries", () => {
       reason: "The provider had a server error.",
     });
     expect(conv.retrying).toContain("attempt 2");
-    fake.emit({ type: "delta", text: "careful" });
+    fake.emit({ type: "delta", text: "careful", arrived_ms: 0 });
     expect(conv.retrying).toBeNull();
     frames.splice(0).forEach((f) => f());
     expect(conv.items.map((i) => i.text)).toEqual(["hard question", "quick guess", "careful"]);

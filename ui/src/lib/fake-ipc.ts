@@ -18,6 +18,7 @@ import type { SettingsView } from "../bindings/SettingsView";
 import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
+import type { QuickInfo } from "../bindings/QuickInfo";
 import type { TurnEvent } from "../bindings/TurnEvent";
 import type { Ipc } from "./ipc";
 
@@ -54,6 +55,7 @@ export class FakeIpc implements Ipc {
     keys: { cerebras: "none" },
     keychain_problem: null,
     settings_file: "/tmp/settings.toml",
+    quick_shortcut: "CommandOrControl+Shift+Space",
   };
   detected: Detected[] = [];
   saved: Array<{ fast: Slot | null; deep: Slot | null; baseUrls: Record<string, string> }> = [];
@@ -87,6 +89,40 @@ export class FakeIpc implements Ipc {
     if (!entries) throw { code: "not_found", message: `${path} does not exist` };
     return entries;
   };
+  quickInfoValue: QuickInfo = {
+    project: "project",
+    model: "fixture-model",
+    shortcut: "CommandOrControl+Shift+Space",
+  };
+  quickInfo = async () => this.quickInfoValue;
+  setQuickShortcut = async (accelerator: string) => {
+    if (accelerator === "Ctrl+Shift+Taken")
+      throw {
+        code: "shortcut_taken",
+        message: `${accelerator} is taken by another program; choose another.`,
+      };
+    this.settings = { ...this.settings, quick_shortcut: accelerator };
+    return this.settings;
+  };
+  quickSent: string[] = [];
+  quickSend = async (prompt: string, onEvent: (e: TurnEvent) => void) => {
+    this.quickSent.push(prompt);
+    this.emit = onEvent;
+    return 300 + this.quickSent.length;
+  };
+  continued = 0;
+  quickContinue = async () => {
+    this.continued += 1;
+  };
+  hidden = 0;
+  quickHide = async () => {
+    this.hidden += 1;
+  };
+  quickReview: (r: Review) => void = () => {};
+  onQuickReview = async (cb: (r: Review) => void) => {
+    this.quickReview = cb;
+    return () => {};
+  };
   sendPrompt = async (prompt: string, onEvent: (e: TurnEvent) => void) => {
     if (this.failSend) throw this.failSend;
     this.sent.push(prompt);
@@ -109,6 +145,10 @@ export class FakeIpc implements Ipc {
     this.openedUrls.push(url);
   };
   renderMarkdown = async (text: string) => [`<p>${text.replace(/</g, "&lt;")}</p>`];
+  ready = false;
+  uiReady = async () => {
+    this.ready = true;
+  };
   files: string[] = [];
   searchFiles = async (query: string): Promise<FileMatch[]> =>
     this.files.filter((f) => f.includes(query)).map((path) => ({ path, indices: [] }));

@@ -2,6 +2,7 @@
 // `ipc()`; tests install a fake with `setIpc` and never load Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
 import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
@@ -21,6 +22,7 @@ import type { SettingsView } from "../bindings/SettingsView";
 import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
+import type { QuickInfo } from "../bindings/QuickInfo";
 import type { TurnEvent } from "../bindings/TurnEvent";
 
 export type Unlisten = () => void;
@@ -38,6 +40,14 @@ export interface Ipc {
   newSession(): Promise<Snapshot>;
   /** Starts a turn; events arrive on `onEvent`. Resolves to the turn id. */
   sendPrompt(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
+  /** The quick-prompt window: a new session in the active project, on its fast model. */
+  quickInfo(): Promise<QuickInfo>;
+  quickSend(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
+  /** Opens the quick prompt's session in the main window and hides the quick prompt. */
+  quickContinue(): Promise<void>;
+  quickHide(): Promise<void>;
+  /** The main window: a quick-prompt answer proposed edits. */
+  onQuickReview(cb: (r: Review) => void): Promise<Unlisten>;
   /** Re-answers the latest prompt with the deep model. Resolves to the turn id. */
   escalate(onEvent: (e: TurnEvent) => void): Promise<number>;
   /** Answers the latest prompt again on the session's model. */
@@ -47,6 +57,8 @@ export interface Ipc {
   openUrl(url: string): Promise<void>;
   /** A stored answer's markdown as safe HTML blocks (made in Rust). */
   renderMarkdown(text: string): Promise<string[]>;
+  /** The first frame is painted (logged by Rust with the time since start). */
+  uiReady(): Promise<void>;
   /** Project files matching `query` fuzzily, best first. */
   searchFiles(query: string): Promise<FileMatch[]>;
   /** What the next turn would send for `prompt`. */
@@ -74,6 +86,8 @@ export interface Ipc {
   undo(): Promise<Checkpoint>;
   redo(): Promise<Checkpoint>;
   getSettings(): Promise<SettingsView>;
+  /** Registers the quick prompt's global shortcut ("" turns it off) and saves it. */
+  setQuickShortcut(accelerator: string): Promise<SettingsView>;
   saveSettings(
     fast: Slot | null,
     deep: Slot | null,
@@ -101,6 +115,15 @@ export const tauriIpc: Ipc = {
   pickProject: () => invoke<Snapshot | null>("pick_project"),
   listDir: (path) => invoke<Entry[]>("list_dir", { path }),
   newSession: () => invoke<Snapshot>("new_session"),
+  quickInfo: () => invoke<QuickInfo>("quick_info"),
+  quickSend: (prompt, onEvent) => {
+    const channel = new Channel<TurnEvent>();
+    channel.onmessage = onEvent;
+    return invoke<number>("quick_send", { prompt, onEvent: channel });
+  },
+  quickContinue: () => invoke<void>("quick_continue"),
+  quickHide: () => invoke<void>("quick_hide"),
+  onQuickReview: (cb) => listen<Review>("quick-review", (e) => cb(e.payload)),
   sendPrompt: (prompt, onEvent) => {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;
@@ -119,6 +142,7 @@ export const tauriIpc: Ipc = {
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
   openUrl: (url) => invoke<void>("open_url", { url }),
   renderMarkdown: (text) => invoke<string[]>("render_markdown", { text }),
+  uiReady: () => invoke<void>("ui_ready"),
   searchFiles: (query) => invoke<FileMatch[]>("search_files", { query }),
   previewContext: (prompt) => invoke<ContextReport>("preview_context", { prompt }),
   gitStatus: () => invoke<GitStatus | null>("git_status"),
@@ -142,6 +166,7 @@ export const tauriIpc: Ipc = {
   undo: () => invoke<Checkpoint>("undo"),
   redo: () => invoke<Checkpoint>("redo"),
   getSettings: () => invoke<SettingsView>("get_settings"),
+  setQuickShortcut: (accelerator) => invoke<SettingsView>("set_quick_shortcut", { accelerator }),
   saveSettings: (fast, deep, baseUrls) =>
     invoke<Snapshot>("save_settings", { fast, deep, baseUrls }),
   saveKey: (provider, key, plaintext) =>
@@ -155,6 +180,15 @@ export const tauriIpc: Ipc = {
   onNotice: (cb) => listen<ErrorInfo>("notice", (e) => cb(e.payload)),
   onFilesChanged: (cb) => listen<string[]>("files-changed", (e) => cb(e.payload)),
 };
+
+/** The label of the window this page is in ("main" or "quick"); no IPC involved. */
+export function windowLabel(): string {
+  try {
+    return getCurrentWindow().label;
+  } catch {
+    return "main"; // outside Tauri (tests, a plain browser)
+  }
+}
 
 let current: Ipc = tauriIpc;
 

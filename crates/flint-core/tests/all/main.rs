@@ -58,7 +58,7 @@ fn deltas(events: &Events) -> Vec<String> {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            TurnEvent::Delta { text } => Some(text.clone()),
+            TurnEvent::Delta { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect()

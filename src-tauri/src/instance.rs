@@ -1,0 +1,209 @@
+//! One running Flint per data directory. A later launch (`flint --quick-prompt` bound to
+//! a desktop shortcut, `flint ~/code/x` from a terminal, a click on the launcher) hands
+//! what it was asked to the running app and exits.
+//!
+//! On Linux and macOS this is a lock file and a Unix socket in the data directory: the
+//! first instance holds an exclusive lock on `instance.lock` for its lifetime and
+//! listens on `instance.sock`; a later one finds the lock taken, sends its request as
+//! one JSON line, waits for "ok" and exits. The kernel drops the lock when its holder
+//! dies, so a crash leaves nothing stale. (tauri-plugin-single-instance does the same
+//! over D-Bus on Linux, which does not exist in a session without a bus: containers,
+//! Xvfb, some minimal desktops; its Windows implementation is used on Windows.)
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// What a launch asks the running app for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launch {
+    /// Open the quick prompt.
+    pub quick_prompt: bool,
+    /// Open this folder (or a file's folder) as the project; absolute.
+    pub path: Option<PathBuf>,
+}
+
+impl Launch {
+    pub fn new(path: Option<PathBuf>, quick_prompt: bool) -> Self {
+        let path = path.map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+            }
+        });
+        Self { quick_prompt, path }
+    }
+}
+
+pub enum Claim {
+    /// This is the first instance; serve later launches with `Primary::serve`.
+    Primary(Primary),
+    /// The running instance took the request; exit.
+    Forwarded,
+}
+
+#[cfg(unix)]
+pub use unix::{claim, Primary};
+
+#[cfg(unix)]
+mod unix {
+    use std::fs::{File, OpenOptions, TryLockError};
+    use std::io::{self, BufRead, BufReader, Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
+
+    use super::{Claim, Launch};
+
+    const MAX_MESSAGE: u64 = 64 * 1024;
+
+    /// The first instance's hold; keep it for as long as the app runs.
+    pub struct Primary {
+        lock: File,
+        listener: UnixListener,
+        socket: PathBuf,
+    }
+
+    /// Becomes the running instance, or hands `launch` to the one that is.
+    pub fn claim(data_dir: &Path, launch: &Launch) -> io::Result<Claim> {
+        std::fs::create_dir_all(data_dir)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join("instance.lock"))?;
+        let socket = data_dir.join("instance.sock");
+        match lock.try_lock() {
+            Ok(()) => {
+                // First: a socket file left here is from an instance that died.
+                let _ = std::fs::remove_file(&socket);
+                let listener = UnixListener::bind(&socket)?;
+                std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+                Ok(Claim::Primary(Primary {
+                    lock,
+                    listener,
+                    socket,
+                }))
+            }
+            Err(TryLockError::WouldBlock) => {
+                forward(&socket, launch)?;
+                Ok(Claim::Forwarded)
+            }
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// Sends `launch` to the running instance; retries briefly, as the holder may have
+    /// taken the lock but not bound the socket yet.
+    fn forward(socket: &Path, launch: &Launch) -> io::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut stream = loop {
+            match UnixStream::connect(socket) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+        let mut line = serde_json::to_vec(launch).map_err(io::Error::other)?;
+        line.push(b'\n');
+        stream.write_all(&line)?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply)?;
+        if reply.trim() == "ok" {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the running Flint answered {:?}",
+                reply.trim()
+            )))
+        }
+    }
+
+    impl Primary {
+        /// Serves later launches on a thread of its own, calling `on_launch` for each.
+        pub fn serve(self, on_launch: impl Fn(Launch) + Send + 'static) {
+            std::thread::spawn(move || {
+                let Primary {
+                    lock,
+                    listener,
+                    socket,
+                } = self;
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut line = String::new();
+                    let read = BufReader::new((&stream).take(MAX_MESSAGE)).read_line(&mut line);
+                    let reply = match read
+                        .ok()
+                        .and_then(|_| serde_json::from_str::<Launch>(&line).ok())
+                    {
+                        Some(launch) => {
+                            on_launch(launch);
+                            "ok\n"
+                        }
+                        None => "bad request\n",
+                    };
+                    let _ = stream.write_all(reply.as_bytes());
+                }
+                let _ = std::fs::remove_file(socket);
+                drop(lock);
+            });
+        }
+    }
+}
+
+/// Windows: tauri-plugin-single-instance (a named mutex and a window message) is added
+/// to the app in `lib.rs`; here every launch is the first.
+#[cfg(not(unix))]
+pub struct Primary;
+
+#[cfg(not(unix))]
+impl Primary {
+    pub fn serve(self, _on_launch: impl Fn(Launch) + Send + 'static) {}
+}
+
+#[cfg(not(unix))]
+pub fn claim(_data_dir: &std::path::Path, _launch: &Launch) -> std::io::Result<Claim> {
+    Ok(Claim::Primary(Primary))
+}
+
+/// Where the lock and socket live: the app's data directory.
+pub fn data_dir() -> Option<PathBuf> {
+    flint_core::Paths::from_env().ok().map(|p| p.data_dir)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn a_second_launch_hands_its_request_to_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let Claim::Primary(primary) = claim(dir.path(), &Launch::default()).unwrap() else {
+            panic!("the first launch must be the primary");
+        };
+        let (tx, rx) = mpsc::channel();
+        primary.serve(move |l| tx.send(l).unwrap());
+        let asked = Launch::new(Some(PathBuf::from("/tmp/some project")), true);
+        assert!(matches!(
+            claim(dir.path(), &asked).unwrap(),
+            Claim::Forwarded
+        ));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), asked);
+    }
+
+    #[test]
+    fn relative_paths_are_made_absolute_where_the_launch_ran() {
+        let l = Launch::new(Some(PathBuf::from("x")), false);
+        assert!(l.path.unwrap().is_absolute());
+        assert!(!Launch::new(None, false).quick_prompt);
+    }
+}

@@ -1,0 +1,187 @@
+//! The quick-prompt window: small, undecorated, always on top, out of the taskbar,
+//! placed on the screen that holds the pointer. The global shortcut, the tray menu and
+//! `flint --quick-prompt` all open it. A prompt there starts a new session in the
+//! active project on its fast model; the answer streams in the quick window, edits it
+//! proposes go to the main window's review pane, and "Continue in Flint" opens the
+//! session in the main window. The window is created on first use, then hidden and
+//! shown again; its capability (capabilities/quick.json) allows only these commands.
+
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{
+    AppHandle, Emitter, Manager, PhysicalPosition, State, WebviewUrl, WebviewWindow,
+    WebviewWindowBuilder,
+};
+use ts_rs::TS;
+
+use flint_core::{CoreError, ErrorInfo, TurnEvent};
+
+use crate::commands::{spawn_turn, Turn};
+use crate::state::AppState;
+
+pub const LABEL: &str = "quick";
+const WIDTH: f64 = 640.0; // logical pixels
+const HEIGHT: f64 = 360.0;
+
+type Result<T> = std::result::Result<T, ErrorInfo>;
+
+/// What the quick prompt shows above its input.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct QuickInfo {
+    /// The active project's name.
+    pub project: String,
+    /// The fast model that will answer.
+    pub model: String,
+    /// The global shortcut that opens the window, if one is registered.
+    pub shortcut: Option<String>,
+}
+
+/// Shows the quick prompt (creating it on first use) on the pointer's screen, focused.
+pub fn show(app: &AppHandle) -> tauri::Result<()> {
+    let window = match app.get_webview_window(LABEL) {
+        Some(w) => w,
+        None => create(app)?,
+    };
+    place_on_pointer_screen(app, &window);
+    window.show()?;
+    window.set_focus()?;
+    Ok(())
+}
+
+fn create(app: &AppHandle) -> tauri::Result<WebviewWindow> {
+    // The same UI bundle; main.ts mounts the quick prompt in a window with this label.
+    WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
+        .title("Flint quick prompt")
+        .inner_size(WIDTH, HEIGHT)
+        .resizable(false)
+        .maximizable(false)
+        .minimizable(false)
+        .decorations(false)
+        .always_on_top(true)
+        .skip_taskbar(true)
+        .visible(false) // shown once placed: no flash at (0, 0)
+        .center()
+        .build()
+}
+
+/// Centres the window on the monitor under the pointer, a third of the way down. Where
+/// the pointer cannot be read (Wayland) the window keeps its centred placement.
+fn place_on_pointer_screen(app: &AppHandle, window: &WebviewWindow) {
+    let Ok(pointer) = app.cursor_position() else {
+        return;
+    };
+    let monitor = app
+        .monitor_from_point(pointer.x, pointer.y)
+        .ok()
+        .flatten()
+        .or_else(|| app.primary_monitor().ok().flatten());
+    let Some(monitor) = monitor else {
+        return;
+    };
+    let scale = monitor.scale_factor();
+    let area = monitor.work_area();
+    let (w, h) = (WIDTH * scale, HEIGHT * scale);
+    let x = f64::from(area.position.x) + (f64::from(area.size.width) - w) / 2.0;
+    let y = f64::from(area.position.y) + (f64::from(area.size.height) - h) / 3.0;
+    let _ = window.set_position(PhysicalPosition::new(x.round() as i32, y.round() as i32));
+}
+
+pub fn hide(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(LABEL) {
+        let _ = w.hide();
+    }
+}
+
+/// Shows the main window, brought to the front.
+pub fn show_main(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+#[tauri::command]
+pub async fn quick_info(app: AppHandle, state: State<'_, AppState>) -> Result<QuickInfo> {
+    let project = state
+        .current
+        .lock()
+        .await
+        .as_ref()
+        .map(|c| c.workspace.info.name.clone())
+        .ok_or_else(|| ErrorInfo {
+            code: "no_project".into(),
+            message: "Open a project in Flint first.".into(),
+        })?;
+    let model = state
+        .models()
+        .0
+        .map(|m| m.model)
+        .ok_or_else(|| CoreError::NoModel(flint_core::store::ModelSlot::Fast).info())?;
+    Ok(QuickInfo {
+        project,
+        model,
+        shortcut: crate::shortcut::current(&app),
+    })
+}
+
+/// Asks in a new session of the active project; the answer streams to `on_event`.
+#[tauri::command]
+pub async fn quick_send(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    prompt: String,
+    on_event: Channel<TurnEvent>,
+) -> Result<u32> {
+    if prompt.trim().is_empty() {
+        return Err(CoreError::EmptyPrompt.info());
+    }
+    let project_id = state
+        .current
+        .lock()
+        .await
+        .as_ref()
+        .map(|c| c.workspace.project.id)
+        .ok_or_else(|| CoreError::NoProject.info())?;
+    let session = state
+        .engine
+        .new_session(project_id, "")
+        .await
+        .map_err(|e| e.info())?;
+    state.set_quick_session(session.id);
+    // Edits proposed here are reviewed in the main window.
+    let main = app.clone();
+    let forward = move |event: &TurnEvent| {
+        if let TurnEvent::Review { review } = event {
+            let _ = main.emit_to("main", "quick-review", review);
+        }
+    };
+    Ok(spawn_turn(
+        app,
+        &state,
+        session.id,
+        on_event,
+        Turn::Prompt(prompt),
+        Some(Box::new(forward)),
+    ))
+}
+
+/// Opens the quick prompt's latest session in the main window.
+#[tauri::command]
+pub async fn quick_continue(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
+    let id = state.quick_session().ok_or_else(|| ErrorInfo {
+        code: "nothing_to_continue".into(),
+        message: "Ask something first.".into(),
+    })?;
+    let snapshot = crate::history::open_session_now(&state, id).await?;
+    let _ = app.emit_to("main", "workspace", snapshot);
+    hide(&app);
+    show_main(&app);
+    Ok(())
+}
+
+#[tauri::command]
+pub fn quick_hide(app: AppHandle) {
+    hide(&app);
+}

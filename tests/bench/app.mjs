@@ -1,0 +1,342 @@
+// The app half of the benchmark suite (`cargo xtask bench` runs it and prints the table):
+// the release app under Xvfb, driven through tauri-driver, streaming a long code-heavy
+// answer from the stand-in server. Prints one JSON object of figures on stdout.
+//
+// What is measured, and where:
+// - display: Enter to the answer's last line painted, server unpaced (the UI records
+//   both moments; window.__flintPerf, ui/src/lib/perf.ts);
+// - lag: per painted frame, from the oldest text in it reaching Rust (stamped there) to
+//   the paint; and frame gaps while streaming, at paced rates;
+// - cold start: process spawn to the first paint (logged by the app on stderr);
+// - memory: proportional set size (PSS) summed over the app and every process it
+//   started (WebKit's web and network processes), idle and after 100k tokens;
+// - opening a 200-turn session from the history.
+import { spawn, execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, realpathSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver, Keys, waitFor } from "../e2e/webdriver.mjs";
+import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "../e2e/harness.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = resolve(here, "../fixtures");
+const answerPath = join(fixtures, "bench/answer.md");
+const answer = readFileSync(answerPath, "utf8");
+const out = join(here, "out");
+const app = need("FLINT_APP");
+const makeSession = need("FLINT_MAKE_SESSION");
+const quick = process.env.FLINT_BENCH_QUICK === "1";
+const log = (...a) => console.error("bench:", ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- processes and memory ----------------------------------------------------------
+
+function procs() {
+  const all = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      all.push({ pid: Number(d), ppid, comm });
+    } catch {
+      // gone already
+    }
+  }
+  return all;
+}
+
+function tree(root) {
+  const all = procs();
+  const pids = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of all) {
+      if (!pids.has(p.pid) && pids.has(p.ppid)) {
+        pids.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) => pids.has(p.pid));
+}
+
+function rollup(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kb = (k) => Number((text.match(new RegExp(`^${k}:\\s+(\\d+) kB`, "m")) ?? [0, 0])[1]);
+    return { pss: kb("Pss"), rss: kb("Rss") };
+  } catch {
+    return { pss: 0, rss: 0 };
+  }
+}
+
+/** PSS and RSS in MiB summed over a process and its descendants, with their names. */
+function memory(root) {
+  const ps = tree(root);
+  let pss = 0;
+  let rss = 0;
+  for (const p of ps) {
+    const m = rollup(p.pid);
+    pss += m.pss;
+    rss += m.rss;
+  }
+  return { pssMiB: pss / 1024, rssMiB: rss / 1024, processes: ps.map((p) => p.comm) };
+}
+
+/** The app's pid among the descendants of tauri-driver (it starts WebKitWebDriver, which
+ *  starts the app). */
+function appPid() {
+  const exe = realpathSync(app);
+  for (const p of procs()) {
+    try {
+      if (realpathSync(`/proc/${p.pid}/exe`) === exe) return p.pid;
+    } catch {
+      // not ours to read, or gone
+    }
+  }
+  throw new Error("the app process was not found");
+}
+
+// ---- statistics --------------------------------------------------------------------
+
+function pct(values, p) {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+const median = (v) => pct(v, 50);
+
+// ---- set-up ------------------------------------------------------------------------
+
+const scratch = makeProject(join(fixtures, "project"));
+const display = await startXvfb();
+mkdirSync(out, { recursive: true });
+let serial = 0;
+
+function appEnv(baseUrl, dataDir) {
+  return {
+    DISPLAY: display,
+    FLINT_DATA_DIR: dataDir,
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  };
+}
+
+/** A stand-in server with `args`, tauri-driver for it, and the app open on the project. */
+async function session(replayArgs, dataDir = join(scratch.home, `data-${serial++}`)) {
+  const baseUrl = await startReplay(replayArgs);
+  const driverUrl = await startDriver(appEnv(baseUrl, dataDir));
+  const wd = await new WebDriver(driverUrl).start(app, [scratch.project]);
+  await waitFor("the project", async () => (await wd.findAll("[data-testid=composer]")).length > 0, 30000);
+  return wd;
+}
+
+/** Sends a prompt, waits for the answer to complete (polling slowly, so the poll does not
+ *  load the webview it measures), and returns what the UI recorded. */
+async function ask(wd, prompt, timeoutMs) {
+  const before = (await wd.findAll("[data-testid=message-assistant]")).length;
+  await wd.type(await wd.find("[data-testid=composer]"), prompt + Keys.ENTER);
+  await waitFor(
+    "the answer to complete",
+    async () =>
+      wd.execute(
+        `const p = window.__flintPerf;
+         const els = document.querySelectorAll('[data-testid=message-assistant]');
+         return els.length > ${before} && p.turnPaintedAt !== null
+           && els[els.length - 1].dataset.status === 'complete';`,
+      ),
+    timeoutMs,
+  );
+  const perf = await wd.execute("return window.__flintPerf;");
+  const chars = await wd.execute(
+    "const els = document.querySelectorAll('[data-testid=message-assistant]'); return Number(els[els.length - 1].dataset.chars);",
+  );
+  if (chars !== expectedChars(prompt)) throw new Error(`answer has ${chars} characters, expected ${expectedChars(prompt)}`);
+  return perf;
+}
+
+let repeat = 1;
+const expectedChars = () => answer.length * repeat;
+
+function summary(perf) {
+  const longFrames = perf.frames.filter((f) => f > 50);
+  return {
+    displayMs: perf.turnPaintedAt - perf.turnSentAt,
+    lagP50: pct(perf.lags, 50),
+    lagP99: pct(perf.lags, 99),
+    lagMax: pct(perf.lags, 100),
+    frames: perf.frames.length,
+    longFrames: longFrames.length,
+    longestFrame: pct(perf.frames, 100),
+  };
+}
+
+const results = { answerChars: answer.length };
+
+try {
+  // 1. Display, unpaced: three runs in one app, a new session for each.
+  {
+    const wd = await session(["--answer", answerPath]);
+    const runs = [];
+    for (let i = 0; i < (quick ? 1 : 3); i++) {
+      if (i > 0) await wd.click(await wd.find("[data-testid=new-session]"));
+      await sleep(500);
+      runs.push(summary(await ask(wd, `Walk me through the code (${i}).`, 60000)));
+      log("unpaced", JSON.stringify(runs[runs.length - 1]));
+    }
+    writeFileSync(join(out, "streamed-long.png"), await wd.screenshot());
+    results.unpaced = runs;
+    results.displayMs = median(runs.map((r) => r.displayMs));
+    await wd.quit();
+    stopAll();
+  }
+
+  // 2. Sustained, paced (events/s; one event is one token-sized piece).
+  results.paced = {};
+  for (const rate of quick ? [5000] : [1000, 5000, 20000]) {
+    const wd = await session(["--answer", answerPath, "--rate", String(rate)]);
+    const s = summary(await ask(wd, `Walk me through the code at ${rate}.`, 120000));
+    log(`paced ${rate}`, JSON.stringify(s));
+    results.paced[rate] = s;
+    await wd.quit();
+    stopAll();
+  }
+
+  // 3. Cold start to first paint, and idle memory, the app started directly (no driver).
+  {
+    const replay = await startReplay(["--answer", answerPath]);
+    const starts = [];
+    let idle = null;
+    for (let i = 0; i < (quick ? 2 : 5); i++) {
+      const t0 = performance.now();
+      const child = spawn(app, [scratch.project], {
+        env: { ...process.env, ...appEnv(replay, join(scratch.home, `cold-${i}`)) },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      const painted = await new Promise((resolvePaint, reject) => {
+        let err = "";
+        const timer = setTimeout(() => reject(new Error(`no first paint in 30 s: ${err}`)), 30000);
+        child.stderr.on("data", (d) => {
+          err += d;
+          const m = err.match(/first paint (\d+) ms after start/);
+          if (m) {
+            clearTimeout(timer);
+            resolvePaint({ wall: performance.now() - t0, inApp: Number(m[1]) });
+          }
+        });
+      });
+      starts.push(painted);
+      if (i === (quick ? 1 : 4)) {
+        await sleep(5000);
+        idle = memory(child.pid);
+      }
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    }
+    log("cold start", JSON.stringify(starts), "idle", JSON.stringify(idle));
+    results.coldStartMs = median(starts.slice(1).map((s) => s.wall)); // the first fills the page cache
+    results.firstStartMs = starts[0].wall;
+    results.idle = idle;
+    stopAll();
+  }
+
+  // 4. Memory after streaming ~100k tokens in one answer (the long answer five times).
+  {
+    repeat = 5;
+    const wd = await session(["--answer", answerPath, "--repeat", String(repeat)]);
+    await sleep(3000);
+    const before = memory(appPid());
+    const s = summary(await ask(wd, "All of it, five times.", 300000));
+    await sleep(3000);
+    const afterMem = memory(appPid());
+    log("100k", JSON.stringify(s), JSON.stringify(before), JSON.stringify(afterMem));
+    results.stream100k = { ...s, chars: answer.length * repeat, before, after: afterMem };
+    writeFileSync(join(out, "streamed-100k.png"), await wd.screenshot());
+    await wd.quit();
+    stopAll();
+    repeat = 1;
+  }
+
+  // 5. Opening a 200-turn session from the history.
+  {
+    const dataDir = join(scratch.home, "data-200");
+    execFileSync(makeSession, [dataDir, realpathSync(scratch.project), "200", answerPath], { stdio: "ignore" });
+    const wd = await session(["--answer", answerPath], dataDir);
+    const opens = [];
+    for (let i = 0; i < (quick ? 1 : 3); i++) {
+      await wd.click(await wd.find("[data-testid=new-session]"));
+      await waitFor("an empty session", async () => (await wd.findAll("[data-testid=message-user]")).length === 0);
+      await wd.click(await wd.find("[data-testid=history-tab]"));
+      const item = await waitFor("the long session in the list", async () => {
+        const items = await wd.findAll("[data-testid=session-item]");
+        for (const el of items) if ((await wd.text(el)).includes("200-turn")) return el;
+        return null;
+      });
+      await wd.click(item);
+      const ms = await waitFor(
+        "the session to be painted",
+        async () =>
+          wd.execute(
+            `const p = window.__flintPerf;
+             return p.sessionPaintedAt !== null && document.querySelectorAll('[data-testid=message-user]').length === 200
+               ? p.sessionPaintedAt - p.sessionAskedAt : null;`,
+          ),
+        30000,
+      );
+      opens.push(ms);
+      await wd.click(await wd.find("[data-testid=files-tab]")).catch(() => {});
+    }
+    await sleep(1000);
+    writeFileSync(join(out, "session-200.png"), await wd.screenshot());
+    log("200-turn open", JSON.stringify(opens));
+    results.session200Ms = median(opens);
+    results.session200Runs = opens;
+    await wd.quit();
+    stopAll();
+  }
+} finally {
+  stopAll();
+}
+
+writeFileSync(join(out, "app.json"), JSON.stringify(results, null, 2));
+
+// The table: figure, target, and whether it is met.
+const f = (v, unit = "ms", digits = 0) => (v === null || v === undefined ? "n/a" : `${v.toFixed(digits)} ${unit}`);
+const rows = [
+  ["Display, unpaced: Enter to last line painted (median of runs)", f(results.displayMs), "< 1000 ms", results.displayMs < 1000],
+];
+for (const [rate, s] of Object.entries(results.paced)) {
+  const target = rate === "5000" ? 50 : rate === "20000" ? 100 : null;
+  rows.push([
+    `Sustained ${rate} tok/s: lag p50 / p99 / max; frames > 50 ms`,
+    `${f(s.lagP50, "", 1)}/ ${f(s.lagP99, "", 1)}/ ${f(s.lagMax, "ms", 1)}; ${s.longFrames} of ${s.frames} (longest ${f(s.longestFrame, "ms")})`,
+    target ? `p99 < ${target} ms, none > 50 ms` : "none > 50 ms",
+    (target === null || s.lagP99 < target) && s.longFrames === 0,
+  ]);
+}
+rows.push(["Cold start to first paint (median, warm page cache)", f(results.coldStartMs), "< 500 ms", results.coldStartMs < 500]);
+rows.push(["First start (cold page cache for the app's files)", f(results.firstStartMs), "", null]);
+rows.push([
+  `Idle memory, PSS summed over ${results.idle.processes.length} processes (RSS sum)`,
+  `${f(results.idle.pssMiB, "MiB")} (${f(results.idle.rssMiB, "MiB")})`,
+  "< 200 MB",
+  results.idle.pssMiB * 1.048576 < 200,
+]);
+const m = results.stream100k;
+rows.push([
+  `After streaming ${Math.round(m.chars / 1024)} KiB (~100k tokens) in one answer: PSS before -> after`,
+  `${f(m.before.pssMiB, "MiB")} -> ${f(m.after.pssMiB, "MiB")} (display ${f(m.displayMs)}, lag p99 ${f(m.lagP99)})`,
+  "growth ~ transcript size",
+  null,
+]);
+rows.push(["Opening a 200-turn session (median)", f(results.session200Ms), "< 300 ms", results.session200Ms < 300]);
+
+console.log("| App (release build, Xvfb) | Measured | Target | Met |");
+console.log("|---|---|---|---|");
+for (const [what, v, target, met] of rows) console.log(`| ${what} | ${v} | ${target} | ${met === null ? "" : met ? "yes" : "NO"} |`);

@@ -1,0 +1,145 @@
+// The quick prompt, as a desktop user reaches it: from the tray menu (clicked over
+// D-Bus, as a panel does), from the global shortcut (pressed with xdotool), and from
+// `flint --quick-prompt` run while Flint is running (handed to the running instance).
+// A prompt there streams its answer and continues in the main window.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
+import { makeProject, need, startDriver, startReplay, startSessionBus, startXvfb, stopAll } from "./harness.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = resolve(here, "../fixtures");
+const out = join(here, "out");
+const expected = readFileSync(join(fixtures, "sse/chat-hello.txt"), "utf8");
+const PROMPT = "What is this project, in one line?";
+
+let app;
+let env;
+let wd;
+let project;
+let mainHandle;
+
+before(async () => {
+  app = need("FLINT_APP");
+  mkdirSync(out, { recursive: true });
+  const scratch = makeProject(join(fixtures, "project"));
+  project = scratch.project;
+  const display = await startXvfb();
+  const bus = await startSessionBus();
+  const baseUrl = await startReplay(["--chat", join(fixtures, "sse/chat-hello.sse"), "--rate", "400"]);
+  env = {
+    DISPLAY: display,
+    DBUS_SESSION_BUS_ADDRESS: bus,
+    FLINT_DATA_DIR: join(scratch.home, "data"),
+    FLINT_CONFIG_DIR: join(scratch.home, "config"),
+    OPENAI_BASE_URL: baseUrl,
+    OPENAI_API_KEY: "",
+    FLINT_MODEL: "fixture-model",
+  };
+  wd = await new WebDriver(await startDriver(env)).start(app, [project]);
+  await waitFor("the main window", async () => (await wd.findAll("[data-testid=composer]")).length > 0, 30000);
+  mainHandle = await wd.window();
+});
+
+after(async () => {
+  await wd?.quit();
+  stopAll();
+});
+
+const gdbus = (...args) =>
+  execFileSync("gdbus", ["call", "--session", "--timeout", "5", ...args], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+
+/** Clicks the tray menu item labelled `label` the way a panel does: dbusmenu's Event. */
+function clickTray(label) {
+  const path = "/org/ayatana/NotificationItem/tray_icon_tray_app_flint/Menu";
+  const names = gdbus("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.ListNames");
+  for (const name of names.match(/:\d+\.\d+/g) ?? []) {
+    let layout;
+    try {
+      layout = gdbus("--dest", name, "--object-path", path, "--method", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "['label']");
+    } catch {
+      continue; // not the app
+    }
+    const m = layout.match(new RegExp(`\\((\\d+), \\{'label': <'${label}'>`));
+    assert.ok(m, `no tray item "${label}" in ${layout}`);
+    gdbus("--dest", name, "--object-path", path, "--method", "com.canonical.dbusmenu.Event", "--", m[1], "clicked", '<"">', "0");
+    return layout;
+  }
+  throw new Error("no tray menu on the session bus");
+}
+
+/** The quick-prompt window's handle, once it exists; the main window's is `main`. */
+async function windows() {
+  const main = mainHandle;
+  const quick = await waitFor("the quick-prompt window", async () => {
+    for (const h of await wd.windows()) {
+      if (h === main) continue;
+      await wd.switchTo(h);
+      if ((await wd.findAll("[data-testid=quick-prompt]")).length > 0) return h;
+    }
+    await wd.switchTo(main);
+    return null;
+  });
+  return { main, quick };
+}
+
+const visible = () => wd.execute("return document.visibilityState === 'visible'");
+
+test("the tray menu opens the quick prompt; an answer streams there and continues in Flint", async () => {
+  const layout = clickTray("Quick prompt");
+  // The tray also lists the recent projects, this one first.
+  assert.match(layout, /'label': <'project'>/);
+  const { main, quick } = await windows();
+  assert.equal(await wd.window(), quick);
+  await waitFor("the project and model in the quick prompt", async () =>
+    /project · fixture-model/.test(await wd.text(await wd.find("[data-testid=quick-target]"))),
+  );
+  await wd.type(await wd.find("[data-testid=quick-input]"), PROMPT + Keys.ENTER);
+  const answer = await waitFor("the streamed answer", async () => {
+    const [el] = await wd.findAll("[data-testid=message-assistant]");
+    return el && (await wd.attribute(el, "data-status")) === "complete" && el;
+  });
+  assert.equal(Number(await wd.attribute(answer, "data-chars")), expected.length);
+  writeFileSync(join(out, "quick-prompt.png"), await wd.screenshot());
+
+  // Continue in Flint: the main window shows the session, and the quick prompt hides.
+  await wd.click(await wd.find("[data-testid=quick-continue]"));
+  await waitFor("the quick prompt to hide", async () => !(await visible()));
+  await wd.switchTo(main);
+  const said = await waitFor("the session in the main window", async () => {
+    const users = await wd.findAll("[data-testid=message-user] .text");
+    return users.length === 1 && (await wd.text(users[0]));
+  });
+  assert.equal(said, PROMPT);
+  const [inMain] = await wd.findAll("[data-testid=message-assistant]");
+  assert.equal(Number(await wd.attribute(inMain, "data-chars")), expected.length);
+  writeFileSync(join(out, "quick-continued.png"), await wd.screenshot());
+});
+
+test("`flint --quick-prompt` opens the quick prompt in the running Flint, and Esc hides it", async () => {
+  const { quick } = await windows();
+  assert.equal(await visible(), false, "hidden after Continue");
+  const second = spawn(app, ["--quick-prompt"], { env: { ...process.env, ...env }, stdio: "ignore" });
+  const code = await new Promise((r) => second.on("exit", r));
+  assert.equal(code, 0, "the second launch hands over and exits");
+  await wd.switchTo(quick);
+  await waitFor("the quick prompt to show", visible);
+  await wd.execute("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))");
+  await waitFor("Esc to hide it", async () => !(await visible()));
+});
+
+test("the global shortcut opens the quick prompt", async () => {
+  const { quick } = await windows();
+  assert.equal(await visible(), false);
+  execFileSync("xdotool", ["key", "ctrl+shift+space"], { env: { ...process.env, ...env } });
+  await wd.switchTo(quick);
+  await waitFor("the shortcut to show the quick prompt", visible);
+});
