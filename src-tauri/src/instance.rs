@@ -44,7 +44,7 @@ pub enum Claim {
 }
 
 #[cfg(unix)]
-pub use unix::{claim, Primary};
+pub use unix::{claim, Primary, Release};
 
 #[cfg(unix)]
 mod unix {
@@ -53,20 +53,37 @@ mod unix {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::{UnixListener, UnixStream};
     use std::path::{Path, PathBuf};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use super::{Claim, Launch};
 
     const MAX_MESSAGE: u64 = 64 * 1024;
 
-    /// The first instance's hold; keep it for as long as the app runs.
+    /// The first instance's hold: the lock and the listening socket.
     pub struct Primary {
-        lock: File,
+        lock: Arc<File>,
         listener: UnixListener,
         socket: PathBuf,
     }
 
-    /// Becomes the running instance, or hands `launch` to the one that is.
+    /// Lets go of the hold while the app shuts down, so a launch in the meantime
+    /// starts a new Flint instead of talking to one that is going away.
+    #[derive(Clone)]
+    pub struct Release {
+        lock: Arc<File>,
+        socket: PathBuf,
+    }
+
+    impl Release {
+        pub fn release(&self) {
+            let _ = std::fs::remove_file(&self.socket);
+            let _ = self.lock.unlock();
+        }
+    }
+
+    /// Becomes the running instance, or hands `launch` to the one that is. A running
+    /// instance that is shutting down has let go of its lock: then this one takes it.
     pub fn claim(data_dir: &Path, launch: &Launch) -> io::Result<Claim> {
         std::fs::create_dir_all(data_dir)?;
         let lock = OpenOptions::new()
@@ -75,39 +92,36 @@ mod unix {
             .write(true)
             .open(data_dir.join("instance.lock"))?;
         let socket = data_dir.join("instance.sock");
-        match lock.try_lock() {
-            Ok(()) => {
-                // First: a socket file left here is from an instance that died.
-                let _ = std::fs::remove_file(&socket);
-                let listener = UnixListener::bind(&socket)?;
-                std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
-                Ok(Claim::Primary(Primary {
-                    lock,
-                    listener,
-                    socket,
-                }))
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match lock.try_lock() {
+                Ok(()) => {
+                    // First: a socket file left here is from an instance that died.
+                    let _ = std::fs::remove_file(&socket);
+                    let listener = UnixListener::bind(&socket)?;
+                    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+                    return Ok(Claim::Primary(Primary {
+                        lock: Arc::new(lock),
+                        listener,
+                        socket,
+                    }));
+                }
+                Err(TryLockError::WouldBlock) => match forward(&socket, launch) {
+                    Ok(()) => return Ok(Claim::Forwarded),
+                    // Not listening yet, or going away: look again.
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    Err(e) => return Err(e),
+                },
+                Err(TryLockError::Error(e)) => return Err(e),
             }
-            Err(TryLockError::WouldBlock) => {
-                forward(&socket, launch)?;
-                Ok(Claim::Forwarded)
-            }
-            Err(TryLockError::Error(e)) => Err(e),
         }
     }
 
-    /// Sends `launch` to the running instance; retries briefly, as the holder may have
-    /// taken the lock but not bound the socket yet.
+    /// Sends `launch` to the running instance and waits for its "ok".
     fn forward(socket: &Path, launch: &Launch) -> io::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut stream = loop {
-            match UnixStream::connect(socket) {
-                Ok(s) => break s,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let mut stream = UnixStream::connect(socket)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         stream.set_write_timeout(Some(Duration::from_secs(10)))?;
         let mut line = serde_json::to_vec(launch).map_err(io::Error::other)?;
@@ -127,7 +141,11 @@ mod unix {
 
     impl Primary {
         /// Serves later launches on a thread of its own, calling `on_launch` for each.
-        pub fn serve(self, on_launch: impl Fn(Launch) + Send + 'static) {
+        pub fn serve(self, on_launch: impl Fn(Launch) + Send + 'static) -> Release {
+            let release = Release {
+                lock: self.lock.clone(),
+                socket: self.socket.clone(),
+            };
             std::thread::spawn(move || {
                 let Primary {
                     lock,
@@ -154,6 +172,7 @@ mod unix {
                 let _ = std::fs::remove_file(socket);
                 drop(lock);
             });
+            release
         }
     }
 }
@@ -164,8 +183,19 @@ mod unix {
 pub struct Primary;
 
 #[cfg(not(unix))]
+#[derive(Clone)]
+pub struct Release;
+
+#[cfg(not(unix))]
+impl Release {
+    pub fn release(&self) {}
+}
+
+#[cfg(not(unix))]
 impl Primary {
-    pub fn serve(self, _on_launch: impl Fn(Launch) + Send + 'static) {}
+    pub fn serve(self, _on_launch: impl Fn(Launch) + Send + 'static) -> Release {
+        Release
+    }
 }
 
 #[cfg(not(unix))]
@@ -191,13 +221,27 @@ mod tests {
             panic!("the first launch must be the primary");
         };
         let (tx, rx) = mpsc::channel();
-        primary.serve(move |l| tx.send(l).unwrap());
+        let _release = primary.serve(move |l| tx.send(l).unwrap());
         let asked = Launch::new(Some(PathBuf::from("/tmp/some project")), true);
         assert!(matches!(
             claim(dir.path(), &asked).unwrap(),
             Claim::Forwarded
         ));
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), asked);
+    }
+
+    #[test]
+    fn an_instance_shutting_down_lets_the_next_launch_start_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let Claim::Primary(first) = claim(dir.path(), &Launch::default()).unwrap() else {
+            panic!("the first launch must be the primary");
+        };
+        let release = first.serve(|_| {});
+        release.release();
+        assert!(matches!(
+            claim(dir.path(), &Launch::default()).unwrap(),
+            Claim::Primary(_)
+        ));
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
             tray::install(&handle);
             if let Some(primary) = primary {
                 let h = handle.clone();
-                primary.serve(move |launch| on_launch(&h, launch));
+                app.manage(primary.serve(move |launch| on_launch(&h, launch)));
             }
             if quick_prompt {
                 if let Err(e) = quick::show(&handle) {
@@ -141,6 +141,13 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
             settings::use_provider,
         ])
         .on_window_event(|window, event| {
+            // Closing the main window quits Flint, even while the hidden quick prompt
+            // exists (the tray's Quit does the same).
+            if let WindowEvent::CloseRequested { .. } = event {
+                if window.label() == "main" {
+                    window.app_handle().exit(0);
+                }
+            }
             // Drops go to the UI first: on the composer they attach files, anywhere else
             // they open a project (through `open_dropped`).
             if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, position }) = event {
@@ -156,7 +163,17 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
                 );
             }
         })
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!())
+        .map(|app| {
+            app.run(|app, event| {
+                // Closing: a launch from now on starts a new Flint.
+                if let tauri::RunEvent::ExitRequested { .. } | tauri::RunEvent::Exit = event {
+                    if let Some(release) = app.try_state::<instance::Release>() {
+                        release.release();
+                    }
+                }
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

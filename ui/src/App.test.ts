@@ -120,4 +120,39 @@ describe("Dropping files", () => {
     fake.dropListeners[0]!({ paths: ["/code/other"], x: 10, y: 10 });
     await waitFor(() => expect(fake.droppedOpened).toEqual([["/code/other"]]));
   });
+
+  it("opens a file dropped on the window in its folder and attaches it", async () => {
+    const fake = new FakeIpc();
+    fake.snapshotValue = {
+      ...fake.snapshotValue,
+      workspace: {
+        info: { root: "/code/demo", name: "demo", git: null },
+        project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
+        session: null,
+        items: [],
+      },
+    };
+    setIpc(fake);
+    render(App);
+    const box = (await screen.findByTestId("composer")) as HTMLTextAreaElement;
+    await waitFor(() => expect(fake.dropListeners.length).toBe(1));
+    document.elementFromPoint = () => document.body;
+    fake.dropListeners[0]!({ paths: ["/code/demo/README.md"], x: 10, y: 10 });
+    await waitFor(() => expect(fake.droppedOpened).toEqual([["/code/demo/README.md"]]));
+    await waitFor(() => expect(box.value).toBe("@README.md "));
+  });
+});
+
+describe("Keyboard shortcuts", () => {
+  it("opens the sheet with ? outside a text field", async () => {
+    HTMLDialogElement.prototype.showModal ??= function (this: HTMLDialogElement) {
+      this.open = true;
+    };
+    setIpc(new FakeIpc());
+    render(App);
+    await screen.findByTestId("welcome");
+    document.body.dispatchEvent(new KeyboardEvent("keydown", { key: "?", bubbles: true }));
+    expect(await screen.findByTestId("shortcut-sheet")).toBeTruthy();
+    expect(screen.getByText("Apply the accepted hunks")).toBeTruthy();
+  });
 });

@@ -10,15 +10,20 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod bundle;
 
-const USAGE: &str = "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick]>
+const USAGE: &str =
+    "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick] | bundle [ARGS...]>
   run     install what is missing, build the UI and the app, and start it (ARGS go to flint)
   test    install what is missing, then run every check: fmt, clippy, Rust tests, binding
-          drift, UI type check and unit tests, end-to-end tests in the real app
+          drift, UI type check and unit tests, end-to-end tests in the real app, and (on
+          Debian/Ubuntu) the .deb built, installed and started
   setup   only install what is missing
   e2e     only build the app and run the end-to-end tests
   bench   the benchmark suite (Linux): release build of the app under Xvfb, `flint ask`
-          beside `codex exec`, the hot paths; prints tables (see docs/benchmarks.md)";
+          beside `codex exec`, the hot paths; prints tables (see docs/benchmarks.md)
+  bundle  the installable packages for this system (Tauri bundler; ARGS go to `tauri
+          build`); on Debian/Ubuntu also installs the .deb and starts the installed app";
 
 /// Debian/Ubuntu packages the app needs to build and the end-to-end tests need to run
 /// (see PLATFORM.md).
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("e2e") => setup().and_then(|()| build_ui()).and_then(|()| e2e()),
         Some("bench") => bench::run(args.get(1).is_some_and(|a| a == "--quick")),
+        Some("bundle") => bundle::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -286,7 +292,13 @@ fn test_all() -> Result {
     step("UI unit tests (vitest)");
     sh(&ui, npm(), &["test"], &[])?;
 
-    e2e()
+    e2e()?;
+
+    // The .deb a user installs: built, installed with apt, started (bundle.rs).
+    if cfg!(target_os = "linux") {
+        bundle::run(&[])?;
+    }
+    Ok(())
 }
 
 fn clear_bindings(root: &Path) -> Result {
