@@ -70,7 +70,11 @@ export async function startDriver(env) {
   const [port, nativePort] = [await freePort(), await freePort()];
   track(
     spawn(need("TAURI_DRIVER"), ["--port", String(port), "--native-port", String(nativePort)], {
-      env: { ...process.env, ...env },
+      // Without a GPU the app switches WebKitGTK to its shared-memory renderer (lib.rs,
+      // software_rendering_fallback): 60 frames/s instead of ~12, measured by the
+      // benchmarks. Under that renderer a WebDriver screenshot of an idle page waits for
+      // a frame that never comes, so the tests keep WebKit's default renderer.
+      env: { ...process.env, WEBKIT_DISABLE_DMABUF_RENDERER: "0", ...env },
       stdio: ["ignore", "inherit", "inherit"],
     }),
     "tauri-driver",
