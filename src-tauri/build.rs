@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "render_markdown",
     "open_url",
     "ui_ready",
+    "projects",
     "preview_context",
     "quick_info",
     "quick_send",

@@ -373,3 +373,9 @@ pub fn ui_ready() {
         );
     });
 }
+
+/// The project switcher: open projects and recent ones.
+#[tauri::command]
+pub async fn projects(state: State<'_, AppState>) -> Result<crate::state::ProjectList> {
+    state.projects().await
+}

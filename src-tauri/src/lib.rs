@@ -111,6 +111,7 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
             commands::render_markdown,
             commands::open_url,
             commands::ui_ready,
+            commands::projects,
             quick::quick_info,
             quick::quick_send,
             quick::quick_continue,

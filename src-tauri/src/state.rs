@@ -30,6 +30,28 @@ pub struct Snapshot {
     pub notice: Option<ErrorInfo>,
 }
 
+/// How many projects may be open at once (each has a watcher and a file index).
+const MAX_OPEN: usize = 6;
+
+/// The project switcher's lists.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProjectList {
+    /// Open projects, the shown one first.
+    pub open: Vec<OpenProject>,
+    /// Recently opened projects that are not open now, newest first.
+    pub recent: Vec<flint_core::store::Project>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct OpenProject {
+    pub root: String,
+    pub name: String,
+    /// The one the window shows.
+    pub shown: bool,
+}
+
 /// Paths dropped on the window, at a point in CSS pixels.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -58,6 +80,10 @@ pub struct AppState {
     restored: tokio::sync::Mutex<bool>,
     notice: Mutex<Option<ErrorInfo>>,
     pub current: tokio::sync::Mutex<Option<Current>>,
+    /// Projects open in the background, longest unused first.
+    background: Mutex<Vec<Current>>,
+    /// The root the window shows: watcher events of other projects stay off the UI.
+    shown_root: Arc<std::sync::RwLock<Option<PathBuf>>>,
     turns: Mutex<HashMap<u32, CancellationToken>>,
     next_turn: AtomicU32,
     last_drop: Mutex<Option<(Vec<PathBuf>, Instant)>>,
@@ -79,6 +105,8 @@ impl AppState {
             restored: tokio::sync::Mutex::new(false),
             notice: Mutex::new(None),
             current: tokio::sync::Mutex::new(None),
+            background: Mutex::new(Vec::new()),
+            shown_root: Arc::new(std::sync::RwLock::new(None)),
             turns: Mutex::new(HashMap::new()),
             next_turn: AtomicU32::new(1),
             last_drop: Mutex::new(None),
@@ -189,32 +217,102 @@ impl AppState {
         }
     }
 
-    /// Opens `path` as the current project. On failure nothing changes.
+    /// Opens `path` as the current project. The project shown before stays open in the
+    /// background (its watcher runs, its files stay indexed) so switching back is
+    /// instant; at most `MAX_OPEN` projects are open. On failure nothing changes.
     pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
         let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
-        let dir = ProjectDir::open(Path::new(&workspace.info.root))
-            .map_err(|e| CoreError::from(e).info())?;
-        let index = Arc::new(std::sync::RwLock::new(FileIndex::default()));
-        {
-            let (index, root) = (index.clone(), dir.root().to_path_buf());
-            tauri::async_runtime::spawn_blocking(move || {
-                let built = FileIndex::build(&root);
-                if let Ok(mut i) = index.write() {
-                    *i = built;
+        let root = PathBuf::from(&workspace.info.root);
+        // Checked before anything changes (it may have gone since it was last open).
+        let dir = ProjectDir::open(&root).map_err(|e| CoreError::from(e).info())?;
+        let mut current = self.current.lock().await;
+        let kept = match current.take() {
+            Some(c) if c.dir.root() == root => Some(c),
+            Some(c) => {
+                self.stash(c);
+                None
+            }
+            None => None,
+        };
+        let next = match kept.or_else(|| self.unstash(&root)) {
+            Some(mut c) => {
+                c.workspace = workspace;
+                c
+            }
+            None => {
+                let index = Arc::new(std::sync::RwLock::new(FileIndex::default()));
+                {
+                    let (index, root) = (index.clone(), dir.root().to_path_buf());
+                    tauri::async_runtime::spawn_blocking(move || {
+                        let built = FileIndex::build(&root);
+                        if let Ok(mut i) = index.write() {
+                            *i = built;
+                        }
+                    });
                 }
-            });
+                let watcher = self.watch(dir.root(), index.clone());
+                Current {
+                    dir,
+                    workspace,
+                    index,
+                    _watcher: watcher,
+                }
+            }
+        };
+        if let Ok(mut shown) = self.shown_root.write() {
+            *shown = Some(root);
         }
-        let watcher = self.watch(dir.root(), index.clone());
-        *self.current.lock().await = Some(Current {
-            dir,
-            workspace,
-            index,
-            _watcher: watcher,
-        });
+        *current = Some(next);
+        drop(current);
         if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
             crate::tray::refresh_recent(&app);
         }
         Ok(self.state_now().await)
+    }
+
+    /// Keeps a project open in the background, closing the longest unused one past
+    /// `MAX_OPEN`.
+    fn stash(&self, project: Current) {
+        if let Ok(mut open) = self.background.lock() {
+            open.push(project);
+            while open.len() >= MAX_OPEN {
+                open.remove(0);
+            }
+        }
+    }
+
+    fn unstash(&self, root: &Path) -> Option<Current> {
+        let mut open = self.background.lock().ok()?;
+        let at = open.iter().position(|c| c.dir.root() == root)?;
+        Some(open.remove(at))
+    }
+
+    /// The projects open now (the shown one first) and the recently opened ones.
+    pub async fn projects(&self) -> Result<ProjectList, ErrorInfo> {
+        let mut open = Vec::new();
+        if let Some(c) = self.current.lock().await.as_ref() {
+            open.push(OpenProject {
+                root: c.workspace.info.root.clone(),
+                name: c.workspace.info.name.clone(),
+                shown: true,
+            });
+        }
+        if let Ok(background) = self.background.lock() {
+            open.extend(background.iter().rev().map(|c| OpenProject {
+                root: c.workspace.info.root.clone(),
+                name: c.workspace.info.name.clone(),
+                shown: false,
+            }));
+        }
+        let recent = self
+            .engine
+            .db(|s| s.recent_projects(12))
+            .await
+            .map_err(|e| e.info())?
+            .into_iter()
+            .filter(|p| !open.iter().any(|o| o.root == p.path))
+            .collect();
+        Ok(ProjectList { open, recent })
     }
 
     /// Opens what was dropped on the window: a folder, or the folder of a dropped file.
@@ -251,7 +349,11 @@ impl AppState {
         let app = self.app.lock().ok()?.clone()?;
         let engine = self.engine.clone();
         let root_owned = root.to_path_buf();
+        let shown_root = self.shown_root.clone();
+        let shown = move |root: &Path| shown_root.read().is_ok_and(|s| s.as_deref() == Some(root));
         let started = ProjectWatcher::start(root, move |event| match event {
+            // A project open in the background keeps its index and the user's edits
+            // current; only the shown one updates the window.
             WatchEvent::Changed(paths) => {
                 if let Ok(mut i) = index.write() {
                     for p in &paths {
@@ -259,6 +361,9 @@ impl AppState {
                     }
                 }
                 engine.note_changes(&root_owned, &paths);
+                if !shown(&root_owned) {
+                    return;
+                }
                 let _ = app.emit("files-changed", engine.user_changes(&root_owned));
                 // The git panel refreshes just these paths, not the whole tree.
                 if let Ok(changes) = flint_core::project::status_of(&root_owned, &paths) {
@@ -267,7 +372,9 @@ impl AppState {
             }
             WatchEvent::Git => {
                 engine.invalidate_git(&root_owned);
-                let _ = app.emit("git-refresh", ());
+                if shown(&root_owned) {
+                    let _ = app.emit("git-refresh", ());
+                }
             }
             WatchEvent::Polling { reason } => {
                 let _ = app.emit(

@@ -65,6 +65,7 @@ export class Conversation {
   #sentAt = 0;
   #firstAt: number | null = null;
   #frameQueued = false;
+  #epoch = 0;
   #schedule: FrameScheduler;
 
   constructor(schedule: FrameScheduler = browserFrame) {
@@ -76,6 +77,10 @@ export class Conversation {
   }
 
   load(items: Item[]): void {
+    // Another session or project: a turn still streaming goes on (and is saved) but
+    // no longer writes into what is shown.
+    this.#epoch += 1;
+    this.turnId = null;
     this.items = items.map(fromItem);
     this.#pending = "";
     this.error = null;
@@ -122,8 +127,12 @@ export class Conversation {
     this.error = null;
     this.retrying = null;
     turnSent();
+    const epoch = this.#epoch;
     try {
-      this.turnId = await begin((e) => this.#onEvent(e));
+      const id = await begin((e) => {
+        if (epoch === this.#epoch) this.#onEvent(e);
+      });
+      if (epoch === this.#epoch) this.turnId = id;
       return true;
     } catch (e) {
       this.error = asError(e);

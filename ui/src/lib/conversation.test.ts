@@ -96,6 +96,20 @@ describe("Conversation", () => {
     expect(perf.turnPaintedAt!).toBeGreaterThanOrEqual(perf.turnSentAt!);
   });
 
+  it("stops writing a streaming answer into the view once another session is shown", async () => {
+    await conv.send("long one");
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "long one"),
+      assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+    });
+    conv.load([item(7, "user", "elsewhere")]);
+    expect(conv.streaming).toBe(false);
+    fake.emit({ type: "delta", text: "late", arrived_ms: 0 });
+    paint();
+    expect(conv.items.map((i) => i.text)).toEqual(["elsewhere"]);
+  });
+
   it("takes closed markdown blocks and leaves the rest as the open tail", async () => {
     await conv.send("q");
     fake.emit({

@@ -19,6 +19,7 @@ import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { QuickInfo } from "../bindings/QuickInfo";
+import type { ProjectList } from "../bindings/ProjectList";
 import type { TurnEvent } from "../bindings/TurnEvent";
 import type { Ipc } from "./ipc";
 
@@ -71,7 +72,10 @@ export class FakeIpc implements Ipc {
   noticeListeners: Array<(e: ErrorInfo) => void> = [];
 
   snapshot = async () => this.snapshotValue;
-  openProject = async () => this.snapshotValue;
+  openProject = async (path: string) => {
+    this.openedProjects.push(path);
+    return this.snapshotValue;
+  };
   droppedOpened: string[][] = [];
   openDropped = async (paths: string[]) => {
     this.droppedOpened.push(paths);
@@ -145,6 +149,15 @@ export class FakeIpc implements Ipc {
     this.openedUrls.push(url);
   };
   renderMarkdown = async (text: string) => [`<p>${text.replace(/</g, "&lt;")}</p>`];
+  projectList: ProjectList = {
+    open: [
+      { root: "/code/demo", name: "demo", shown: true },
+      { root: "/code/other", name: "other", shown: false },
+    ],
+    recent: [{ id: 3, path: "/code/old", name: "old", opened_at: 0 }],
+  };
+  projects = async () => this.projectList;
+  openedProjects: string[] = [];
   ready = false;
   uiReady = async () => {
     this.ready = true;

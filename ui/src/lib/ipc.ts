@@ -23,6 +23,7 @@ import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { QuickInfo } from "../bindings/QuickInfo";
+import type { ProjectList } from "../bindings/ProjectList";
 import type { TurnEvent } from "../bindings/TurnEvent";
 
 export type Unlisten = () => void;
@@ -59,6 +60,8 @@ export interface Ipc {
   renderMarkdown(text: string): Promise<string[]>;
   /** The first frame is painted (logged by Rust with the time since start). */
   uiReady(): Promise<void>;
+  /** Open projects (the shown one first) and recent ones, for the switcher. */
+  projects(): Promise<ProjectList>;
   /** Project files matching `query` fuzzily, best first. */
   searchFiles(query: string): Promise<FileMatch[]>;
   /** What the next turn would send for `prompt`. */
@@ -143,6 +146,7 @@ export const tauriIpc: Ipc = {
   openUrl: (url) => invoke<void>("open_url", { url }),
   renderMarkdown: (text) => invoke<string[]>("render_markdown", { text }),
   uiReady: () => invoke<void>("ui_ready"),
+  projects: () => invoke<ProjectList>("projects"),
   searchFiles: (query) => invoke<FileMatch[]>("search_files", { query }),
   previewContext: (prompt) => invoke<ContextReport>("preview_context", { prompt }),
   gitStatus: () => invoke<GitStatus | null>("git_status"),

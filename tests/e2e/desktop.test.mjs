@@ -1,11 +1,13 @@
-// The quick prompt, as a desktop user reaches it: from the tray menu (clicked over
-// D-Bus, as a panel does), from the global shortcut (pressed with xdotool), and from
-// `flint --quick-prompt` run while Flint is running (handed to the running instance).
-// A prompt there streams its answer and continues in the main window.
+// Flint on the desktop. The quick prompt as a user reaches it: from the tray menu
+// (clicked over D-Bus, as a panel does), from the global shortcut (pressed with
+// xdotool), and from `flint --quick-prompt` run while Flint is running (handed to the
+// running instance); a prompt there streams its answer and continues in the main
+// window. And a second project opened from the command line beside the first, with the
+// switcher going back.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
@@ -142,4 +144,27 @@ test("the global shortcut opens the quick prompt", async () => {
   execFileSync("xdotool", ["key", "ctrl+shift+space"], { env: { ...process.env, ...env } });
   await wd.switchTo(quick);
   await waitFor("the shortcut to show the quick prompt", visible);
+});
+
+test("`flint OTHER` opens a second project in the running Flint; the switcher goes back", async () => {
+  const scratch = makeProject(join(fixtures, "project"));
+  const other = join(scratch.home, "other");
+  renameSync(scratch.project, other);
+  await wd.switchTo(mainHandle);
+  const second = spawn(app, [other], { env: { ...process.env, ...env }, stdio: "ignore" });
+  assert.equal(await new Promise((r) => second.on("exit", r)), 0, "handed to the running Flint");
+  await waitFor("the second project", async () => (await wd.text(await wd.find("[data-testid=project-name]"))) === "other");
+
+  await wd.click(await wd.find("[data-testid=project-name]"));
+  const open = await waitFor("the open projects", async () => {
+    const els = await wd.findAll("[data-testid=switch-open]");
+    return els.length === 2 && els;
+  });
+  assert.deepEqual(await Promise.all(open.map((e) => wd.text(e))), ["● other", "● project"]);
+  writeFileSync(join(out, "switcher.png"), await wd.screenshot());
+  await wd.click(open[1]);
+  await waitFor("back on the first project", async () => (await wd.text(await wd.find("[data-testid=project-name]"))) === "project");
+  // Its conversation (from the quick prompt, continued here) is still there.
+  const users = await wd.findAll("[data-testid=message-user] .text");
+  assert.equal(await wd.text(users[0]), PROMPT);
 });
