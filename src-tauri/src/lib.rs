@@ -75,7 +75,6 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
         .setup(move |app| {
             // Load the syntaxes in the background so the first diff is not the slow one.
             std::thread::spawn(flint_render::warm);
-            std::thread::spawn(flint_core::context::warm);
             let state = AppState::init(initial.clone())?;
             let handle = app.handle().clone();
             state.set_app(handle.clone());

@@ -16,7 +16,7 @@ import { readFileSync, readdirSync, realpathSync, mkdirSync, writeFileSync } fro
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "../e2e/webdriver.mjs";
-import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "../e2e/harness.mjs";
+import { makeProject, mark, need, startDriver, startReplay, startXvfb, stopAll, stopSince } from "../e2e/harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = resolve(here, "../fixtures");
@@ -114,6 +114,7 @@ const median = (v) => pct(v, 50);
 
 const scratch = makeProject(join(fixtures, "project"));
 const display = await startXvfb();
+const base = mark(); // each phase stops what it started, the display stays
 mkdirSync(out, { recursive: true });
 let serial = 0;
 
@@ -194,7 +195,7 @@ try {
     results.unpaced = runs;
     results.displayMs = median(runs.map((r) => r.displayMs));
     await wd.quit();
-    stopAll();
+    stopSince(base);
   }
 
   // 2. Sustained, paced (events/s; one event is one token-sized piece).
@@ -205,7 +206,7 @@ try {
     log(`paced ${rate}`, JSON.stringify(s));
     results.paced[rate] = s;
     await wd.quit();
-    stopAll();
+    stopSince(base);
   }
 
   // 3. Cold start to first paint, and idle memory, the app started directly (no driver).
@@ -243,7 +244,7 @@ try {
     results.coldStartMs = median(starts.slice(1).map((s) => s.wall)); // the first fills the page cache
     results.firstStartMs = starts[0].wall;
     results.idle = idle;
-    stopAll();
+    stopSince(base);
   }
 
   // 4. Memory after streaming ~100k tokens in one answer (the long answer five times).
@@ -259,7 +260,7 @@ try {
     results.stream100k = { ...s, chars: answer.length * repeat, before, after: afterMem };
     writeFileSync(join(out, "streamed-100k.png"), await wd.screenshot());
     await wd.quit();
-    stopAll();
+    stopSince(base);
     repeat = 1;
   }
 
@@ -298,7 +299,7 @@ try {
     results.session200Ms = median(opens);
     results.session200Runs = opens;
     await wd.quit();
-    stopAll();
+    stopSince(base);
   }
 } finally {
   stopAll();

@@ -111,6 +111,17 @@ export function startSessionBus() {
   });
 }
 
+/** How many processes were started so far; `stopSince` stops those started after. */
+export function mark() {
+  return started.length;
+}
+
+export function stopSince(n) {
+  for (const child of started.splice(n).reverse()) {
+    if (child.exitCode === null) child.kill("SIGTERM");
+  }
+}
+
 export function stopAll() {
   for (const child of started.reverse()) {
     if (child.exitCode === null) child.kill("SIGTERM");

@@ -239,7 +239,9 @@ async fn engine_with_fast_model(choice: Choice) -> Result<(Engine, ResolvedSlot)
     };
     let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
     let client = slot.connect().map_err(|e| e.to_string())?;
-    let engine = Engine::new(store, Some(client), None).with_global_agents(paths.global_agents());
+    let engine = Engine::new(store, Some(client), None)
+        .with_global_agents(paths.global_agents())
+        .text_only();
     Ok((engine, slot))
 }
 

@@ -18,7 +18,8 @@ use flint_project::AgentsFile;
 /// estimate (a token per 3.5 bytes, typical for code) for everything else.
 #[derive(Clone, Copy)]
 pub struct Tokenizer {
-    bpe: Option<&'static CoreBPE>,
+    /// o200k_base, loaded on first count (its tables take ~50 MB and ~0.1 s).
+    openai: bool,
 }
 
 fn o200k() -> Option<&'static CoreBPE> {
@@ -34,17 +35,21 @@ impl Tokenizer {
             || m.starts_with("o3")
             || m.starts_with("o4")
             || m.contains("codex");
-        Self {
-            bpe: if openai { o200k() } else { None },
-        }
+        Self { openai }
+    }
+
+    /// The estimate, for any model: a token per 3.5 bytes, which over-counts typical
+    /// code and prose under o200k_base (about 4 bytes a token), so what it fits fits.
+    pub fn estimate() -> Self {
+        Self { openai: false }
     }
 
     pub fn exact(&self) -> bool {
-        self.bpe.is_some()
+        self.openai && o200k().is_some()
     }
 
     pub fn count(&self, text: &str) -> u32 {
-        match self.bpe {
+        match o200k().filter(|_| self.openai) {
             Some(bpe) => bpe.encode_ordinary(text).len() as u32,
             None => (text.len() as f64 / 3.5).ceil() as u32,
         }
@@ -98,6 +103,27 @@ fn answer_reserve(window: u32) -> u32 {
 }
 
 /// Builds the messages for a turn and reports how they fill the window.
+/// Like `assemble`, but counts with the estimate when everything fits in half the
+/// window by it: the exact count could not change what is sent, and loading the
+/// tokenizer's tables would cost a short-lived command (`flint ask`) more than the rest
+/// of its work. Near the limit, or without a known window, it counts exactly.
+pub fn assemble_sparingly(
+    input: &ContextInput<'_>,
+    tok: Tokenizer,
+) -> (Vec<Message>, ContextReport) {
+    if tok.openai {
+        let (messages, report) = assemble(input, Tokenizer::estimate());
+        let roomy = report.left_out.is_empty()
+            && input
+                .window
+                .is_some_and(|w| u64::from(report.used) * 2 < u64::from(w));
+        if roomy {
+            return (messages, report);
+        }
+    }
+    assemble(input, tok)
+}
+
 pub fn assemble(input: &ContextInput<'_>, tok: Tokenizer) -> (Vec<Message>, ContextReport) {
     let mut sections = Vec::new();
     let mut left_out = Vec::new();
@@ -268,6 +294,25 @@ mod tests {
         let e = Tokenizer::for_model("qwen3-coder");
         assert!(!e.exact());
         assert_eq!(e.count("1234567"), 2);
+    }
+
+    #[test]
+    fn sparing_assembly_estimates_when_roomy_and_counts_exactly_near_the_limit() {
+        let history = vec![Message::new(Role::User, "q1")];
+        let gpt = Tokenizer::for_model("gpt-5");
+        let (_, roomy) = assemble_sparingly(&input(&history, &[], Some(128_000)), gpt);
+        assert!(
+            !roomy.exact,
+            "a small context in a large window is estimated"
+        );
+        let big = vec![("big.rs".to_string(), "word ".repeat(3000))];
+        let (_, tight) = assemble_sparingly(&input(&history, &big, Some(8_000)), gpt);
+        assert!(tight.exact, "near the limit the model's tokenizer decides");
+        let (_, unknown) = assemble_sparingly(&input(&history, &[], None), gpt);
+        assert!(unknown.exact, "without a known window it counts exactly");
+        // The estimate never fits more than the exact count would.
+        let text = "fn main() { println!(\"hello\"); }\n".repeat(50);
+        assert!(Tokenizer::estimate().count(&text) >= gpt.count(&text));
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub struct Engine {
     /// The git summary per project, kept until the watcher (or Flint) reports a change:
     /// a full status of a large tree costs hundreds of milliseconds, a turn should not.
     git_summaries: Arc<Mutex<HashMap<PathBuf, Option<String>>>>,
+    /// A front end shows turns as they stream: render markdown blocks and plan edit
+    /// reviews on the way. Off for the command line, which prints the text only.
+    live_view: bool,
 }
 
 /// An opened project with its latest session (if it has one) and that session's items.
@@ -120,7 +123,15 @@ impl Engine {
             global_agents: None,
             activity: Arc::default(),
             git_summaries: Arc::default(),
+            live_view: true,
         }
+    }
+
+    /// For a front end that prints the answer's text only (`flint ask`): no markdown
+    /// rendering or edit reviews while a turn streams (the text and history are the same).
+    pub fn text_only(mut self) -> Self {
+        self.live_view = false;
+        self
     }
 
     /// The project's git summary, from the cache while nothing changed (blocking).
@@ -221,8 +232,10 @@ impl Engine {
                 &history,
                 &prompt,
                 &slot,
-                recent.as_deref(),
-                engine.git_summary(&root),
+                ProjectNow {
+                    recent_edits: recent.as_deref(),
+                    git: engine.git_summary(&root),
+                },
             )
         })
         .await
@@ -481,8 +494,10 @@ impl Engine {
                     &earlier,
                     &prompt,
                     &slot,
-                    recent.as_deref(),
-                    engine.git_summary(&root),
+                    ProjectNow {
+                        recent_edits: recent.as_deref(),
+                        git: engine.git_summary(&root),
+                    },
                 );
                 // What was just sent is the baseline for the next turn's "recent edits".
                 if let Ok(mut a) = engine.activity.lock() {
@@ -530,7 +545,7 @@ impl Engine {
                         }
                         pending.push_str(&t);
                         text_utf16 += t.encode_utf16().count() as u32;
-                        let closed_now = blocks.push(&t);
+                        let closed_now = if self.live_view { blocks.push(&t) } else { Vec::new() };
                         if !closed_now.is_empty() {
                             rendered.extend(closed_now.iter().map(|b| flint_render::markdown::render_block(b)));
                             // Everything but the open tail is closed (blank lines between
@@ -538,8 +553,11 @@ impl Engine {
                             // just after a block closes is short, so this stays linear.
                             closed_utf16 = text_utf16 - blocks.tail().encode_utf16().count() as u32;
                         }
-                        let found = parser.push(&t);
-                        let provisional = parser.provisional();
+                        let (found, provisional) = if self.live_view {
+                            (parser.push(&t), parser.provisional())
+                        } else {
+                            (Vec::new(), None)
+                        };
                         if !found.is_empty() || provisional.is_some() {
                             edits.extend(found);
                             let mut shown = edits.clone();
@@ -607,7 +625,7 @@ impl Engine {
             });
         }
         // The open tail is final now: render it too.
-        if let Some(last) = blocks.finish() {
+        if let Some(last) = blocks.finish().filter(|_| self.live_view) {
             rendered.push(flint_render::markdown::render_block(&last));
         }
         closed_utf16 = text_utf16;
@@ -677,16 +695,25 @@ fn to_message(item: &Item) -> Message {
 /// Files larger than this are not attached whole when mentioned.
 const MAX_MENTION_BYTES: u64 = 256 * 1024;
 
+/// What changed in the project lately, for a turn's context.
+struct ProjectNow<'a> {
+    recent_edits: Option<&'a str>,
+    git: Option<String>,
+}
+
 /// Assembles a turn's messages from the project as it is now (blocking: reads files).
+/// Tokens are counted with the model's tokenizer only near the window's limit
+/// (`context::assemble_sparingly`): its tables cost ~50 MB of memory and ~0.1 s that a
+/// roomy context does not need.
 fn build_context(
     root: &Path,
     global: Option<&Path>,
     history: &[Message],
     prompt: &str,
     slot: &SlotClient,
-    recent_edits: Option<&str>,
-    git: Option<String>,
+    now: ProjectNow<'_>,
 ) -> (Vec<Message>, ContextReport) {
+    let ProjectNow { recent_edits, git } = now;
     let dir = ProjectDir::open(root).ok();
     let agents = flint_project::agents_files(root, global);
     let mut attached = Vec::new();
@@ -719,7 +746,8 @@ fn build_context(
         prompt,
         window: slot.window,
     };
-    let (messages, mut report) = context::assemble(&input, Tokenizer::for_model(&slot.model));
+    let (messages, mut report) =
+        context::assemble_sparingly(&input, Tokenizer::for_model(&slot.model));
     report.left_out.extend(unreadable);
     (messages, report)
 }

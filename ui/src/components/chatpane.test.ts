@@ -31,3 +31,44 @@ describe("ChatPane", () => {
     expect(screen.queryByTestId("live-end")).toBeNull();
   });
 });
+
+describe("ChatPane with a long session", () => {
+  it("builds the latest messages only, and earlier ones a page at a time", async () => {
+    const fake = new FakeIpc();
+    setIpc(fake);
+    const conversation = new Conversation((cb) => cb());
+    const items = Array.from({ length: 400 }, (_, n) => ({
+      id: n + 1,
+      session_id: 1,
+      role: (n % 2 === 0 ? "user" : "assistant") as "user" | "assistant",
+      text: `message ${n + 1}`,
+      status: "complete" as const,
+      model: null,
+      provider: null,
+      error: null,
+      metrics: null,
+      reasoning: null,
+      tool_calls: null,
+      created_at: 0,
+    }));
+    conversation.load(items);
+    render(ChatPane, {
+      conversation,
+      fast: fake.snapshotValue.fast,
+      deep: null,
+      slot: "fast",
+      title: "t",
+      onsettings: () => {},
+      onfork: () => {},
+    });
+    const count = () => document.querySelectorAll("[data-item-id]").length;
+    expect(count()).toBe(60);
+    expect(document.querySelector('[data-item-id="400"]')).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("earlier"));
+    expect(count()).toBe(120);
+    // Opening at a search hit far back shows it.
+    conversation.focus = 7;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(document.querySelector('[data-item-id="7"]')).toBeTruthy();
+  });
+});

@@ -56,6 +56,8 @@ export class Conversation {
   error = $state<ErrorInfo | null>(null);
   /** Shown while a failed request is being sent again (before the first token). */
   retrying = $state<string | null>(null);
+  /** A message to bring into view once shown (opening a session at a search hit). */
+  focus = $state<number | null>(null);
   /** The edit proposals of the answer that has any, newest: what the review pane shows. */
   review = $state<Review | null>(null);
 
