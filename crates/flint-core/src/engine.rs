@@ -22,7 +22,7 @@ use crate::{CoreError, ErrorInfo, TurnEvent};
 
 /// How long deltas are gathered before one batch goes to the front end: about one
 /// frame, so the UI does one update per paint however fast tokens arrive.
-pub const FRAME: Duration = Duration::from_millis(12);
+pub const FRAME: Duration = Duration::from_millis(8);
 
 /// How often a growing answer is written to the store: a crash loses at most this much.
 pub const PERSIST_EVERY: Duration = Duration::from_millis(250);
