@@ -49,7 +49,8 @@ impl Tokenizer {
     }
 
     pub fn count(&self, text: &str) -> u32 {
-        match o200k().filter(|_| self.openai) {
+        // Only an OpenAI model's count loads the tables.
+        match if self.openai { o200k() } else { None } {
             Some(bpe) => bpe.encode_ordinary(text).len() as u32,
             None => (text.len() as f64 / 3.5).ceil() as u32,
         }
