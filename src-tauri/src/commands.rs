@@ -318,7 +318,7 @@ pub async fn preview_context(state: State<'_, AppState>, prompt: String) -> Resu
     };
     state
         .engine
-        .preview_context(&root, session, &prompt)
+        .preview_context(&root, session, &prompt, false)
         .await
         .map(|(_, report)| report)
         .map_err(|e| e.info())

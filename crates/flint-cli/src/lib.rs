@@ -470,7 +470,7 @@ async fn context(
         .map_err(|e| e.to_string())?;
     let session = ws.session.map(|s| s.id);
     let (_, report) = engine
-        .preview_context(std::path::Path::new(&ws.info.root), session, prompt)
+        .preview_context(std::path::Path::new(&ws.info.root), session, prompt, true)
         .await
         .map_err(|e| e.to_string())?;
     let w = |out: &mut (dyn Write + Send), s: String| {

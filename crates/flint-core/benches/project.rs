@@ -202,7 +202,7 @@ fn main() {
     for _ in 0..20 {
         let t = Instant::now();
         let (_, report) = rt
-            .block_on(engine.preview_context(&root, None, prompt))
+            .block_on(engine.preview_context(&root, None, prompt, true))
             .unwrap();
         times.push(t.elapsed());
         assert_eq!(

@@ -198,12 +198,15 @@ impl Engine {
     }
 
     /// What the next turn in `session_id` (or a new session of the project at `root`)
-    /// would send for `prompt`, section by section with token counts.
+    /// would send for `prompt`, section by section with token counts: exact ones
+    /// (`exact`, for `flint context`), or estimated while far from the window's limit
+    /// (the app's meter, which says so).
     pub async fn preview_context(
         &self,
         root: &Path,
         session_id: Option<i64>,
         prompt: &str,
+        exact: bool,
     ) -> Result<(Vec<Message>, ContextReport), CoreError> {
         let (history, slot) = match session_id {
             Some(id) => {
@@ -235,6 +238,7 @@ impl Engine {
                 ProjectNow {
                     recent_edits: recent.as_deref(),
                     git: engine.git_summary(&root),
+                    exact,
                 },
             )
         })
@@ -497,6 +501,7 @@ impl Engine {
                     ProjectNow {
                         recent_edits: recent.as_deref(),
                         git: engine.git_summary(&root),
+                        exact: false,
                     },
                 );
                 // What was just sent is the baseline for the next turn's "recent edits".
@@ -695,16 +700,19 @@ fn to_message(item: &Item) -> Message {
 /// Files larger than this are not attached whole when mentioned.
 const MAX_MENTION_BYTES: u64 = 256 * 1024;
 
-/// What changed in the project lately, for a turn's context.
+/// What changed in the project lately, for a turn's context, and how to count it.
 struct ProjectNow<'a> {
     recent_edits: Option<&'a str>,
     git: Option<String>,
+    /// Count every section with the model's tokenizer (`flint context`), rather than
+    /// only near the window's limit.
+    exact: bool,
 }
 
 /// Assembles a turn's messages from the project as it is now (blocking: reads files).
-/// Tokens are counted with the model's tokenizer only near the window's limit
-/// (`context::assemble_sparingly`): its tables cost ~50 MB of memory and ~0.1 s that a
-/// roomy context does not need.
+/// Unless `now.exact`, tokens are counted with the model's tokenizer only near the
+/// window's limit (`context::assemble_sparingly`): its tables cost ~50 MB of memory and
+/// ~0.1 s that a roomy context does not need.
 fn build_context(
     root: &Path,
     global: Option<&Path>,
@@ -713,7 +721,11 @@ fn build_context(
     slot: &SlotClient,
     now: ProjectNow<'_>,
 ) -> (Vec<Message>, ContextReport) {
-    let ProjectNow { recent_edits, git } = now;
+    let ProjectNow {
+        recent_edits,
+        git,
+        exact,
+    } = now;
     let dir = ProjectDir::open(root).ok();
     let agents = flint_project::agents_files(root, global);
     let mut attached = Vec::new();
@@ -746,8 +758,12 @@ fn build_context(
         prompt,
         window: slot.window,
     };
-    let (messages, mut report) =
-        context::assemble_sparingly(&input, Tokenizer::for_model(&slot.model));
+    let tok = Tokenizer::for_model(&slot.model);
+    let (messages, mut report) = if exact {
+        context::assemble(&input, tok)
+    } else {
+        context::assemble_sparingly(&input, tok)
+    };
     report.left_out.extend(unreadable);
     (messages, report)
 }
