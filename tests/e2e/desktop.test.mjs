@@ -2,8 +2,8 @@
 // (clicked over D-Bus, as a panel does), from the global shortcut (pressed with
 // xdotool), and from `flint --quick-prompt` run while Flint is running (handed to the
 // running instance); a prompt there streams its answer and continues in the main
-// window. And a second project opened from the command line beside the first, with the
-// switcher going back.
+// window. A second project opened from the command line beside the first, with the
+// switcher going back. And a folder dragged in from another window.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -167,4 +167,35 @@ test("`flint OTHER` opens a second project in the running Flint; the switcher go
   // Its conversation (from the quick prompt, continued here) is still there.
   const users = await wd.findAll("[data-testid=message-user] .text");
   assert.equal(await wd.text(users[0]), PROMPT);
+});
+
+test("a folder dragged onto the window from outside opens as the project", async () => {
+  const scratch = makeProject(join(fixtures, "project"));
+  const dropped = join(scratch.home, "dropped");
+  renameSync(scratch.project, dropped);
+  await wd.switchTo(mainHandle);
+  // A small GTK window (tests/e2e/drag_source.py) holds the folder, as a file manager
+  // would; xdotool drags it onto the chat pane (XDND with text/uri-list).
+  const source = spawn("/usr/bin/python3", [join(here, "drag_source.py"), dropped, "1080", "720"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    await new Promise((resolveReady, reject) => {
+      source.stdout.on("data", (d) => String(d).includes("ready") && resolveReady());
+      source.on("exit", (code) => reject(new Error(`drag source exited (${code})`)));
+    });
+    const xdo = (...args) => execFileSync("xdotool", args, { env: { ...process.env, ...env } });
+    xdo("mousemove", "1120", "745");
+    xdo("mousedown", "1");
+    for (const [x, y] of [[1100, 730], [1000, 650], [800, 500], [640, 380], [620, 360]]) {
+      xdo("mousemove", String(x), String(y));
+      await new Promise((r) => setTimeout(r, 120));
+    }
+    xdo("mouseup", "1");
+    await waitFor("the dropped folder as the project", async () => (await wd.text(await wd.find("[data-testid=project-name]"))) === "dropped");
+    writeFileSync(join(out, "dropped.png"), await wd.screenshot());
+  } finally {
+    if (source.exitCode === null) source.kill();
+  }
 });

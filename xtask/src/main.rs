@@ -45,6 +45,9 @@ const APT_PACKAGES: &[&str] = &[
     "dbus",
     "libglib2.0-bin",
     "xdotool",
+    // A small GTK window to drag a folder from (tests/e2e/drag_source.py).
+    "python3-gi",
+    "gir1.2-gtk-3.0",
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
