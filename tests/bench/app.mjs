@@ -79,12 +79,14 @@ function memory(root) {
   const ps = tree(root);
   let pss = 0;
   let rss = 0;
+  const split = [];
   for (const p of ps) {
     const m = rollup(p.pid);
     pss += m.pss;
     rss += m.rss;
+    split.push(`${p.comm} ${(m.pss / 1024).toFixed(0)}`);
   }
-  return { pssMiB: pss / 1024, rssMiB: rss / 1024, processes: ps.map((p) => p.comm) };
+  return { pssMiB: pss / 1024, rssMiB: rss / 1024, processes: ps.map((p) => p.comm), split: split.join(", ") };
 }
 
 /** The app's pid among the descendants of tauri-driver (it starts WebKitWebDriver, which
@@ -329,14 +331,14 @@ rows.push(["Cold start to first paint (median, warm page cache)", f(results.cold
 rows.push(["First start (cold page cache for the app's files)", f(results.firstStartMs), "", null]);
 rows.push([
   `Idle memory, PSS summed over ${results.idle.processes.length} processes (RSS sum)`,
-  `${f(results.idle.pssMiB, "MiB")} (${f(results.idle.rssMiB, "MiB")})`,
+  `${f(results.idle.pssMiB, "MiB")} (${f(results.idle.rssMiB, "MiB")}); PSS MiB: ${results.idle.split}`,
   "< 200 MB",
   results.idle.pssMiB * 1.048576 < 200,
 ]);
 const m = results.stream100k;
 rows.push([
   `After streaming ${Math.round(m.chars / 1024)} KiB (~100k tokens) in one answer: PSS before -> after`,
-  `${f(m.before.pssMiB, "MiB")} -> ${f(m.after.pssMiB, "MiB")} (display ${f(m.displayMs)}, lag p99 ${f(m.lagP99)})`,
+  `${f(m.before.pssMiB, "MiB")} -> ${f(m.after.pssMiB, "MiB")} (after, PSS MiB: ${m.after.split}; display ${f(m.displayMs)})`,
   "growth ~ transcript size",
   null,
 ]);
