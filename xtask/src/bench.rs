@@ -16,7 +16,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{apt_ensure, build_ui, cargo_bin, have, npm, setup, sh, step, Result, APP_FEATURES};
+use crate::{
+    apt_ensure, build_ui, cargo_bin, have, npm, output, setup, sh, step, target_dir, Result,
+    APP_FEATURES,
+};
 
 /// The Codex CLI compared against, pinned so runs compare like with like.
 const CODEX: &str = "@openai/codex@0.169.0";
@@ -55,7 +58,7 @@ pub(crate) fn run(quick: bool) -> Result {
         .map_err(|e| format!("cannot create {}: {e}", bench_dir.display()))?;
     let answer = root.join("tests/fixtures/bench/answer.md");
     let tokens = output(
-        &release.join("examples/count_tokens"),
+        release.join("examples/count_tokens"),
         &[&answer.display().to_string(), MODEL],
     )?;
     step(&format!(
@@ -98,27 +101,6 @@ pub(crate) fn run(quick: bool) -> Result {
         if quick { 2 } else { 5 },
     )?;
     hot_paths(&root, quick)
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
-
-fn output(program: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("could not run {}: {e}", program.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} failed: {}",
-            program.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The stand-in server, stopped when dropped.

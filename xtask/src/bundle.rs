@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::{have, setup, sh, step, Result};
+use crate::{apt_get, have, output, setup, sh, step, target_dir, Result};
 
 pub(crate) fn run(args: &[String]) -> Result {
     setup()?;
@@ -47,10 +47,7 @@ fn build(root: &Path, args: &[String]) -> Result {
 }
 
 fn deb_file(root: &Path) -> Result<PathBuf> {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release/bundle/deb");
+    let dir = target_dir(root).join("release/bundle/deb");
     let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("no .deb was built ({}: {e})", dir.display()))?
         .flatten()
@@ -62,34 +59,6 @@ fn deb_file(root: &Path) -> Result<PathBuf> {
         .ok_or_else(|| format!("no .deb in {}", dir.display()))
 }
 
-fn output(program: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("could not run {program}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{program} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Runs apt-get as root, through sudo when not root.
-fn apt(args: &[&str]) -> Result {
-    let is_root = output("id", &["-u"]).is_ok_and(|u| u.trim() == "0");
-    let envs = [("DEBIAN_FRONTEND", "noninteractive")];
-    if is_root {
-        sh(&crate::root(), "apt-get", args, &envs)
-    } else {
-        let mut with = vec!["apt-get"];
-        with.extend(args);
-        sh(&crate::root(), "sudo", &with, &envs)
-    }
-}
-
 fn check_deb(root: &Path) -> Result {
     let deb = deb_file(root)?;
     let deb_arg = deb.display().to_string();
@@ -99,10 +68,10 @@ fn check_deb(root: &Path) -> Result {
         "installing {} (apt, with its dependencies)",
         deb.display()
     ));
-    apt(&["install", "-y", "--no-install-recommends", &deb_arg])?;
+    apt_get(&["install", "-y", "--no-install-recommends", &deb_arg])?;
     let result = started_installed(&package);
     step(&format!("removing {package} again"));
-    let removed = apt(&["remove", "-y", &package]);
+    let removed = apt_get(&["remove", "-y", &package]);
     result.and(removed)
 }
 

@@ -167,23 +167,47 @@ pub(crate) fn apt_ensure(packages: &[&str]) -> Result {
         return Ok(());
     }
     println!("installing missing system packages: {}", missing.join(" "));
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let (prog, mut pre): (&str, Vec<&str>) = if is_root {
-        ("apt-get", vec![])
-    } else {
-        ("sudo", vec!["apt-get"])
-    };
+    apt_get(&["update"])?;
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(missing.iter().copied());
+    apt_get(&install)
+}
+
+/// Runs apt-get non-interactively, as root, through sudo when not root.
+pub(crate) fn apt_get(args: &[&str]) -> Result {
+    let is_root = output("id", &["-u"]).is_ok_and(|u| u.trim() == "0");
     let envs = [("DEBIAN_FRONTEND", "noninteractive")];
-    let mut update = pre.clone();
-    update.push("update");
-    sh(&root(), prog, &update, &envs)?;
-    pre.extend(["install", "-y", "--no-install-recommends"]);
-    pre.extend(missing.iter().copied());
-    sh(&root(), prog, &pre, &envs)
+    if is_root {
+        sh(&root(), "apt-get", args, &envs)
+    } else {
+        let mut with = vec!["apt-get"];
+        with.extend(args);
+        sh(&root(), "sudo", &with, &envs)
+    }
+}
+
+/// Runs a command and returns its standard output; fails with its standard error.
+pub(crate) fn output(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Result<String> {
+    let shown = program.as_ref().to_string_lossy().into_owned();
+    let out = Command::new(program.as_ref())
+        .args(args)
+        .output()
+        .map_err(|e| format!("could not run {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{shown} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Cargo's target directory (CARGO_TARGET_DIR, else target/ in the repository).
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 fn npm_packages() -> Result {
@@ -353,10 +377,7 @@ fn e2e() -> Result {
     sh(&root, "cargo", &build, &[])?;
 
     step("end-to-end tests in the real app (tauri-driver + WebKitWebDriver under Xvfb)");
-    let target = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("debug");
+    let target = target_dir(&root).join("debug");
     let exe = |n: &str| {
         target
             .join(if cfg!(windows) {
