@@ -215,7 +215,9 @@ fn decided_bytes(
     let b = TextFile::decode(&f.path, before)?;
     let a = TextFile::decode(&f.path, after)?;
     let merged = flint_edit::merge(&b.text, &a.text, accept);
-    Ok(Some(Some(a.encode(&merged))))
+    // Encoded as the file was: lines a rejected hunk keeps are the file's own, with
+    // their own line endings (a mixed file keeps each).
+    Ok(Some(Some(b.encode(&merged))))
 }
 
 /// What an apply did.

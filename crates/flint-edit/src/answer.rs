@@ -70,16 +70,29 @@ impl AnswerParser {
         out
     }
 
-    /// Ends the answer: a last line without a newline is read, and a patch that never
-    /// got its `*** End Patch` still yields its complete operations.
+    /// Ends the answer: a last line without a newline is read. A patch that never got
+    /// its `*** End Patch` has yielded its complete operations (each one closed by the
+    /// next header); its last operation cannot be known complete - the stream may have
+    /// stopped between a `-` line and its `+` lines - so it is never yielded, and an
+    /// error says so. A SEARCH/REPLACE block that never closed is an error too.
     pub fn finish(&mut self) -> Vec<Edit> {
         let mut out = Vec::new();
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.line(line.trim_end_matches('\r'), &mut out);
         }
-        if let State::Patch { section, .. } = std::mem::take(&mut self.state) {
-            self.flush_section(&section, &mut out);
+        match std::mem::take(&mut self.state) {
+            State::Patch { section, .. } => self.unterminated(&section),
+            State::Fence {
+                sr: Some(b), path, ..
+            } => {
+                let file = b.path.or(path).unwrap_or_else(|| "a file".into());
+                self.errors.push(format!(
+                    "a SEARCH/REPLACE block for {file} never reached its REPLACE marker, so it \
+                     is not applied"
+                ));
+            }
+            _ => {}
         }
         out
     }
@@ -102,6 +115,65 @@ impl AnswerParser {
     /// Problems found in blocks that looked like edits but could not be read.
     pub fn errors(&self) -> &[String] {
         &self.errors
+    }
+
+    /// The last operation of a patch that ended without `*** End Patch`: not applied,
+    /// and said so.
+    fn unterminated(&mut self, section: &[String]) {
+        if section.iter().all(|l| l.trim().is_empty()) {
+            return;
+        }
+        let op = section
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("***"))
+            .unwrap_or("its last operation")
+            .to_string();
+        self.errors.push(format!(
+            "the patch ends without '*** End Patch', so its last operation ({op}) may be \
+             cut off and is not applied"
+        ));
+    }
+
+    /// A fenced block with no SEARCH/REPLACE in it: a whole file when a path names it.
+    /// A block that is only a path (a model putting the file name in a fence of its
+    /// own) names the file of the next block. A body holding SEARCH/REPLACE markers is
+    /// never a whole file: it is a block Flint could not read, and writing it would
+    /// put the markers into the user's file.
+    fn whole_file(&mut self, path: Option<String>, body: Vec<String>, out: &mut Vec<Edit>) {
+        // Looser than the markers read: any run of 3 or more, so a block whose markers
+        // are too short or too long to read is caught too.
+        let looks_like_marker = |l: &String, c: char, word: &str| {
+            let t = l.trim();
+            let n = t.chars().take_while(|&x| x == c).count();
+            n >= 3 && t[n..].trim_start().starts_with(word)
+        };
+        let markers = body
+            .iter()
+            .any(|l| looks_like_marker(l, '<', "SEARCH") || looks_like_marker(l, '>', "REPLACE"));
+        if markers {
+            self.errors.push(format!(
+                "a fenced block{} holds SEARCH/REPLACE markers Flint could not read; it is \
+                 not applied",
+                path.map(|p| format!(" for {p}")).unwrap_or_default()
+            ));
+            return;
+        }
+        match path {
+            Some(path) => {
+                let mut content = body.join("\n");
+                content.push('\n');
+                out.push(Edit::Whole { path, content });
+            }
+            None => {
+                let lines: Vec<&String> = body.iter().filter(|l| !l.trim().is_empty()).collect();
+                if let [only] = lines[..] {
+                    if let Some(p) = as_path(only) {
+                        self.last_line = p;
+                    }
+                }
+            }
+        }
     }
 
     fn flush_section(&mut self, section: &[String], out: &mut Vec<Edit>) {
@@ -134,7 +206,7 @@ impl AnswerParser {
                         blocks: 0,
                         sr: None,
                     };
-                } else if trimmed == "<<<<<<< SEARCH" {
+                } else if is_search_marker(trimmed) {
                     // An unfenced block: the path is on the line before.
                     self.state = State::Fence {
                         ticks: 0,
@@ -160,17 +232,24 @@ impl AnswerParser {
                 if trimmed == "*** End Patch" || closes_fence {
                     let section = std::mem::take(section);
                     let fenced = *fenced;
+                    if closes_fence {
+                        // The fence closed before `*** End Patch`: as in `finish`, the
+                        // last operation is not known to be complete.
+                        self.unterminated(&section);
+                        self.state = State::Prose;
+                        return;
+                    }
                     self.flush_section(&section, out);
                     // After `*** End Patch` inside a fence, the fence still has to close.
-                    self.state = match (fenced, closes_fence) {
-                        (Some(ticks), false) => State::Fence {
+                    self.state = match fenced {
+                        Some(ticks) => State::Fence {
                             ticks,
                             path: None,
                             body: Vec::new(),
                             blocks: 1,
                             sr: None,
                         },
-                        _ => State::Prose,
+                        None => State::Prose,
                     };
                 } else if is_header && !section.is_empty() {
                     let done = std::mem::take(section);
@@ -199,29 +278,36 @@ impl AnswerParser {
                 sr,
             } => {
                 if let Some(block) = sr {
-                    match trimmed {
-                        "=======" if !block.in_replace => block.in_replace = true,
-                        ">>>>>>> REPLACE" => {
-                            let block = sr.take();
-                            *blocks += 1;
-                            if let Some(b) = block {
-                                match b.path.or_else(|| path.clone()) {
-                                    Some(p) => out.push(Edit::Replace {
+                    if !block.in_replace && is_divider(trimmed) {
+                        block.in_replace = true;
+                    } else if block.in_replace && is_replace_marker(trimmed) {
+                        let block = sr.take();
+                        *blocks += 1;
+                        if let Some(b) = block {
+                            // A block with no path of its own belongs to the fence's
+                            // file, else to the previous block's (real replies put
+                            // several blocks for one file in one fence).
+                            match b.path.or_else(|| path.clone()) {
+                                Some(p) => {
+                                    *path = Some(p.clone());
+                                    out.push(Edit::Replace {
                                         path: p,
                                         search: b.search.join("\n"),
                                         replace: b.replace.join("\n"),
-                                    }),
-                                    None => self
-                                        .errors
-                                        .push("a SEARCH/REPLACE block names no file".into()),
+                                    });
                                 }
-                            }
-                            if *ticks == 0 {
-                                self.state = State::Prose;
+                                None => self
+                                    .errors
+                                    .push("a SEARCH/REPLACE block names no file".into()),
                             }
                         }
-                        _ if block.in_replace => block.replace.push(line.to_string()),
-                        _ => block.search.push(line.to_string()),
+                        if *ticks == 0 {
+                            self.state = State::Prose;
+                        }
+                    } else if block.in_replace {
+                        block.replace.push(line.to_string());
+                    } else {
+                        block.search.push(line.to_string());
                     }
                     return;
                 }
@@ -230,15 +316,11 @@ impl AnswerParser {
                     self.state = State::Prose;
                     self.last_line.clear();
                     if blocks == 0 {
-                        if let Some(path) = path {
-                            let mut content = body.join("\n");
-                            content.push('\n');
-                            out.push(Edit::Whole { path, content });
-                        }
+                        self.whole_file(path, body, out);
                     }
                     return;
                 }
-                if trimmed == "<<<<<<< SEARCH" {
+                if is_search_marker(trimmed) {
                     // A path written as the fence's first line belongs to the block.
                     let own = body
                         .iter()
@@ -266,6 +348,26 @@ impl AnswerParser {
             }
         }
     }
+}
+
+/// `<<<<<<< SEARCH`, with the 5 to 9 marker characters models write (Aider accepts the
+/// same range).
+fn is_search_marker(line: &str) -> bool {
+    marker(line, '<').is_some_and(|rest| rest == "SEARCH" || rest == "SEARCH>")
+}
+
+fn is_divider(line: &str) -> bool {
+    marker(line, '=') == Some("")
+}
+
+fn is_replace_marker(line: &str) -> bool {
+    marker(line, '>') == Some("REPLACE")
+}
+
+/// What follows a run of 5 to 9 `c` characters at the start of a trimmed line.
+fn marker(line: &str, c: char) -> Option<&str> {
+    let n = line.chars().take_while(|&x| x == c).count();
+    (5..=9).contains(&n).then(|| line[n..].trim())
 }
 
 /// The number of backticks opening a fence, if `line` opens one.
@@ -379,6 +481,89 @@ mod tests {
         };
         assert_eq!(chunks.len(), 1);
         assert!(p.provisional().is_none(), "once per finished chunk");
+    }
+
+    #[test]
+    fn markers_of_five_to_nine_characters_are_read() {
+        for n in 5..=9 {
+            let (l, e, r) = ("<".repeat(n), "=".repeat(n), ">".repeat(n));
+            let text = format!("a.txt\n```\n{l} SEARCH\nTwo\n{e}\nToo\n{r} REPLACE\n```\n");
+            assert_eq!(
+                all(&text),
+                vec![Edit::Replace {
+                    path: "a.txt".into(),
+                    search: "Two".into(),
+                    replace: "Too".into()
+                }],
+                "{n} marker characters"
+            );
+        }
+    }
+
+    #[test]
+    fn markers_flint_cannot_read_are_never_written_as_a_whole_file() {
+        let mut p = AnswerParser::new();
+        let mut edits = p.push("a.txt\n```\n<<<< SEARCH\nTwo\n====\nToo\n>>>> REPLACE\n```\n");
+        edits.extend(p.finish());
+        assert!(edits.is_empty(), "{edits:?}");
+        assert_eq!(p.errors().len(), 1, "{:?}", p.errors());
+    }
+
+    #[test]
+    fn a_second_block_in_a_fence_reuses_the_previous_path() {
+        let edits = all(
+            "```python\nsrc/a.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n\n\
+             <<<<<<< SEARCH\nz\n=======\nw\n>>>>>>> REPLACE\n```\n",
+        );
+        let paths: Vec<&str> = edits.iter().map(Edit::path).collect();
+        assert_eq!(paths, ["src/a.py", "src/a.py"]);
+    }
+
+    #[test]
+    fn a_path_in_a_fence_of_its_own_names_the_next_block() {
+        let edits = all("```python\nfoo.txt\n```\n```python\n<<<<<<< SEARCH\none\n=======\ntwo\n>>>>>>> REPLACE\n```\n");
+        assert_eq!(
+            edits,
+            vec![Edit::Replace {
+                path: "foo.txt".into(),
+                search: "one".into(),
+                replace: "two".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn an_unterminated_patch_never_yields_its_last_operation() {
+        // Cut between the `-` line and its `+` line: applying it would delete the line.
+        let mut p = AnswerParser::new();
+        let mut edits = p.push("*** Begin Patch\n*** Add File: a.txt\n+x\n*** Update File: app.py\n@@ def main():\n-    print(\"old\")\n");
+        edits.extend(p.finish());
+        assert_eq!(
+            edits.len(),
+            1,
+            "only the operation a header closed: {edits:?}"
+        );
+        assert_eq!(edits[0].path(), "a.txt");
+        assert!(
+            p.errors()[0].contains("Update File: app.py"),
+            "{:?}",
+            p.errors()
+        );
+        // The same when a fence closes before `*** End Patch`.
+        let mut p = AnswerParser::new();
+        let mut edits = p.push("```\n*** Begin Patch\n*** Update File: app.py\n@@\n-a\n```\n");
+        edits.extend(p.finish());
+        assert!(edits.is_empty());
+        assert_eq!(p.errors().len(), 1);
+    }
+
+    #[test]
+    fn an_unclosed_search_replace_block_is_an_error() {
+        let mut p = AnswerParser::new();
+        let mut edits = p.push("```\nfoo.txt\n<<<<<<< SEARCH\nTwo\n=======\nToo\n\noops!\n");
+        edits.extend(p.finish());
+        assert!(edits.is_empty());
+        assert!(p.errors()[0].contains("foo.txt"), "{:?}", p.errors());
     }
 
     #[test]

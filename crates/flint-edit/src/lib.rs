@@ -107,14 +107,34 @@ fn describe_mismatch(quoted: &str, nearest: &[(usize, String)], several: &[usize
         );
     }
     if nearest.is_empty() {
-        format!("the lines starting `{first}` are not in the file")
-    } else {
-        let near: Vec<String> = nearest.iter().map(|(n, l)| format!("{n}: {l}")).collect();
-        format!(
-            "the lines starting `{first}` are not in the file; the nearest lines are:\n{}",
-            near.join("\n")
-        )
+        return format!("the lines starting `{first}` are not in the file");
     }
+    let near: Vec<String> = nearest.iter().map(|(n, l)| format!("{n}: {l}")).collect();
+    // The nearest lines line up with the quoted ones: name the first that differs (as
+    // loosely as matching compares), which is the line the model has to fix.
+    let same = |a: &str, b: &str| {
+        matching::fold_punctuation(a.trim()) == matching::fold_punctuation(b.trim())
+    };
+    let quoted_lines: Vec<&str> = quoted.split('\n').collect();
+    let differs = quoted_lines
+        .iter()
+        .zip(nearest)
+        .position(|(q, (_, f))| !same(q, f));
+    let what = match differs {
+        Some(i) => format!(
+            "line {} of the quoted lines, `{}`, does not match line {} of the file, `{}`",
+            i + 1,
+            quoted_lines[i].trim(),
+            nearest[i].0,
+            nearest[i].1.trim()
+        ),
+        None if quoted_lines.len() > nearest.len() => format!(
+            "the {} quoted lines starting `{first}` are more than the file holds",
+            quoted_lines.len()
+        ),
+        None => format!("the lines starting `{first}` are not in the file"),
+    };
+    format!("{what}; the nearest lines are:\n{}", near.join("\n"))
 }
 
 impl EditError {

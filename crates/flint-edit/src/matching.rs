@@ -85,6 +85,57 @@ pub fn find_unique(lines: &[String], pattern: &[String]) -> Result<usize, Mismat
     })
 }
 
+/// `replacement` indented as the file is where the quoted lines were found: when every
+/// non-blank quoted line differs from the file's line by one and the same leading
+/// whitespace (the model quoted a nested block without its indentation, or with one
+/// level too many), the replacement gets that difference too. Python breaks otherwise.
+/// Where the difference is not one shift for all lines, the replacement stays as written.
+pub fn reindent(found: &[String], quoted: &[String], replacement: Vec<String>) -> Vec<String> {
+    fn indent(s: &str) -> &str {
+        &s[..s.len() - s.trim_start().len()]
+    }
+    // (whitespace to add, whitespace to remove): one of them is empty.
+    let mut shift: Option<(&str, &str)> = None;
+    for (f, q) in found.iter().zip(quoted) {
+        if f.trim().is_empty() || q.trim().is_empty() {
+            continue;
+        }
+        let (fw, qw) = (indent(f), indent(q));
+        let this = if let Some(extra) = fw.strip_suffix(qw) {
+            (extra, "")
+        } else if let Some(extra) = qw.strip_suffix(fw) {
+            ("", extra)
+        } else {
+            return replacement;
+        };
+        match shift {
+            None => shift = Some(this),
+            Some(s) if s == this => {}
+            Some(_) => return replacement,
+        }
+    }
+    match shift {
+        Some((add, "")) if !add.is_empty() => replacement
+            .into_iter()
+            .map(|l| {
+                if l.trim().is_empty() {
+                    l
+                } else {
+                    format!("{add}{l}")
+                }
+            })
+            .collect(),
+        Some(("", remove)) if !remove.is_empty() => replacement
+            .into_iter()
+            .map(|l| match l.strip_prefix(remove) {
+                Some(rest) => rest.to_string(),
+                None => l,
+            })
+            .collect(),
+        _ => replacement,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {
     /// No match; the file's lines most like the pattern, with 1-based line numbers.
@@ -148,6 +199,30 @@ mod tests {
             Some(1)
         );
         assert_eq!(seek(&file, &v(&["nope"]), 0, false), None);
+    }
+
+    #[test]
+    fn a_replacement_is_indented_as_the_lines_it_replaces() {
+        let file = v(&["def f():", "    if x:", "        y()", "    return 1"]);
+        let quoted = v(&["if x:", "    y()"]);
+        let at = find_unique(&file, &quoted).unwrap();
+        assert_eq!(
+            reindent(&file[at..at + 2], &quoted, v(&["if z:", "    w()", ""])),
+            v(&["    if z:", "        w()", ""])
+        );
+        // One level too many in the quote: removed from the replacement.
+        let quoted = v(&["        if x:", "            y()"]);
+        assert_eq!(
+            reindent(
+                &file[1..3],
+                &quoted,
+                v(&["        if z:", "            w()"])
+            ),
+            v(&["    if z:", "        w()"])
+        );
+        // No single shift: left as written.
+        let quoted = v(&["if x:", "y()"]);
+        assert_eq!(reindent(&file[1..3], &quoted, v(&["a"])), v(&["a"]));
     }
 
     #[test]

@@ -99,6 +99,12 @@ pub fn parse_body(lines: &[&str]) -> Result<Vec<Edit>, EditError> {
                 if t.starts_with("***") && t != EOF_MARK {
                     break;
                 }
+                // Nothing follows `*** End of File` in its file: blank lines after it
+                // are spacing (Codex skips them too), not the start of a change.
+                if t.is_empty() && chunks.last().is_some_and(|c: &Chunk| c.eof) {
+                    i += 1;
+                    continue;
+                }
                 let (chunk, used) = parse_chunk(&lines[i..], chunks.is_empty(), &path)?;
                 chunks.push(chunk);
                 i += used;
@@ -213,6 +219,18 @@ mod tests {
         assert_eq!(chunks[0].old, ["ctx", "old"]);
         assert_eq!(chunks[0].new, ["ctx", "new"]);
         assert!(chunks[0].eof);
+    }
+
+    #[test]
+    fn blank_lines_after_end_of_file_are_spacing() {
+        let edits = parse(
+            "*** Begin Patch\n*** Update File: a\n@@\n+x\n*** End of File\n\n\n*** End Patch",
+        )
+        .unwrap();
+        let Edit::Update { chunks, .. } = &edits[0] else {
+            panic!()
+        };
+        assert_eq!((chunks.len(), chunks[0].eof), (1, true));
     }
 
     #[test]

@@ -205,11 +205,28 @@ fn plan_one(o: &mut Overlay<'_>, edit: &Edit) -> Result<(), EditError> {
                 }
                 let file = o.existing(&path)?;
                 let lines = file.lines();
-                let pattern = split_lines(search);
-                let at = matching::find_unique(&lines, &pattern)
-                    .map_err(|m| mismatch(&path, search, m))?;
+                let mut pattern = split_lines(search);
+                let mut found = matching::find_unique(&lines, &pattern);
+                // Models sometimes open a SEARCH with a blank line the file does not
+                // have there (Aider's issue #25): try once without it.
+                if matches!(found, Err(Mismatch::None { .. }))
+                    && pattern.len() > 2
+                    && pattern[0].trim().is_empty()
+                {
+                    let without = pattern[1..].to_vec();
+                    if let Ok(at) = matching::find_unique(&lines, &without) {
+                        pattern = without;
+                        found = Ok(at);
+                    }
+                }
+                let at = found.map_err(|m| mismatch(&path, search, m))?;
+                let replacement = matching::reindent(
+                    &lines[at..at + pattern.len()],
+                    &pattern,
+                    split_lines(replace),
+                );
                 let mut out = lines[..at].to_vec();
-                out.extend(split_lines(replace));
+                out.extend(replacement);
                 out.extend_from_slice(&lines[at + pattern.len()..]);
                 let text = join_lines(&out, file.final_newline);
                 o.set(&path, text, None)?;

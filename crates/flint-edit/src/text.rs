@@ -1,6 +1,11 @@
 //! A text file as Flint edits it: the bytes decoded to a string with LF line endings,
 //! plus what must be put back on write (a BOM, CRLF endings, whether the last line ends
-//! in a newline). Binary files and files over the size limit are refused here.
+//! in a newline). A file whose lines end in both CRLF and LF keeps each line's own
+//! ending where an edit leaves the line alone; new lines take the file's majority.
+//! Binary files and files over the size limit are refused here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::EditError;
 
@@ -12,9 +17,24 @@ pub const MAX_FILE_BYTES: usize = 4 << 20;
 pub struct TextFile {
     pub text: String,
     pub bom: bool,
+    /// The majority convention: what new lines get.
     pub crlf: bool,
     pub final_newline: bool,
+    /// Set only for a file with both endings: its lines as read.
+    pub(crate) mixed: Option<Arc<Mixed>>,
 }
+
+/// The lines of a mixed-ending file as read (LF-normalised) and whether each ended in
+/// CRLF, so `encode` can give untouched lines their own ending back.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Mixed {
+    lines: Vec<String>,
+    crlf: Vec<bool>,
+}
+
+/// How long matching a mixed file's old lines to its new ones may take before the
+/// diff settles for a coarser answer (lines it could not pair take the majority).
+const MIXED_DIFF_DEADLINE: Duration = Duration::from_millis(500);
 
 impl TextFile {
     pub fn decode(path: &str, bytes: &[u8]) -> Result<Self, EditError> {
@@ -41,11 +61,28 @@ impl TextFile {
         } else {
             raw.to_string()
         };
+        let mixed = (crlf_count > 0 && crlf_count < lf_count).then(|| {
+            let (lines, crlf) = raw
+                .split_inclusive('\n')
+                .map(|l| {
+                    if let Some(body) = l.strip_suffix("\r\n") {
+                        (body.to_string(), true)
+                    } else if let Some(body) = l.strip_suffix('\n') {
+                        (body.to_string(), false)
+                    } else {
+                        // The last line, with no ending: if it gets one, the majority's.
+                        (l.to_string(), crlf)
+                    }
+                })
+                .unzip();
+            Arc::new(Mixed { lines, crlf })
+        });
         Ok(Self {
             final_newline: text.ends_with('\n'),
             text,
             bom,
             crlf,
+            mixed,
         })
     }
 
@@ -56,15 +93,16 @@ impl TextFile {
             text,
             bom: false,
             crlf: false,
+            mixed: None,
         }
     }
 
     /// Bytes for `text` written in this file's conventions.
     pub fn encode(&self, text: &str) -> Vec<u8> {
-        let body = if self.crlf {
-            text.replace('\n', "\r\n")
-        } else {
-            text.to_string()
+        let body = match &self.mixed {
+            Some(m) => m.encode(text, self.crlf),
+            None if self.crlf => text.replace('\n', "\r\n"),
+            None => text.to_string(),
         };
         let mut out = Vec::with_capacity(body.len() + 3);
         if self.bom {
@@ -77,6 +115,47 @@ impl TextFile {
     /// The lines, without their line endings (a final newline adds no empty line).
     pub fn lines(&self) -> Vec<String> {
         split_lines(&self.text)
+    }
+}
+
+impl Mixed {
+    /// `text` with each line that pairs with an old line (a line-level diff) ending as
+    /// that line did, and every other line ending in `majority`.
+    fn encode(&self, text: &str, majority: bool) -> String {
+        let new: Vec<&str> = text
+            .split_inclusive('\n')
+            .map(|l| l.strip_suffix('\n').unwrap_or(l))
+            .collect();
+        let old: Vec<&str> = self.lines.iter().map(String::as_str).collect();
+        let mut ending = vec![majority; new.len()];
+        let deadline = Instant::now() + MIXED_DIFF_DEADLINE;
+        for op in similar::capture_diff_slices_deadline(
+            similar::Algorithm::Myers,
+            &old,
+            &new,
+            Some(deadline),
+        ) {
+            if let similar::DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } = op
+            {
+                ending[new_index..new_index + len]
+                    .copy_from_slice(&self.crlf[old_index..old_index + len]);
+            }
+        }
+        let mut out = String::with_capacity(text.len() + new.len());
+        for (i, piece) in text.split_inclusive('\n').enumerate() {
+            match piece.strip_suffix('\n') {
+                Some(body) => {
+                    out.push_str(body);
+                    out.push_str(if ending[i] { "\r\n" } else { "\n" });
+                }
+                None => out.push_str(piece),
+            }
+        }
+        out
     }
 }
 
@@ -113,6 +192,21 @@ mod tests {
         let f = TextFile::decode("x", b"a\nb").unwrap();
         assert!(!f.crlf && !f.final_newline);
         assert_eq!(f.lines(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_mixed_file_keeps_each_untouched_line_ending() {
+        let f = TextFile::decode("x", b"one\r\ntwo\nthree\r\nfour\n").unwrap();
+        assert_eq!(f.text, "one\ntwo\nthree\nfour\n");
+        assert_eq!(f.encode(&f.text), b"one\r\ntwo\nthree\r\nfour\n");
+        // A changed line and a new one take the majority (a tie counts as CRLF).
+        assert_eq!(
+            f.encode("one\ntwo\nTHREE\nnew\nfour\n"),
+            b"one\r\ntwo\nTHREE\r\nnew\r\nfour\n"
+        );
+        let f = TextFile::decode("x", b"a\nb\nc\r\nd").unwrap();
+        assert!(!f.crlf);
+        assert_eq!(f.encode("z\na\nb\nc\nd\n"), b"z\na\nb\nc\r\nd\n");
     }
 
     #[test]
