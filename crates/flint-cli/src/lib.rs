@@ -201,12 +201,30 @@ struct Choice {
     model: Option<String>,
 }
 
-fn fast_slot(paths: &Paths, choice: Choice) -> Result<ResolvedSlot, CoreError> {
+/// The fast slot the command line and the settings choose, and, when nothing chose one
+/// but a provider's key is in the environment, that provider with its default model
+/// (returned as a notice for stderr saying which, and how to change it).
+fn fast_slot(paths: &Paths, choice: Choice) -> Result<(ResolvedSlot, Option<String>), CoreError> {
     let keys = Keychain;
     let mut settings = Settings::read(&paths.settings_file())?;
     if let Some(provider) = choice.provider {
         let model = choice.model.clone().unwrap_or_default();
         settings.fast = Some(Slot { provider, model });
+    }
+    let env = &flint_core::config::process_env;
+    let mut notice = None;
+    let (configured, _) = flint_core::config::resolve(&settings, env, &keys)?;
+    if configured.is_none() {
+        if let Some((slot, var)) = flint_core::config::slot_from_env_key(env) {
+            notice = Some(format!(
+                "using {} with {} ({var} is set); choose another with --provider and --model, \
+                 or under [fast] in {}",
+                slot.provider,
+                choice.model.as_deref().unwrap_or(&slot.model),
+                paths.settings_file().display()
+            ));
+            settings.fast = Some(slot);
+        }
     }
     if let Some(slot) = settings.fast.as_mut() {
         if let Some(m) = choice.model {
@@ -220,29 +238,80 @@ fn fast_slot(paths: &Paths, choice: Choice) -> Result<ResolvedSlot, CoreError> {
                 .base_url = Some(url);
         }
     }
-    let (fast, _) =
-        flint_core::config::resolve(&settings, &flint_core::config::process_env, &keys)?;
-    fast.ok_or(CoreError::NoModel(ModelSlot::Fast))
+    let (fast, _) = flint_core::config::resolve(&settings, env, &keys)?;
+    let fast = fast.ok_or(CoreError::NoModel(ModelSlot::Fast))?;
+    Ok((fast, notice))
+}
+
+const NO_MODEL: &str = "no model is set up";
+
+/// What to do when no model is set up, said for a terminal.
+fn no_model_remedy(paths: &Paths) -> String {
+    format!(
+        "{NO_MODEL}: pass --provider and --model (e.g. `--provider ollama --model \
+         qwen3`), set a provider's key variable (CEREBRAS_API_KEY, GROQ_API_KEY, \
+         OPENAI_API_KEY or ANTHROPIC_API_KEY), or write a [fast] slot in {}",
+        paths.settings_file().display()
+    )
+}
+
+/// A model error as a terminal should say it: the remedies name flags, variables and
+/// the settings file, not the app's buttons.
+fn for_terminal(code: &str, message: String, slot: &ResolvedSlot, paths: &Paths) -> String {
+    let settings = paths.settings_file();
+    let settings = settings.display();
+    let provider = &slot.provider;
+    match code {
+        "missing_key" => {
+            let var = flint_core::model::preset::preset(provider)
+                .and_then(|p| p.key_env)
+                .unwrap_or("the provider's key variable");
+            format!(
+                "No API key is set for {provider}. Set {var}, or put api_key under \
+                 [providers.{provider}] in {settings}."
+            )
+        }
+        "bad_key" => format!(
+            "{} Check the key in {} or in [providers.{provider}] in {settings}.",
+            message.split(" Check the key").next().unwrap_or(&message),
+            flint_core::model::preset::preset(provider)
+                .and_then(|p| p.key_env)
+                .unwrap_or("the provider's key variable"),
+        ),
+        "unknown_model" => format!(
+            "The provider does not serve the model `{}`. Pass another with --model, or set it \
+             under [fast] in {settings}.",
+            slot.model
+        ),
+        "no_route" => format!("{message} Pass the right one with --base-url."),
+        _ => message,
+    }
 }
 
 /// An engine on the history database with the fast model chosen on the command line
-/// (or in the settings), and that model's resolved slot.
-async fn engine_with_fast_model(choice: Choice) -> Result<(Engine, ResolvedSlot), String> {
+/// (or in the settings, or by a key in the environment), that model's resolved slot,
+/// and the notice to print when the environment chose it.
+async fn engine_with_fast_model(
+    choice: Choice,
+) -> Result<(Engine, ResolvedSlot, Option<String>), String> {
     let paths = Paths::from_env().map_err(|e| e.to_string())?;
     // The keychain is a blocking call (D-Bus, Keychain Services): off the executor.
-    let slot = {
-        let paths = paths.clone();
-        tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
+    let (slot, notice) = {
+        let for_slot = paths.clone();
+        tokio::task::spawn_blocking(move || fast_slot(&for_slot, choice))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
+            .map_err(|e| match e {
+                CoreError::NoModel(_) => no_model_remedy(&paths),
+                e => e.to_string(),
+            })?
     };
     let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
     let client = slot.connect().map_err(|e| e.to_string())?;
     let engine = Engine::new(store, Some(client), None)
         .with_global_agents(paths.global_agents())
         .text_only();
-    Ok((engine, slot))
+    Ok((engine, slot, notice))
 }
 
 async fn ask(
@@ -253,11 +322,16 @@ async fn ask(
     tty: bool,
 ) -> Result<(), String> {
     let err = |e: CoreError| e.to_string();
-    let (engine, slot) = engine_with_fast_model(choice).await?;
+    let (engine, slot, notice) = engine_with_fast_model(choice).await?;
+    if let Some(notice) = notice {
+        eprintln!("flint: {notice}");
+    }
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
     if slot.model.is_empty() {
         return Err(format!(
-            "no model is chosen for {}; pass --model or set one in the settings",
-            slot.provider
+            "no model is chosen for {}; pass --model, or set model under [fast] in {}",
+            slot.provider,
+            paths.settings_file().display()
         ));
     }
     let dir = project_dir(project)?;
@@ -276,6 +350,7 @@ async fn ask(
     });
     let mut write_failed = None;
     let mut failure = None;
+    let mut truncated = false;
     let mut proposed = 0;
     engine
         .run_turn(
@@ -290,9 +365,10 @@ async fn ask(
                     }
                 }
                 TurnEvent::Finished { status, error, .. } => {
+                    truncated = status == ItemStatus::Truncated;
                     failure = match (status, error) {
-                        (ItemStatus::Complete, _) => None,
-                        (_, Some(e)) => Some(e.message),
+                        (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
+                        (_, Some(e)) => Some(for_terminal(&e.code, e.message, &slot, &paths)),
                         (ItemStatus::Cancelled, None) => {
                             Some("stopped; the partial answer is kept".into())
                         }
@@ -325,6 +401,12 @@ async fn ask(
     }
     if let Some(e) = write_failed {
         return Err(format!("cannot write the answer: {e}"));
+    }
+    if truncated {
+        eprintln!(
+            "flint: warning: the provider cut the answer off at its length limit; it is kept \
+             as cut off (ask again to continue it)"
+        );
     }
     if proposed > 0 && failure.is_none() {
         eprintln!("flint: the answer proposes changes to {proposed} file(s); review them in the app, or pipe the answer to `flint apply`");
@@ -452,6 +534,9 @@ async fn step(
     writeln!(out, "{verb} checkpoint {}: {}", cp.id, cp.summary).map_err(|e| e.to_string())
 }
 
+/// The window `flint context` counts against when no model is set up: Codex-Spark's.
+const DEFAULT_WINDOW: u32 = 128_000;
+
 async fn context(
     project: Option<PathBuf>,
     prompt: &str,
@@ -463,7 +548,21 @@ async fn context(
         base_url: None,
         model: None,
     };
-    let (engine, slot) = engine_with_fast_model(choice).await?;
+    // With no model set up, what would be sent is still shown, counted against a
+    // stated default window.
+    let (engine, model) = match engine_with_fast_model(choice).await {
+        Ok((engine, slot, _)) => (engine, slot.model),
+        Err(e) if e.starts_with(NO_MODEL) => {
+            let paths = Paths::from_env().map_err(|e| e.to_string())?;
+            let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
+            let slot = flint_core::SlotClient::unconnected(DEFAULT_WINDOW);
+            let engine = Engine::new(store, Some(slot), None)
+                .with_global_agents(paths.global_agents())
+                .text_only();
+            (engine, String::new())
+        }
+        Err(e) => return Err(e),
+    };
     let ws = engine
         .open_project(&root)
         .await
@@ -481,7 +580,14 @@ async fn context(
     } else {
         "tokens, estimated"
     };
-    w(out, format!("model: {} ({how})\n", slot.model))?;
+    if model.is_empty() {
+        w(
+            out,
+            format!("model: none set up; counted against a default {DEFAULT_WINDOW}-token window ({how})\n"),
+        )?;
+    } else {
+        w(out, format!("model: {model} ({how})\n"))?;
+    }
     for s in &report.sections {
         let mark = if s.included { ' ' } else { '-' };
         w(out, format!("{mark} {:>8}  {}\n", s.tokens, s.name))?;

@@ -319,12 +319,36 @@ pub fn resolve(
             model,
             api_key,
             key_source,
-            needs_key: preset.needs_key,
+            // A server on this machine is the user's own: no key is demanded, even
+            // with a cloud provider's preset (a local Responses or Messages server).
+            needs_key: preset.needs_key && !preset::is_loopback(&base_url),
         })
     };
     let fast = fast.as_ref().map(|s| one(s, true)).transpose()?;
     let deep = settings.deep.as_ref().map(|s| one(s, false)).transpose()?;
     Ok((fast, deep))
+}
+
+/// The providers whose key variable alone is enough to start, fastest first, each with
+/// the model it starts on (the preset's default).
+const STARTABLE_FROM_KEY: [&str; 4] = ["cerebras", "groq", "openai", "anthropic"];
+
+/// With nothing configured, a provider's key in the environment picks that provider and
+/// its default model. Returns the slot and the variable that chose it.
+pub fn slot_from_env_key(env: Env<'_>) -> Option<(Slot, &'static str)> {
+    STARTABLE_FROM_KEY.iter().find_map(|id| {
+        let p = preset::preset(id)?;
+        let var = p.key_env?;
+        let model = p.default_model?;
+        env(var).filter(|v| !v.trim().is_empty())?;
+        Some((
+            Slot {
+                provider: p.id.to_string(),
+                model: model.to_string(),
+            },
+            var,
+        ))
+    })
 }
 
 /// A provider preset as the settings view shows it.
@@ -473,6 +497,44 @@ mod tests {
             ("http://127.0.0.1:9/v1", "m")
         );
         assert_eq!(fast.key_source, KeySource::None);
+    }
+
+    #[test]
+    fn a_key_in_the_environment_is_enough_to_start() {
+        assert_eq!(slot_from_env_key(&env_of(&[])), None);
+        let (slot, var) = slot_from_env_key(&env_of(&[("OPENAI_API_KEY", "sk-x")])).unwrap();
+        assert_eq!(
+            (slot.provider.as_str(), slot.model.as_str(), var),
+            ("openai", "gpt-5.1-codex-mini", "OPENAI_API_KEY")
+        );
+        // The fastest provider the user has a key for wins.
+        let env = env_of(&[("OPENAI_API_KEY", "sk-x"), ("CEREBRAS_API_KEY", "c")]);
+        assert_eq!(slot_from_env_key(&env).unwrap().0.provider, "cerebras");
+    }
+
+    #[test]
+    fn a_server_on_this_machine_needs_no_key() {
+        for provider in ["openai", "anthropic", "cerebras"] {
+            let mut settings = Settings {
+                fast: Some(Slot {
+                    provider: provider.into(),
+                    model: "m".into(),
+                }),
+                ..Settings::default()
+            };
+            settings.providers.insert(
+                provider.into(),
+                ProviderOverride {
+                    base_url: Some("http://127.0.0.1:8080/v1".into()),
+                    api_key: None,
+                },
+            );
+            let (fast, _) = resolve(&settings, &env_of(&[]), &MemoryKeys::default()).unwrap();
+            assert!(!fast.unwrap().needs_key, "{provider}");
+            settings.providers.clear();
+            let (fast, _) = resolve(&settings, &env_of(&[]), &MemoryKeys::default()).unwrap();
+            assert!(fast.unwrap().needs_key, "{provider} in the cloud");
+        }
     }
 
     #[test]

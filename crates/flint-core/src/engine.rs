@@ -78,6 +78,30 @@ impl SlotClient {
         self.window = window;
         self
     }
+
+    /// A slot with no model behind it, for showing what a turn would send before any
+    /// model is set up (`flint context`), counted against `window`. Requests fail.
+    pub fn unconnected(window: u32) -> Self {
+        Self {
+            client: Arc::new(Unconnected),
+            provider: String::new(),
+            model: String::new(),
+            window: Some(window),
+        }
+    }
+}
+
+/// The client of [`SlotClient::unconnected`].
+struct Unconnected;
+
+impl ModelClient for Unconnected {
+    fn stream(&self, _: ModelRequest) -> flint_model::EventStream {
+        Box::pin(futures_util::stream::once(async {
+            Err(ModelError::Provider {
+                detail: "no model is set up".into(),
+            })
+        }))
+    }
 }
 
 #[derive(Clone, Default)]
@@ -530,6 +554,10 @@ impl Engine {
         let mut reasoning = String::new();
         let mut tool_calls: Vec<(String, String, String)> = Vec::new();
         let mut first_token: Option<Instant> = None;
+        let mut cut_off = false;
+        // Review showed the finished chunks of a patch operation still streaming: the
+        // final review must replace it even if nothing more completes.
+        let mut shown_provisional = false;
         // Start "a frame ago" so the very first delta is sent the moment it arrives.
         let mut last_emit = sent.checked_sub(FRAME).unwrap_or(sent);
         let mut last_persist = sent;
@@ -564,6 +592,7 @@ impl Engine {
                             (Vec::new(), None)
                         };
                         if !found.is_empty() || provisional.is_some() {
+                            shown_provisional |= provisional.is_some();
                             edits.extend(found);
                             let mut shown = edits.clone();
                             shown.extend(provisional.unwrap_or_default());
@@ -594,7 +623,11 @@ impl Engine {
                             call.2.push_str(&arguments);
                         }
                     }
-                    Some(Ok(ModelEvent::Finished { .. })) | None => break Ok(()),
+                    Some(Ok(ModelEvent::Finished { reason })) => {
+                        cut_off = flint_model::cut_off(reason.as_deref());
+                        break Ok(());
+                    }
+                    None => break Ok(()),
                     Some(Err(e)) => break Err(Some(e)),
                 },
                 // Wakes the loop while something waits to be sent or saved, so a pause
@@ -640,8 +673,13 @@ impl Engine {
                 closed_utf16,
             });
         }
+        // An operation of a patch cut off before `*** End Patch` is never applied:
+        // `finish` drops it with an error, and review is redone so what it showed of
+        // the operation while it streamed goes away.
+        let errors_before = parser.errors().len();
         let last = parser.finish();
-        if !last.is_empty() {
+        let redo = !last.is_empty() || shown_provisional || parser.errors().len() > errors_before;
+        if redo && self.live_view {
             edits.extend(last);
             if let Some(review) = self
                 .review_now(item_id, &dir, &edits, parser.errors())
@@ -654,6 +692,7 @@ impl Engine {
         }
 
         let (status, error) = match outcome {
+            Ok(()) if cut_off => (ItemStatus::Truncated, None),
             Ok(()) => (ItemStatus::Complete, None),
             Err(None) => (ItemStatus::Cancelled, None),
             Err(Some(e)) => (ItemStatus::Failed, Some(ErrorInfo::from(&e))),

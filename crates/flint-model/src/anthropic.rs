@@ -30,27 +30,55 @@ pub(crate) fn body(request: &ModelRequest) -> Value {
 #[derive(Default)]
 pub(crate) struct AnthropicParser {
     usage: Usage,
+    input: u64,
+    cache_read: u64,
+    cache_created: u64,
     stop_reason: Option<String>,
     /// Content block index to tool-use id.
     tools: Vec<(u64, String)>,
 }
 
+/// The fields Flint reads, each a `Value` so events and fields Flint does not use may
+/// carry any shape (see responses.rs).
 #[derive(Deserialize)]
 struct Envelope {
-    #[serde(rename = "type")]
-    kind: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Value,
     #[serde(default)]
-    index: Option<u64>,
+    index: Value,
     #[serde(default)]
-    message: Option<Value>,
+    message: Value,
     #[serde(default)]
-    content_block: Option<Value>,
+    content_block: Value,
     #[serde(default)]
-    delta: Option<Value>,
+    delta: Value,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Value,
     #[serde(default)]
-    error: Option<Value>,
+    error: Value,
+}
+
+impl AnthropicParser {
+    /// Takes every count a usage object states. `message_start` has them first; the
+    /// final `message_delta` has the cumulative figures, and some servers (LiteLLM's
+    /// Messages bridge) state the input only there: a later figure replaces an earlier
+    /// one, as the official SDKs do.
+    fn take_usage(&mut self, u: &Value) {
+        let n = |k: &str| u[k].as_u64();
+        if let Some(input) = n("input_tokens") {
+            self.input = input;
+        }
+        if let Some(read) = n("cache_read_input_tokens") {
+            self.cache_read = read;
+        }
+        if let Some(created) = n("cache_creation_input_tokens") {
+            self.cache_created = created;
+        }
+        if let Some(output) = n("output_tokens") {
+            self.usage.output_tokens = output;
+        }
+        self.usage.input_tokens = self.input + self.cache_read + self.cache_created;
+    }
 }
 
 impl WireParser for AnthropicParser {
@@ -60,22 +88,15 @@ impl WireParser for AnthropicParser {
             return Ok(Vec::new());
         }
         let e: Envelope = transport::json(data)?;
-        let kind = e.kind.as_deref().or(event.event.as_deref()).unwrap_or("");
+        let kind = e.kind.as_str().or(event.event.as_deref()).unwrap_or("");
         let mut out = Vec::new();
         match kind {
-            "message_start" => {
-                if let Some(u) = e.message.as_ref().map(|m| &m["usage"]) {
-                    self.usage.input_tokens = u["input_tokens"].as_u64().unwrap_or(0)
-                        + u["cache_read_input_tokens"].as_u64().unwrap_or(0)
-                        + u["cache_creation_input_tokens"].as_u64().unwrap_or(0);
-                    self.usage.output_tokens = u["output_tokens"].as_u64().unwrap_or(0);
-                }
-            }
+            "message_start" => self.take_usage(&e.message["usage"]),
             "content_block_start" => {
-                let block = e.content_block.unwrap_or_default();
+                let block = &e.content_block;
                 if block["type"] == "tool_use" {
                     let id = block["id"].as_str().unwrap_or_default().to_string();
-                    self.tools.push((e.index.unwrap_or(0), id.clone()));
+                    self.tools.push((e.index.as_u64().unwrap_or(0), id.clone()));
                     out.push(ModelEvent::ToolCallStart {
                         id,
                         name: block["name"].as_str().unwrap_or_default().to_string(),
@@ -83,7 +104,7 @@ impl WireParser for AnthropicParser {
                 }
             }
             "content_block_delta" => {
-                let d = e.delta.unwrap_or_default();
+                let d = &e.delta;
                 let text = |k: &str| d[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
                 match d["type"].as_str().unwrap_or("") {
                     "text_delta" => out.extend(text("text").map(ModelEvent::TextDelta)),
@@ -91,7 +112,7 @@ impl WireParser for AnthropicParser {
                         out.extend(text("thinking").map(ModelEvent::ReasoningDelta))
                     }
                     "input_json_delta" => {
-                        let index = e.index.unwrap_or(0);
+                        let index = e.index.as_u64().unwrap_or(0);
                         if let (Some(arguments), Some((_, id))) = (
                             text("partial_json"),
                             self.tools.iter().find(|(i, _)| *i == index),
@@ -106,12 +127,10 @@ impl WireParser for AnthropicParser {
                 }
             }
             "message_delta" => {
-                if let Some(r) = e.delta.as_ref().and_then(|d| d["stop_reason"].as_str()) {
+                if let Some(r) = e.delta["stop_reason"].as_str() {
                     self.stop_reason = Some(r.to_string());
                 }
-                if let Some(n) = e.usage.as_ref().and_then(|u| u["output_tokens"].as_u64()) {
-                    self.usage.output_tokens = n;
-                }
+                self.take_usage(&e.usage);
             }
             "message_stop" => {
                 out.push(ModelEvent::Usage(self.usage));
@@ -120,10 +139,12 @@ impl WireParser for AnthropicParser {
                 });
             }
             "error" => {
-                let err = e.error.unwrap_or_default();
+                let err = &e.error;
                 return Err(classify(
                     err["type"].as_str().unwrap_or(""),
-                    err["message"].as_str().unwrap_or("unknown error"),
+                    err["message"]
+                        .as_str()
+                        .unwrap_or("the provider reported an error but sent no message"),
                 ));
             }
             _ => {} // ping, content_block_stop

@@ -3,7 +3,7 @@
 //! LM Studio.
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::sse::SseEvent;
 use crate::transport::{self, WireParser};
@@ -24,35 +24,36 @@ pub(crate) struct ChatParser {
     finish_reason: Option<String>,
 }
 
+/// The fields Flint reads, each a `Value` so fields Flint does not use, or a server's
+/// variation on one (content as parts, reasoning as an object), never break a stream.
 #[derive(Deserialize)]
 struct Chunk {
     #[serde(default)]
-    choices: Vec<Choice>,
-    usage: Option<ChatUsage>,
-    error: Option<serde_json::Value>,
+    choices: Value,
+    #[serde(default)]
+    usage: Value,
+    /// Groq also reports usage under its own key.
+    #[serde(default)]
+    x_groq: Value,
+    #[serde(default)]
+    error: Value,
 }
 
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    delta: Option<Delta>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Delta {
-    content: Option<String>,
-    /// vLLM, SGLang, llama.cpp and OpenRouter stream a reasoning model's thinking here.
-    #[serde(alias = "reasoning")]
-    reasoning_content: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ChatUsage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
+/// Text from a delta field: a string, or content parts (`[{"type":"text","text":..}]`)
+/// as some servers send.
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Array(parts) => {
+            let t: String = parts
+                .iter()
+                .filter(|p| p["type"] == "text" || p["type"].is_null())
+                .filter_map(|p| p["text"].as_str())
+                .collect();
+            (!t.is_empty()).then_some(t)
+        }
+        _ => None,
+    }
 }
 
 impl WireParser for ChatParser {
@@ -67,10 +68,11 @@ impl WireParser for ChatParser {
             return Ok(Vec::new());
         }
         let chunk: Chunk = transport::json(data)?;
-        if let Some(err) = chunk.error {
-            let detail = err
-                .get("message")
-                .and_then(|m| m.as_str())
+        if !chunk.error.is_null() {
+            let err = &chunk.error;
+            let detail = err["message"]
+                .as_str()
+                .or(err.as_str())
                 .map(str::to_owned)
                 .unwrap_or_else(|| err.to_string());
             return Err(ModelError::Provider {
@@ -78,23 +80,31 @@ impl WireParser for ChatParser {
             });
         }
         let mut out = Vec::new();
-        for choice in chunk.choices {
-            if let Some(delta) = choice.delta {
-                if let Some(r) = delta.reasoning_content.filter(|r| !r.is_empty()) {
-                    out.push(ModelEvent::ReasoningDelta(r));
-                }
-                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
-                    out.push(ModelEvent::TextDelta(text));
-                }
+        for choice in chunk.choices.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let delta = &choice["delta"];
+            // vLLM, SGLang, llama.cpp and OpenRouter stream a reasoning model's
+            // thinking in `reasoning_content` or `reasoning`.
+            if let Some(r) =
+                text_of(&delta["reasoning_content"]).or_else(|| text_of(&delta["reasoning"]))
+            {
+                out.push(ModelEvent::ReasoningDelta(r));
             }
-            if choice.finish_reason.is_some() {
-                self.finish_reason = choice.finish_reason;
+            if let Some(text) = text_of(&delta["content"]) {
+                out.push(ModelEvent::TextDelta(text));
+            }
+            if let Some(r) = choice["finish_reason"].as_str() {
+                self.finish_reason = Some(r.to_string());
             }
         }
-        if let Some(u) = chunk.usage {
+        let usage = if chunk.usage.is_object() {
+            &chunk.usage
+        } else {
+            &chunk.x_groq["usage"]
+        };
+        if usage.is_object() {
             out.push(ModelEvent::Usage(Usage {
-                input_tokens: u.prompt_tokens,
-                output_tokens: u.completion_tokens,
+                input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
+                output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
             }));
         }
         Ok(out)

@@ -101,12 +101,19 @@ impl Endpoint {
             .timeout(Duration::from_secs(10));
         let resp = req.send().await.map_err(|e| transport::network_error(&e))?;
         let status = resp.status();
+        let url = resp.url().to_string();
         let text = resp
             .text()
             .await
             .map_err(|e| transport::network_error(&e))?;
         if !status.is_success() {
-            return Err(ModelError::from_status(status.as_u16(), None, &text, ""));
+            return Err(ModelError::from_status(
+                status.as_u16(),
+                None,
+                &text,
+                "",
+                &url,
+            ));
         }
         #[derive(Deserialize)]
         struct List {

@@ -10,6 +10,9 @@ pub enum ModelError {
     BadKey { status: u16, detail: String },
     #[error("the provider does not know the model `{model}`")]
     UnknownModel { model: String, detail: String },
+    /// HTTP 404 for the route itself (not for the model): the base URL is wrong.
+    #[error("the server has no route {url} (HTTP 404)")]
+    NoRoute { url: String, detail: String },
     #[error("rate limited by the provider")]
     RateLimited {
         retry_after: Option<Duration>,
@@ -40,6 +43,7 @@ impl ModelError {
             Self::MissingKey { .. } => "missing_key",
             Self::BadKey { .. } => "bad_key",
             Self::UnknownModel { .. } => "unknown_model",
+            Self::NoRoute { .. } => "no_route",
             Self::RateLimited { .. } => "rate_limited",
             Self::ContextTooLong { .. } => "context_too_long",
             Self::Server { .. } => "server_error",
@@ -67,8 +71,16 @@ impl ModelError {
             Self::BadKey { status, .. } => format!(
                 "The provider rejected the API key (HTTP {status}). Check the key in your settings."
             ),
+            Self::UnknownModel { model, detail } if model.is_empty() => format!(
+                "The provider does not serve the model asked for ({detail}). Pick another model in \
+                 your settings."
+            ),
             Self::UnknownModel { model, .. } => format!(
                 "The provider does not serve the model `{model}`. Pick another model in your settings."
+            ),
+            Self::NoRoute { url, .. } => format!(
+                "The server answered 404 Not Found for {url}: it does not serve that route, so the \
+                 base URL is probably wrong (OpenAI-compatible servers usually end in /v1)."
             ),
             Self::RateLimited { retry_after, .. } => match retry_after {
                 Some(d) => format!(
@@ -127,19 +139,29 @@ impl ModelError {
         }
     }
 
-    /// Classifies a non-success HTTP status and its body.
+    /// Classifies a non-success HTTP status and its body, for a request to `url` about
+    /// `model` (empty where the request names none).
     pub fn from_status(
         status: u16,
         retry_after: Option<Duration>,
         body: &str,
         model: &str,
+        url: &str,
     ) -> Self {
         let detail = provider_detail(body);
         let lower = detail.to_ascii_lowercase();
         match status {
             401 | 403 => Self::BadKey { status, detail },
-            404 => Self::UnknownModel {
+            // A 404 is about the model only when the server says so (OpenAI's
+            // `model_not_found`, Anthropic's "model: x", Ollama's "model 'x' not
+            // found"); a route the server lacks answers 404 with "Not Found", an HTML
+            // page, or nothing.
+            404 if names_the_model(body, &lower, model) => Self::UnknownModel {
                 model: model.to_string(),
+                detail,
+            },
+            404 => Self::NoRoute {
+                url: url.to_string(),
                 detail,
             },
             429 => Self::RateLimited {
@@ -157,6 +179,21 @@ impl ModelError {
             _ => Self::BadRequest { status, detail },
         }
     }
+}
+
+/// Whether a 404's body is about the model rather than the route.
+fn names_the_model(body: &str, detail_lower: &str, model: &str) -> bool {
+    let code_says = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| {
+            let e = &v["error"];
+            [&e["code"], &e["type"], &v["code"]]
+                .iter()
+                .any(|c| c.as_str().is_some_and(|c| c.contains("model")))
+        });
+    code_says
+        || detail_lower.contains("model")
+        || (!model.is_empty() && detail_lower.contains(&model.to_ascii_lowercase()))
 }
 
 /// Pulls the human part out of a provider's error body (`{"error":{"message":..}}` in
@@ -215,6 +252,7 @@ mod tests {
             None,
             r#"{"error":{"message":"Incorrect API key provided: sk-proj-abc***wxyz. You can find your key at https://x."}}"#,
             "m",
+            "u",
         );
         let ModelError::BadRequest { detail, .. } = e else {
             panic!()
@@ -229,11 +267,9 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        let e = ModelError::from_status(401, None, r#"{"error":{"message":"bad key"}}"#, "m");
+        let e = ModelError::from_status(401, None, r#"{"error":{"message":"bad key"}}"#, "m", "u");
         assert_eq!(e.code(), "bad_key");
-        let e = ModelError::from_status(404, None, "", "gpt-x");
-        assert!(e.user_message().contains("gpt-x"));
-        let e = ModelError::from_status(429, Some(Duration::from_secs(7)), "", "m");
+        let e = ModelError::from_status(429, Some(Duration::from_secs(7)), "", "m", "u");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert!(e.user_message().contains("7 s"));
         let e = ModelError::from_status(
@@ -241,16 +277,44 @@ mod tests {
             None,
             r#"{"error":{"message":"This model's maximum context length is 128000 tokens"}}"#,
             "m",
+            "u",
         );
         assert_eq!(e.code(), "context_too_long");
-        assert!(ModelError::from_status(503, None, "", "m").is_retryable());
-        assert!(!ModelError::from_status(400, None, "nope", "m").is_retryable());
+        assert!(ModelError::from_status(503, None, "", "m", "u").is_retryable());
+        assert!(!ModelError::from_status(400, None, "nope", "m", "u").is_retryable());
+    }
+
+    #[test]
+    fn a_missing_route_is_not_an_unknown_model() {
+        let url = "http://127.0.0.1:8080/chat/completions";
+        // Bodies servers send for a route they lack.
+        for body in [
+            "",
+            "404 page not found",
+            r#"{"detail":"Not Found"}"#,
+            "<html><body>Cannot POST /chat/completions</body></html>",
+            r#"{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}"#,
+        ] {
+            let e = ModelError::from_status(404, None, body, "gpt-x", url);
+            assert_eq!(e.code(), "no_route", "{body}");
+            assert!(e.user_message().contains(url), "{}", e.user_message());
+        }
+        // Bodies servers send for a model they lack.
+        for body in [
+            r#"{"error":{"message":"The model `gpt-x` does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}"#,
+            r#"{"type":"error","error":{"type":"not_found_error","message":"model: gpt-x"}}"#,
+            r#"{"error":"model 'gpt-x' not found, try pulling it first"}"#,
+        ] {
+            let e = ModelError::from_status(404, None, body, "gpt-x", url);
+            assert_eq!(e.code(), "unknown_model", "{body}");
+            assert!(e.user_message().contains("gpt-x"));
+        }
     }
 
     #[test]
     fn long_bodies_are_bounded() {
         let body = "x".repeat(10_000);
-        let ModelError::Server { detail, .. } = ModelError::from_status(500, None, &body, "m")
+        let ModelError::Server { detail, .. } = ModelError::from_status(500, None, &body, "m", "u")
         else {
             panic!("expected a server error");
         };

@@ -20,6 +20,8 @@ pub enum Step {
     Sleep(Duration),
     Fail(ModelError),
     Finish,
+    /// Finishes with the provider's stated reason (`length`: cut off).
+    FinishWith(String),
 }
 
 #[derive(Clone, Default)]
@@ -81,6 +83,7 @@ impl ModelClient for FakeModel {
                     Step::Sleep(d) => tokio::time::sleep(d).await,
                     Step::Fail(e) => { yield Err(e); return; }
                     Step::Finish => { yield Ok(ModelEvent::Finished { reason: Some("stop".into()) }); return; }
+                    Step::FinishWith(r) => { yield Ok(ModelEvent::Finished { reason: Some(r) }); return; }
                 }
             }
         })

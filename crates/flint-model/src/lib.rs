@@ -113,6 +113,23 @@ pub enum ModelEvent {
     Finished { reason: Option<String> },
 }
 
+/// Whether a finish reason says the provider cut the answer off at its length limit:
+/// Chat Completions' `length`, Anthropic's `max_tokens` and
+/// `model_context_window_exceeded`, the Responses API's `response.incomplete` (its
+/// `max_output_tokens`, or `incomplete` when it gave no reason).
+pub fn cut_off(reason: Option<&str>) -> bool {
+    matches!(
+        reason,
+        Some(
+            "length"
+                | "max_tokens"
+                | "max_output_tokens"
+                | "model_context_window_exceeded"
+                | "incomplete"
+        )
+    )
+}
+
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<ModelEvent, ModelError>> + Send>>;
 
 /// Anything that can stream an answer: a real provider or a scripted fake.

@@ -44,7 +44,9 @@ pub const PRESETS: &[Preset] = &[
         key_env: Some("OPENAI_API_KEY"),
         needs_key: true,
         local: false,
-        default_model: Some("gpt-5.3-codex-spark"),
+        // Codex-Spark is served to ChatGPT subscribers inside Codex, not to API keys:
+        // an API key's default is the fast Codex model the API serves.
+        default_model: Some("gpt-5.1-codex-mini"),
         models: &[
             m("gpt-5.3-codex-spark", 128_000),
             m("gpt-5.3-codex", 400_000),
@@ -165,6 +167,22 @@ pub fn preset(id: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.id == id)
 }
 
+/// Whether `base_url` points at this machine (localhost, 127.0.0.0/8, ::1): a server
+/// there is the user's own, and needs no key even where the provider's cloud does.
+pub fn is_loopback(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The context window of a model Flint knows, from any preset.
 pub fn context_window(model: &str) -> Option<u32> {
     PRESETS
@@ -202,5 +220,25 @@ mod tests {
             Some(131_072)
         );
         assert_eq!(context_window("unknown"), None);
+    }
+
+    #[test]
+    fn loopback_urls_are_told_apart() {
+        for url in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:11434/v1",
+            "http://[::1]:1234/v1",
+            "http://127.1.2.3/v1",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "http://10.0.0.5:11434/v1",
+            "http://localhost.example.com/v1",
+            "not a url",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
     }
 }

@@ -31,22 +31,27 @@ pub(crate) struct ResponsesParser {
     calls: Vec<(String, String)>,
 }
 
+/// The fields Flint reads. Each is a `Value`, so an event Flint does not use may carry
+/// any shape in them (real streams put objects in `delta`, e.g. shell tool output):
+/// only the events Flint reads look inside, and an unexpected shape there is skipped.
 #[derive(Deserialize)]
 struct Envelope {
-    #[serde(rename = "type")]
-    kind: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Value,
     #[serde(default)]
-    delta: Option<String>,
+    delta: Value,
     #[serde(default)]
-    item_id: Option<String>,
+    item_id: Value,
     #[serde(default)]
-    item: Option<Value>,
+    item: Value,
     #[serde(default)]
-    response: Option<Value>,
+    response: Value,
     #[serde(default)]
-    code: Option<Value>,
+    code: Value,
     #[serde(default)]
-    message: Option<String>,
+    message: Value,
+    #[serde(default)]
+    error: Value,
 }
 
 impl WireParser for ResponsesParser {
@@ -56,14 +61,14 @@ impl WireParser for ResponsesParser {
             return Ok(Vec::new());
         }
         let e: Envelope = transport::json(data)?;
-        let kind = e.kind.as_deref().or(event.event.as_deref()).unwrap_or("");
+        let kind = e.kind.as_str().or(event.event.as_deref()).unwrap_or("");
         Ok(match kind {
-            "response.output_text.delta" => delta(e.delta, ModelEvent::TextDelta),
+            "response.output_text.delta" => delta(&e.delta, ModelEvent::TextDelta),
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
-                delta(e.delta, ModelEvent::ReasoningDelta)
+                delta(&e.delta, ModelEvent::ReasoningDelta)
             }
             "response.output_item.added" => {
-                let item = e.item.unwrap_or_default();
+                let item = &e.item;
                 if item["type"] == "function_call" {
                     let id = str_of(&item["id"]);
                     let call_id = str_of(&item["call_id"]);
@@ -77,22 +82,23 @@ impl WireParser for ResponsesParser {
                 }
             }
             "response.function_call_arguments.delta" => {
-                let item_id = e.item_id.unwrap_or_default();
+                let item_id = str_of(&e.item_id);
                 let id = self
                     .calls
                     .iter()
                     .find(|(i, _)| *i == item_id)
                     .map(|(_, c)| c.clone())
                     .unwrap_or(item_id);
-                match e.delta {
-                    Some(d) if !d.is_empty() => {
-                        vec![ModelEvent::ToolCallDelta { id, arguments: d }]
-                    }
+                match e.delta.as_str() {
+                    Some(d) if !d.is_empty() => vec![ModelEvent::ToolCallDelta {
+                        id,
+                        arguments: d.to_string(),
+                    }],
                     _ => Vec::new(),
                 }
             }
             "response.completed" | "response.incomplete" => {
-                let response = e.response.unwrap_or_default();
+                let response = &e.response;
                 let mut out = Vec::new();
                 if let Some(u) = response.get("usage").filter(|u| u.is_object()) {
                     out.push(ModelEvent::Usage(Usage {
@@ -111,32 +117,35 @@ impl WireParser for ResponsesParser {
                 out
             }
             "response.failed" => {
-                let err = e
-                    .response
-                    .as_ref()
-                    .map(|r| r["error"].clone())
-                    .unwrap_or_default();
+                let err = &e.response["error"];
                 return Err(classify(
                     err["code"].as_str().unwrap_or(""),
                     err["message"].as_str().unwrap_or("the response failed"),
                 ));
             }
             "error" => {
-                let code = e.code.as_ref().and_then(Value::as_str).unwrap_or("");
+                // Documented flat (`code`, `message`), sent nested under `error` too.
+                let code = e
+                    .code
+                    .as_str()
+                    .or(e.error["code"].as_str())
+                    .or(e.error["type"].as_str());
+                let message = e.message.as_str().or(e.error["message"].as_str());
                 return Err(classify(
-                    code,
-                    e.message.as_deref().unwrap_or("unknown error"),
+                    code.unwrap_or(""),
+                    message.unwrap_or("the provider reported an error but sent no message"),
                 ));
             }
-            // created, in_progress, content parts, *.done: nothing new for the answer.
+            // created, in_progress, content parts, *.done, and events of tools Flint
+            // does not run: nothing new for the answer.
             _ => Vec::new(),
         })
     }
 }
 
-fn delta(d: Option<String>, make: fn(String) -> ModelEvent) -> Vec<ModelEvent> {
-    match d {
-        Some(d) if !d.is_empty() => vec![make(d)],
+fn delta(d: &Value, make: fn(String) -> ModelEvent) -> Vec<ModelEvent> {
+    match d.as_str() {
+        Some(d) if !d.is_empty() => vec![make(d.to_string())],
         _ => Vec::new(),
     }
 }
@@ -150,7 +159,7 @@ fn classify(code: &str, message: &str) -> ModelError {
     let detail = crate::error::redact(message);
     match code {
         "context_length_exceeded" => ModelError::ContextTooLong { detail },
-        "rate_limit_exceeded" => ModelError::RateLimited {
+        "rate_limit_exceeded" | "rate_limit_error" => ModelError::RateLimited {
             retry_after: None,
             detail,
         },

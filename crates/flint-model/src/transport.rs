@@ -44,8 +44,9 @@ pub(crate) fn stream(
         let status = resp.status();
         if !status.is_success() {
             let retry_after = retry_after(resp.headers());
+            let url = resp.url().to_string();
             let text = resp.text().await.unwrap_or_default();
-            yield Err(ModelError::from_status(status.as_u16(), retry_after, &text, &model));
+            yield Err(ModelError::from_status(status.as_u16(), retry_after, &text, &model, &url));
             return;
         }
 

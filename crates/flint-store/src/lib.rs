@@ -110,6 +110,9 @@ pub enum ItemStatus {
     Failed,
     /// The process ended while it streamed (crash, kill); found on the next open.
     Interrupted,
+    /// The provider cut the answer off at its length limit (`length`, `max_tokens`,
+    /// an incomplete response): the text is what it sent.
+    Truncated,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -434,6 +437,7 @@ fn status_str(s: ItemStatus) -> &'static str {
         ItemStatus::Cancelled => "cancelled",
         ItemStatus::Failed => "failed",
         ItemStatus::Interrupted => "interrupted",
+        ItemStatus::Truncated => "truncated",
     }
 }
 
@@ -481,6 +485,7 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
             "complete" => ItemStatus::Complete,
             "cancelled" => ItemStatus::Cancelled,
             "failed" => ItemStatus::Failed,
+            "truncated" => ItemStatus::Truncated,
             _ => ItemStatus::Interrupted,
         },
         model: r.get(5)?,

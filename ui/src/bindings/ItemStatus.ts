@@ -3,4 +3,4 @@
 /**
  * Where an item is in its life. Only assistant items are ever anything but `Complete`.
  */
-export type ItemStatus = "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
+export type ItemStatus = "streaming" | "complete" | "cancelled" | "failed" | "interrupted" | "truncated";

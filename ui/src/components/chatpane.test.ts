@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
-import { Conversation } from "../lib/conversation.svelte";
+import { CONTINUE_PROMPT, Conversation } from "../lib/conversation.svelte";
 import { FakeIpc } from "../lib/fake-ipc";
 import { setIpc } from "../lib/ipc";
 import ChatPane from "./ChatPane.svelte";
@@ -70,5 +70,40 @@ describe("ChatPane with a long session", () => {
     conversation.focus = 7;
     await new Promise((r) => setTimeout(r, 0));
     expect(document.querySelector('[data-item-id="7"]')).toBeTruthy();
+  });
+});
+
+describe("ChatPane after an answer the provider cut off", () => {
+  it("says so and offers Continue, which asks the model to go on", async () => {
+    const fake = new FakeIpc();
+    setIpc(fake);
+    const conversation = new Conversation((cb) => cb());
+    const item = (id: number, role: "user" | "assistant", status: "complete" | "truncated") => ({
+      id,
+      session_id: 1,
+      role,
+      text: `message ${id}`,
+      status,
+      model: null,
+      provider: null,
+      error: null,
+      metrics: null,
+      reasoning: null,
+      tool_calls: null,
+      created_at: 0,
+    });
+    conversation.load([item(1, "user", "complete"), item(2, "assistant", "truncated")]);
+    render(ChatPane, {
+      conversation,
+      fast: fake.snapshotValue.fast,
+      deep: null,
+      slot: "fast",
+      title: "t",
+      onsettings: () => {},
+      onfork: () => {},
+    });
+    expect(screen.getByText(/Cut off — the provider stopped at its length limit/)).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("continue"));
+    expect(fake.sent).toEqual([CONTINUE_PROMPT]);
   });
 });

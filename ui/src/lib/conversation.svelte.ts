@@ -10,6 +10,10 @@ import type { Review } from "../bindings/Review";
 import { asError, ipc } from "./ipc";
 import { textShown, turnEnded, turnSent } from "./perf";
 
+/** What Continue sends after an answer the provider cut off. */
+export const CONTINUE_PROMPT =
+  "Your previous answer was cut off at the length limit. Continue exactly where it stopped, without repeating anything.";
+
 export interface ChatItem {
   id: number;
   role: "user" | "assistant";
@@ -116,6 +120,12 @@ export class Conversation {
   /** Has the deep model answer the latest prompt again. */
   async escalate(): Promise<boolean> {
     return this.#start((onEvent) => ipc().escalate(onEvent));
+  }
+
+  /** After an answer the provider cut off at its length limit: asks the model to go on
+   * from where it stopped (the cut-off answer is in the history it is sent). */
+  async continueAnswer(): Promise<boolean> {
+    return this.send(CONTINUE_PROMPT);
   }
 
   /** Answers the latest prompt again (after a failure, Stop, or a crash). */

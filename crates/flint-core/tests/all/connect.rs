@@ -109,14 +109,27 @@ async fn test_connection_reports_success_and_failure_honestly() {
         result.message
     );
 
+    // A server on this machine needs no key: it is asked (and here says no itself).
     let result = test_connection(&slot_for(&denied, "groq", None)).await;
+    assert!(
+        result.message.contains("rejected the API key"),
+        "{}",
+        result.message
+    );
+    assert_eq!(denied.requests().len(), 2);
+
+    // Elsewhere a provider that needs a key is not asked without one.
+    let mut remote = slot_for(&denied, "groq", None);
+    remote.base_url = "https://groq.invalid/openai/v1".into();
+    remote.needs_key = true;
+    let result = test_connection(&remote).await;
     assert!(!result.ok);
     assert!(
         result.message.contains("No API key is set for groq"),
         "{}",
         result.message
     );
-    assert_eq!(denied.requests().len(), 1, "no request without a key");
+    assert_eq!(denied.requests().len(), 2, "no request without a key");
 }
 
 #[tokio::test]

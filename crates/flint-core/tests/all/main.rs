@@ -224,6 +224,45 @@ async fn a_provider_failure_keeps_the_partial_answer_with_the_reason() {
 }
 
 #[tokio::test]
+async fn an_answer_cut_off_at_the_length_limit_is_kept_as_cut_off() {
+    let f = fixture();
+    let sid = session(&f).await;
+    for (reason, status) in [
+        ("length", ItemStatus::Truncated),
+        ("max_tokens", ItemStatus::Truncated),
+        ("max_output_tokens", ItemStatus::Truncated),
+        ("stop", ItemStatus::Complete),
+        ("end_turn", ItemStatus::Complete),
+    ] {
+        f.fake.push(vec![
+            Step::Text("the first half".into()),
+            Step::FinishWith(reason.into()),
+        ]);
+        let (events, sink) = recorder();
+        let item = f
+            .engine
+            .run_turn(sid, "q", sink, CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            (item.text.as_str(), item.status),
+            ("the first half", status),
+            "{reason}"
+        );
+        let stored = Store::open(&f.db).unwrap().item(item.id).unwrap();
+        assert_eq!(stored.status, status, "{reason}");
+        let events = events.lock().unwrap();
+        let Some(TurnEvent::Finished {
+            status: s, error, ..
+        }) = events.last()
+        else {
+            panic!()
+        };
+        assert_eq!((*s, error.is_none()), (status, true), "{reason}");
+    }
+}
+
+#[tokio::test]
 async fn a_growing_answer_is_written_while_it_streams() {
     let f = fixture();
     let sid = session(&f).await;

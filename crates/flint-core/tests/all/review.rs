@@ -179,3 +179,61 @@ async fn an_edit_that_does_not_match_is_reported_with_feedback() {
         .feedback
         .starts_with("The edit could not be applied: y.txt"));
 }
+
+#[tokio::test]
+async fn a_patch_stream_that_stops_mid_operation_leaves_nothing_to_apply() {
+    let f = fixture();
+    write(f.project.path(), "src/lib.txt", FILE);
+    let sid = session(&f).await;
+    // The first chunk finishes (review shows it while the second streams); the stream
+    // then drops between the second chunk's `-` line and its `+` line.
+    f.fake.push(vec![
+        Step::Text("*** Begin Patch\n*** Update File: src/lib.txt\n@@\n a\n-b\n+B\n c\n".into()),
+        Step::Text("@@\n j\n-k\n".into()),
+        Step::Fail(ModelError::Dropped),
+    ]);
+    let (events, sink) = recorder();
+    let item = f
+        .engine
+        .run_turn(sid, "change it", sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(item.status, ItemStatus::Failed);
+    let reviews: Vec<flint_core::review::Review> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Review { review } => Some((**review).clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reviews.len() >= 2,
+        "a provisional review, then the final one"
+    );
+    assert_eq!(
+        reviews[0].files.len(),
+        1,
+        "the finished chunk was shown while streaming"
+    );
+    let last = reviews.last().unwrap();
+    assert!(
+        last.files.is_empty(),
+        "the cut-off operation stays unapplicable: {last:?}"
+    );
+    assert!(
+        last.failures
+            .iter()
+            .any(|f| f.message.contains("End Patch")),
+        "{:?}",
+        last.failures
+    );
+    // The stored answer's review agrees, and the file is untouched.
+    let review = f.engine.review(item.id).await.unwrap();
+    assert!(review.files.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("src/lib.txt")).unwrap(),
+        FILE
+    );
+}
