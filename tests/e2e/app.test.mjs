@@ -35,10 +35,15 @@ async function launch(args) {
   return new WebDriver(driverUrl).start(app, args);
 }
 
+/** The picture of the project before anything was asked: a later picture that equals it
+ *  shows an earlier frame than the one the test checked. */
+let emptyShot = null;
+
 async function shot(wd, name) {
   const png = await wd.screenshot();
   writeFileSync(join(out, name), png);
   assert.ok(png.length > 1000, "screenshot has content");
+  if (emptyShot) assert.ok(!png.equals(emptyShot), `${name} shows the empty start screen, not what was checked`);
 }
 
 /** The fixture answer as markdown: its code in a highlighted block, prose as text. */
@@ -80,6 +85,7 @@ test("opens a project, streams an answer, and keeps it across a restart", async 
 
     // Ask; the answer streams in and completes.
     const composer = await wd.find("[data-testid=composer]");
+    emptyShot = await wd.screenshot();
     await wd.type(composer, PROMPT + Keys.ENTER);
     const answer = await waitFor("the streamed answer", async () => {
       const [el] = await wd.findAll("[data-testid=message-assistant]");

@@ -40,7 +40,11 @@ export async function startXvfb() {
     );
     const deadline = Date.now() + 10000;
     while (Date.now() < deadline) {
-      if (existsSync(`/tmp/.X11-unix/X${n}`)) return `:${n}`;
+      if (existsSync(`/tmp/.X11-unix/X${n}`)) {
+        // Screenshots are taken from this display (webdriver.mjs).
+        process.env.FLINT_E2E_DISPLAY = `:${n}`;
+        return `:${n}`;
+      }
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }

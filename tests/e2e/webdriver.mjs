@@ -3,7 +3,33 @@
 // protocol itself is a handful of JSON endpoints, so the end-to-end tests speak it
 // directly and stay free of a browser-automation dependency tree.
 
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The X display's root window as PNG bytes (xshot.py, GTK's own screen capture), or
+ *  null where there is no X display the harness started. */
+function displayShot() {
+  const display = process.env.FLINT_E2E_DISPLAY;
+  if (!display) return null;
+  const dir = mkdtempSync(join(tmpdir(), "flint-shot-"));
+  try {
+    const file = join(dir, "shot.png");
+    execFileSync("python3", [join(here, "xshot.py"), file], {
+      env: { ...process.env, DISPLAY: display },
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 20000,
+    });
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export class WebDriver {
   constructor(base) {
@@ -88,7 +114,23 @@ export class WebDriver {
     return this.#call("POST", this.#s("/execute/sync"), { script, args });
   }
 
+  executeAsync(script, args = []) {
+    return this.#call("POST", this.#s("/execute/async"), { script, args });
+  }
+
+  /** What a person sees now, as PNG bytes. First waits until the page has painted a
+   *  frame after its last change (two animation frames: the first runs before a paint,
+   *  the second after it), then, where the tests run on an X display, takes the picture
+   *  from the display itself: WebKitWebDriver's own screenshot has shown an earlier
+   *  frame than the DOM the test had just checked. Elsewhere it is WebDriver's. */
   async screenshot() {
+    await this.executeAsync(
+      `const done = arguments[arguments.length - 1];
+       const timer = setTimeout(done, 1000); // a hidden page runs no animation frames
+       requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(timer); setTimeout(done, 50); }));`,
+    ).catch(() => {});
+    const fromDisplay = displayShot();
+    if (fromDisplay) return fromDisplay;
     return Buffer.from(await this.#call("GET", this.#s("/screenshot")), "base64");
   }
 }
