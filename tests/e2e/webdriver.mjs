@@ -20,7 +20,9 @@ function displayShot() {
   const dir = mkdtempSync(join(tmpdir(), "flint-shot-"));
   try {
     const file = join(dir, "shot.png");
-    execFileSync("python3", [join(here, "xshot.py"), file], {
+    // The system's Python: python3-gi is installed for it, not for a pyenv or venv one
+    // that may come first on the PATH.
+    execFileSync("/usr/bin/python3", [join(here, "xshot.py"), file], {
       env: { ...process.env, DISPLAY: display },
       stdio: ["ignore", "ignore", "pipe"],
       timeout: 20000,

@@ -149,10 +149,17 @@ fn project_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, ProjectDir) {
     (dir, project)
 }
 
+/// Applies an answer as the app and the CLI do: a block the parser could not read fails
+/// the whole answer.
 fn apply_answer(project: &ProjectDir, answer: &str) -> Result<(), EditError> {
     let mut parser = AnswerParser::new();
     let mut edits = parser.push(answer);
     edits.extend(parser.finish());
+    if let Some(problem) = parser.errors().first() {
+        return Err(EditError::InvalidPatch {
+            detail: problem.clone(),
+        });
+    }
     let set = plan(project, &edits)?;
     apply(project, &set.writes()).map(|_| ())
 }
