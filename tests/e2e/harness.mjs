@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, cpSync, writeFileSync, mkdirSync } from "node:
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { takeScreenshotsFrom } from "./webdriver.mjs";
 
 const started = [];
 
@@ -42,7 +43,7 @@ export async function startXvfb() {
     while (Date.now() < deadline) {
       if (existsSync(`/tmp/.X11-unix/X${n}`)) {
         // Screenshots are taken from this display (webdriver.mjs).
-        process.env.FLINT_E2E_DISPLAY = `:${n}`;
+        takeScreenshotsFrom(`:${n}`);
         return `:${n}`;
       }
       if (child.exitCode !== null) break;

@@ -12,10 +12,16 @@ import { fileURLToPath } from "node:url";
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** The X display the harness started (harness.mjs sets it), where screenshots are taken. */
+let shotDisplay = null;
+export function takeScreenshotsFrom(display) {
+  shotDisplay = display;
+}
+
 /** The X display's root window as PNG bytes (xshot.py, GTK's own screen capture), or
- *  null where there is no X display the harness started. */
+ *  null where the harness started no X display. */
 function displayShot() {
-  const display = process.env.FLINT_E2E_DISPLAY;
+  const display = shotDisplay;
   if (!display) return null;
   const dir = mkdtempSync(join(tmpdir(), "flint-shot-"));
   try {

@@ -213,14 +213,28 @@ fn fast_slot(paths: &Paths, choice: Choice) -> Result<(ResolvedSlot, Option<Stri
     }
     let env = &flint_core::config::process_env;
     let mut notice = None;
-    let (configured, _) = flint_core::config::resolve(&settings, env, &keys)?;
-    if configured.is_none() {
+    // A server or a model named without its provider (--base-url, --model,
+    // FLINT_BASE_URL) is not handed to whichever provider has a key: that key would go
+    // to a server the user never tied to it. Such a command asks for --provider.
+    let unnamed = choice.base_url.is_some()
+        || choice.model.is_some()
+        || env("FLINT_BASE_URL").is_some_and(|v| !v.trim().is_empty());
+    if !unnamed && !flint_core::config::fast_is_chosen(&settings, env) {
         if let Some((slot, var)) = flint_core::config::slot_from_env_key(env) {
+            let url = settings
+                .providers
+                .get(&slot.provider)
+                .and_then(|o| o.base_url.clone())
+                .or_else(|| {
+                    flint_core::model::preset::preset(&slot.provider)
+                        .map(|p| p.base_url.to_string())
+                })
+                .unwrap_or_default();
             notice = Some(format!(
-                "using {} with {} ({var} is set); choose another with --provider and --model, \
-                 or under [fast] in {}",
+                "using {} with {} at {url} ({var} is set); choose another with --provider and \
+                 --model, or under [fast] in {}",
                 slot.provider,
-                choice.model.as_deref().unwrap_or(&slot.model),
+                slot.model,
                 paths.settings_file().display()
             ));
             settings.fast = Some(slot);

@@ -333,6 +333,13 @@ pub fn resolve(
 /// the model it starts on (the preset's default).
 const STARTABLE_FROM_KEY: [&str; 4] = ["cerebras", "groq", "openai", "anthropic"];
 
+/// Whether the settings or the environment choose a fast slot (as `resolve` reads them:
+/// the settings' `[fast]`, `FLINT_PROVIDER`, or `OPENAI_BASE_URL` alone).
+pub fn fast_is_chosen(settings: &Settings, env: Env<'_>) -> bool {
+    let set = |k: &str| env(k).is_some_and(|v| !v.trim().is_empty());
+    settings.fast.is_some() || set("FLINT_PROVIDER") || set("OPENAI_BASE_URL")
+}
+
 /// With nothing configured, a provider's key in the environment picks that provider and
 /// its default model. Returns the slot and the variable that chose it.
 pub fn slot_from_env_key(env: Env<'_>) -> Option<(Slot, &'static str)> {

@@ -22,16 +22,23 @@ pub struct AnswerParser {
     errors: Vec<String>,
     /// A chunk of the patch operation still streaming has completed (see `provisional`).
     provisional_upto: Option<usize>,
+    /// A path a fence held alone (a model putting the file name in a fence of its own):
+    /// the file of the next fence's SEARCH/REPLACE blocks, never of a whole file.
+    carried: Option<String>,
 }
 
 #[derive(Debug, Default)]
 enum State {
     #[default]
     Prose,
-    /// Inside a fence. `path` is the candidate from the line before or the info string.
+    /// Inside a fence. `path` is the candidate from the line before or the info string;
+    /// `carried` the path a fence of its own named just before (see the parser's).
     Fence {
         ticks: usize,
         path: Option<String>,
+        carried: Option<String>,
+        /// The fence's info string (`rust`, `diff`, `python src/a.py`).
+        info: String,
         body: Vec<String>,
         blocks: usize,
         sr: Option<SearchReplace>,
@@ -48,6 +55,25 @@ struct SearchReplace {
     search: Vec<String>,
     replace: Vec<String>,
     in_replace: bool,
+    /// How many `<` opened the block: the divider is that long (or the usual 7), so a
+    /// shorter or longer run of `=` in the quoted text (a heading's underline) is text.
+    marker: usize,
+    /// Only blank lines (or `...`) since the previous block in this fence: a block
+    /// with no path of its own may take the previous block's.
+    follows_closely: bool,
+}
+
+impl SearchReplace {
+    fn new(path: Option<String>, marker: usize, follows_closely: bool) -> Self {
+        Self {
+            path,
+            search: Vec::new(),
+            replace: Vec::new(),
+            in_replace: false,
+            marker,
+            follows_closely,
+        }
+    }
 }
 
 impl AnswerParser {
@@ -137,43 +163,47 @@ impl AnswerParser {
 
     /// A fenced block with no SEARCH/REPLACE in it: a whole file when a path names it.
     /// A block that is only a path (a model putting the file name in a fence of its
-    /// own) names the file of the next block. A body holding SEARCH/REPLACE markers is
-    /// never a whole file: it is a block Flint could not read, and writing it would
-    /// put the markers into the user's file.
-    fn whole_file(&mut self, path: Option<String>, body: Vec<String>, out: &mut Vec<Edit>) {
-        // Looser than the markers read: any run of 3 or more, so a block whose markers
-        // are too short or too long to read is caught too.
-        let looks_like_marker = |l: &String, c: char, word: &str| {
-            let t = l.trim();
-            let n = t.chars().take_while(|&x| x == c).count();
-            n >= 3 && t[n..].trim_start().starts_with(word)
+    /// own) names the file of the next fence's SEARCH/REPLACE blocks. A body holding
+    /// marker-like lines is never a whole file: it is a block Flint could not read, and
+    /// writing it would put the markers into the user's file. Nor is a unified diff.
+    fn whole_file(
+        &mut self,
+        path: Option<String>,
+        info: &str,
+        body: Vec<String>,
+        out: &mut Vec<Edit>,
+    ) {
+        let Some(path) = path else {
+            let lines: Vec<&String> = body.iter().filter(|l| !l.trim().is_empty()).collect();
+            if let [only] = lines[..] {
+                self.carried = as_path(only);
+            }
+            return;
         };
-        let markers = body
-            .iter()
-            .any(|l| looks_like_marker(l, '<', "SEARCH") || looks_like_marker(l, '>', "REPLACE"));
-        if markers {
+        if body.iter().any(|l| looks_like_marker(l)) {
             self.errors.push(format!(
-                "a fenced block{} holds SEARCH/REPLACE markers Flint could not read; it is \
-                 not applied",
-                path.map(|p| format!(" for {p}")).unwrap_or_default()
+                "a fenced block for {path} holds SEARCH/REPLACE markers Flint could not read; \
+                 it is not applied"
             ));
             return;
         }
-        match path {
-            Some(path) => {
-                let mut content = body.join("\n");
-                content.push('\n');
-                out.push(Edit::Whole { path, content });
-            }
-            None => {
-                let lines: Vec<&String> = body.iter().filter(|l| !l.trim().is_empty()).collect();
-                if let [only] = lines[..] {
-                    if let Some(p) = as_path(only) {
-                        self.last_line = p;
-                    }
-                }
-            }
+        let lang = info.split_whitespace().next().unwrap_or_default();
+        let first = body.iter().find(|l| !l.trim().is_empty());
+        let diff = matches!(lang, "diff" | "patch" | "udiff")
+            || first.is_some_and(|l| l.starts_with("--- ") || l.starts_with("@@ "))
+                && body
+                    .iter()
+                    .any(|l| l.starts_with("+++ ") || l.starts_with("@@ "));
+        if diff {
+            self.errors.push(format!(
+                "a unified diff for {path} is not applied: Flint applies apply_patch, \
+                 SEARCH/REPLACE blocks or whole files"
+            ));
+            return;
         }
+        let mut content = body.join("\n");
+        content.push('\n');
+        out.push(Edit::Whole { path, content });
     }
 
     fn flush_section(&mut self, section: &[String], out: &mut Vec<Edit>) {
@@ -202,26 +232,27 @@ impl AnswerParser {
                     self.state = State::Fence {
                         ticks,
                         path,
+                        carried: self.carried.take(),
+                        info: info.to_string(),
                         body: Vec::new(),
                         blocks: 0,
                         sr: None,
                     };
-                } else if is_search_marker(trimmed) {
+                } else if let Some(marker) = search_marker(trimmed) {
                     // An unfenced block: the path is on the line before.
                     self.state = State::Fence {
                         ticks: 0,
                         path: None,
+                        carried: None,
+                        info: String::new(),
                         body: Vec::new(),
                         blocks: 0,
-                        sr: Some(SearchReplace {
-                            path: as_path(&self.last_line),
-                            search: Vec::new(),
-                            replace: Vec::new(),
-                            in_replace: false,
-                        }),
+                        sr: Some(SearchReplace::new(as_path(&self.last_line), marker, false)),
                     };
                 } else if !trimmed.is_empty() {
                     self.last_line = trimmed.to_string();
+                    // Prose after a path-only fence: it no longer names what follows.
+                    self.carried = None;
                 }
             }
             State::Patch { fenced, section } => {
@@ -245,6 +276,8 @@ impl AnswerParser {
                         Some(ticks) => State::Fence {
                             ticks,
                             path: None,
+                            carried: None,
+                            info: String::new(),
                             body: Vec::new(),
                             blocks: 1,
                             sr: None,
@@ -273,21 +306,65 @@ impl AnswerParser {
             State::Fence {
                 ticks,
                 path,
+                carried,
+                info,
                 body,
                 blocks,
                 sr,
             } => {
                 if let Some(block) = sr {
-                    if !block.in_replace && is_divider(trimmed) {
+                    if let Some(marker) = search_marker(trimmed) {
+                        // A new block while one is open: the open one's closing marker
+                        // was not one Flint reads. It is not applied (its REPLACE part
+                        // would swallow this block's markers); this block starts anew.
+                        let file = block.path.clone().or_else(|| path.clone());
+                        self.errors.push(format!(
+                            "a SEARCH/REPLACE block{} has no REPLACE marker Flint reads, so \
+                             it is not applied",
+                            file.map(|f| format!(" for {f}")).unwrap_or_default()
+                        ));
+                        // The new block's path is what it would have been read with:
+                        // the last line before it that is not blank or a fence. It
+                        // never falls back to the broken block's file.
+                        let swallowed = if block.in_replace {
+                            &block.replace
+                        } else {
+                            &block.search
+                        };
+                        let own = swallowed
+                            .iter()
+                            .rev()
+                            .map(|l| l.trim())
+                            .find(|l| !l.is_empty() && !l.starts_with("```"))
+                            .and_then(as_path);
+                        *blocks += 1;
+                        *sr = Some(SearchReplace::new(own, marker, false));
+                    } else if !block.in_replace && is_divider(trimmed, block.marker) {
                         block.in_replace = true;
                     } else if block.in_replace && is_replace_marker(trimmed) {
                         let block = sr.take();
-                        *blocks += 1;
                         if let Some(b) = block {
                             // A block with no path of its own belongs to the fence's
-                            // file, else to the previous block's (real replies put
-                            // several blocks for one file in one fence).
-                            match b.path.or_else(|| path.clone()) {
+                            // file (or the path a fence of its own named), else to the
+                            // previous block's when only blank lines came between (real
+                            // replies put several blocks for one file in one fence).
+                            let fallback = if *blocks == 0 {
+                                path.clone().or_else(|| carried.clone())
+                            } else if b.follows_closely {
+                                path.clone()
+                            } else {
+                                None
+                            };
+                            let marked = b
+                                .search
+                                .iter()
+                                .chain(&b.replace)
+                                .any(|l| looks_like_marker(l));
+                            match b.path.or(fallback) {
+                                Some(p) if marked => self.errors.push(format!(
+                                    "a SEARCH/REPLACE block for {p} holds marker lines Flint \
+                                     could not read; it is not applied"
+                                )),
                                 Some(p) => {
                                     *path = Some(p.clone());
                                     out.push(Edit::Replace {
@@ -301,6 +378,7 @@ impl AnswerParser {
                                     .push("a SEARCH/REPLACE block names no file".into()),
                             }
                         }
+                        *blocks += 1;
                         if *ticks == 0 {
                             self.state = State::Prose;
                         }
@@ -313,26 +391,23 @@ impl AnswerParser {
                 }
                 if *ticks > 0 && fence_close(trimmed, *ticks) {
                     let (path, body, blocks) = (path.take(), std::mem::take(body), *blocks);
+                    let info = std::mem::take(info);
                     self.state = State::Prose;
                     self.last_line.clear();
                     if blocks == 0 {
-                        self.whole_file(path, body, out);
+                        self.whole_file(path, &info, body, out);
                     }
                     return;
                 }
-                if is_search_marker(trimmed) {
+                if let Some(marker) = search_marker(trimmed) {
                     // A path written as the fence's first line belongs to the block.
                     let own = body
                         .iter()
                         .rev()
                         .find(|l| !l.trim().is_empty())
                         .and_then(|l| as_path(l));
-                    *sr = Some(SearchReplace {
-                        path: own,
-                        search: Vec::new(),
-                        replace: Vec::new(),
-                        in_replace: false,
-                    });
+                    let closely = body.iter().all(|l| matches!(l.trim(), "" | "..." | "…"));
+                    *sr = Some(SearchReplace::new(own, marker, closely));
                     body.clear();
                 } else if trimmed == "*** Begin Patch" && body.iter().all(|l| l.trim().is_empty()) {
                     let ticks = *ticks;
@@ -351,13 +426,17 @@ impl AnswerParser {
 }
 
 /// `<<<<<<< SEARCH`, with the 5 to 9 marker characters models write (Aider accepts the
-/// same range).
-fn is_search_marker(line: &str) -> bool {
-    marker(line, '<').is_some_and(|rest| rest == "SEARCH" || rest == "SEARCH>")
+/// same range): how many there are.
+fn search_marker(line: &str) -> Option<usize> {
+    let rest = marker(line, '<')?;
+    (rest == "SEARCH" || rest == "SEARCH>").then(|| line.chars().take_while(|&c| c == '<').count())
 }
 
-fn is_divider(line: &str) -> bool {
-    marker(line, '=') == Some("")
+/// The divider of a block opened with `opened` marker characters: as many `=`, or the
+/// usual 7.
+fn is_divider(line: &str, opened: usize) -> bool {
+    let n = line.chars().take_while(|&c| c == '=').count();
+    (n == opened || n == 7) && line[n..].trim().is_empty()
 }
 
 fn is_replace_marker(line: &str) -> bool {
@@ -368,6 +447,21 @@ fn is_replace_marker(line: &str) -> bool {
 fn marker(line: &str, c: char) -> Option<&str> {
     let n = line.chars().take_while(|&x| x == c).count();
     (5..=9).contains(&n).then(|| line[n..].trim())
+}
+
+/// A line that looks like an edit block's marker, read or not: 3 or more `<` or `>` and
+/// a marker word (SEARCH/REPLACE, Aider's older ORIGINAL/UPDATED), any case. Such a
+/// line is never written into a file.
+fn looks_like_marker(line: &str) -> bool {
+    let t = line.trim();
+    ['<', '>'].iter().any(|&c| {
+        let n = t.chars().take_while(|&x| x == c).count();
+        let word = t[n..].trim_start().to_ascii_uppercase();
+        n >= 3
+            && ["SEARCH", "REPLACE", "ORIGINAL", "UPDATED"]
+                .iter()
+                .any(|w| word.starts_with(w))
+    })
 }
 
 /// The number of backticks opening a fence, if `line` opens one.
@@ -401,9 +495,16 @@ fn as_path(line: &str) -> Option<String> {
         .trim_end_matches(':')
         .trim_matches('`')
         .trim();
+    // Parentheses only as a whole segment (a Next.js route group, `app/(shop)/x.tsx`):
+    // `sys.exit(main())` is code, not a path.
+    let call_like = t
+        .split('/')
+        .any(|seg| seg.contains(['(', ')']) && !(seg.starts_with('(') && seg.ends_with(')')));
     let plausible = !t.is_empty()
         && t.len() < 200
         && !t.contains(char::is_whitespace)
+        && !t.contains(['=', '"', '\'', ';', ',', '<', '>', '|', '&', '$', '{', '}'])
+        && !call_like
         && !t.contains("://")
         && (t.contains('.') || t.contains('/'))
         && !t.ends_with('.')
@@ -564,6 +665,79 @@ mod tests {
         edits.extend(p.finish());
         assert!(edits.is_empty());
         assert!(p.errors()[0].contains("foo.txt"), "{:?}", p.errors());
+    }
+
+    #[test]
+    fn a_block_whose_close_flint_cannot_read_never_swallows_the_next() {
+        let mut p = AnswerParser::new();
+        let mut edits = p.push(
+            "a.txt\n```\n<<<<<<< SEARCH\nTwo\n=======\nToo\n>>>> REPLACE\n```\n\nb.txt\n```\n\
+             <<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n",
+        );
+        edits.extend(p.finish());
+        assert_eq!(
+            edits,
+            vec![Edit::Replace {
+                path: "b.txt".into(),
+                search: "x".into(),
+                replace: "y".into()
+            }]
+        );
+        assert!(p.errors()[0].contains("a.txt"), "{:?}", p.errors());
+    }
+
+    #[test]
+    fn a_heading_underline_in_a_search_is_text() {
+        let edits = all("README.md\n```\n<<<<<<< SEARCH\nUsage\n=====\n=======\nUse\n===\n>>>>>>> REPLACE\n```\n");
+        assert_eq!(
+            edits,
+            vec![Edit::Replace {
+                path: "README.md".into(),
+                search: "Usage\n=====".into(),
+                replace: "Use\n===".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn diffs_and_older_markers_are_never_whole_files() {
+        for text in [
+            "a.py\n```diff\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n```\n",
+            "a.py\n```\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n```\n",
+            "a.py\n```\n<<<<<<< ORIGINAL\nx\n=======\ny\n>>>>>>> UPDATED\n```\n",
+            "a.py\n```\n<<<<<<< search\nx\n=======\ny\n>>>>>>> replace\n```\n",
+        ] {
+            let mut p = AnswerParser::new();
+            let mut edits = p.push(text);
+            edits.extend(p.finish());
+            assert!(edits.is_empty(), "{text}: {edits:?}");
+            assert_eq!(p.errors().len(), 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_second_block_after_prose_does_not_take_the_previous_path() {
+        let mut p = AnswerParser::new();
+        let mut edits = p.push(
+            "```\na.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n\nAnd in b.py:\n\
+             <<<<<<< SEARCH\nimport os\n=======\nimport sys\n>>>>>>> REPLACE\n```\n",
+        );
+        edits.extend(p.finish());
+        assert_eq!(edits.len(), 1);
+        assert_eq!(p.errors(), ["a SEARCH/REPLACE block names no file"]);
+    }
+
+    #[test]
+    fn a_path_only_fence_never_names_a_whole_file() {
+        // A command in a fence of its own, then another fence: no file is written.
+        let edits = all("```bash\n./setup.sh\n```\n```bash\necho done\n```\n");
+        assert!(edits.is_empty(), "{edits:?}");
+        assert_eq!(as_path("sys.exit(main())"), None);
+        assert_eq!(as_path("x=1"), None);
+        assert_eq!(
+            as_path("app/(shop)/page.tsx").as_deref(),
+            Some("app/(shop)/page.tsx")
+        );
     }
 
     #[test]

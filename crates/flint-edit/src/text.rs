@@ -24,11 +24,12 @@ pub struct TextFile {
     pub(crate) mixed: Option<Arc<Mixed>>,
 }
 
-/// The lines of a mixed-ending file as read (LF-normalised) and whether each ended in
-/// CRLF, so `encode` can give untouched lines their own ending back.
+/// A mixed-ending file as read (LF-normalised, one string: no allocation per line) and
+/// whether each line ended in CRLF, so `encode` can give untouched lines their own
+/// ending back.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Mixed {
-    lines: Vec<String>,
+    text: String,
     crlf: Vec<bool>,
 }
 
@@ -62,20 +63,17 @@ impl TextFile {
             raw.to_string()
         };
         let mixed = (crlf_count > 0 && crlf_count < lf_count).then(|| {
-            let (lines, crlf) = raw
+            let ends = raw
                 .split_inclusive('\n')
                 .map(|l| {
-                    if let Some(body) = l.strip_suffix("\r\n") {
-                        (body.to_string(), true)
-                    } else if let Some(body) = l.strip_suffix('\n') {
-                        (body.to_string(), false)
-                    } else {
-                        // The last line, with no ending: if it gets one, the majority's.
-                        (l.to_string(), crlf)
-                    }
+                    // The last line, with no ending: if it gets one, the majority's.
+                    l.ends_with("\r\n") || (!l.ends_with('\n') && crlf)
                 })
-                .unzip();
-            Arc::new(Mixed { lines, crlf })
+                .collect();
+            Arc::new(Mixed {
+                text: text.clone(),
+                crlf: ends,
+            })
         });
         Ok(Self {
             final_newline: text.ends_with('\n'),
@@ -126,7 +124,11 @@ impl Mixed {
             .split_inclusive('\n')
             .map(|l| l.strip_suffix('\n').unwrap_or(l))
             .collect();
-        let old: Vec<&str> = self.lines.iter().map(String::as_str).collect();
+        let old: Vec<&str> = self
+            .text
+            .split_inclusive('\n')
+            .map(|l| l.strip_suffix('\n').unwrap_or(l))
+            .collect();
         let mut ending = vec![majority; new.len()];
         let deadline = Instant::now() + MIXED_DIFF_DEADLINE;
         for op in similar::capture_diff_slices_deadline(

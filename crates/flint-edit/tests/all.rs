@@ -149,8 +149,8 @@ fn project_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, ProjectDir) {
     (dir, project)
 }
 
-/// Applies an answer as the app and the CLI do: a block the parser could not read fails
-/// the whole answer.
+/// Applies an answer all or nothing, as `flint apply` does: a block the parser could not
+/// read fails the whole answer.
 fn apply_answer(project: &ProjectDir, answer: &str) -> Result<(), EditError> {
     let mut parser = AnswerParser::new();
     let mut edits = parser.push(answer);

@@ -105,16 +105,27 @@ impl WireParser for AnthropicParser {
             }
             "content_block_delta" => {
                 let d = &e.delta;
-                let text = |k: &str| d[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+                // Text Flint reads must be text (edits are parsed from it); other
+                // delta types may carry anything.
+                let text = |k: &str| match &d[k] {
+                    Value::String(s) if !s.is_empty() => Ok(Some(s.clone())),
+                    Value::String(_) | Value::Null => Ok(None),
+                    _ => Err(ModelError::Malformed {
+                        detail: format!(
+                            "a {k} delta that is not text in `{}`",
+                            transport::preview(data)
+                        ),
+                    }),
+                };
                 match d["type"].as_str().unwrap_or("") {
-                    "text_delta" => out.extend(text("text").map(ModelEvent::TextDelta)),
+                    "text_delta" => out.extend(text("text")?.map(ModelEvent::TextDelta)),
                     "thinking_delta" => {
-                        out.extend(text("thinking").map(ModelEvent::ReasoningDelta))
+                        out.extend(text("thinking")?.map(ModelEvent::ReasoningDelta))
                     }
                     "input_json_delta" => {
                         let index = e.index.as_u64().unwrap_or(0);
                         if let (Some(arguments), Some((_, id))) = (
-                            text("partial_json"),
+                            text("partial_json")?,
                             self.tools.iter().find(|(i, _)| *i == index),
                         ) {
                             out.push(ModelEvent::ToolCallDelta {

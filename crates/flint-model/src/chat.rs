@@ -40,19 +40,23 @@ struct Chunk {
 }
 
 /// Text from a delta field: a string, or content parts (`[{"type":"text","text":..}]`)
-/// as some servers send.
-fn text_of(v: &Value) -> Option<String> {
+/// as some servers send. Anything else there is a failure, not a silent gap: edits are
+/// parsed from this text.
+fn text_of(v: &Value, data: &str) -> Result<Option<String>, ModelError> {
     match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if !s.is_empty() => Ok(Some(s.clone())),
+        Value::String(_) | Value::Null => Ok(None),
         Value::Array(parts) => {
             let t: String = parts
                 .iter()
                 .filter(|p| p["type"] == "text" || p["type"].is_null())
                 .filter_map(|p| p["text"].as_str())
                 .collect();
-            (!t.is_empty()).then_some(t)
+            Ok((!t.is_empty()).then_some(t))
         }
-        _ => None,
+        _ => Err(ModelError::Malformed {
+            detail: format!("a delta that is not text in `{}`", transport::preview(data)),
+        }),
     }
 }
 
@@ -76,7 +80,7 @@ impl WireParser for ChatParser {
                 .map(str::to_owned)
                 .unwrap_or_else(|| err.to_string());
             return Err(ModelError::Provider {
-                detail: crate::error::redact(&detail),
+                detail: crate::error::bounded(&crate::error::redact(&detail)),
             });
         }
         let mut out = Vec::new();
@@ -84,12 +88,16 @@ impl WireParser for ChatParser {
             let delta = &choice["delta"];
             // vLLM, SGLang, llama.cpp and OpenRouter stream a reasoning model's
             // thinking in `reasoning_content` or `reasoning`.
-            if let Some(r) =
-                text_of(&delta["reasoning_content"]).or_else(|| text_of(&delta["reasoning"]))
-            {
+            // Reasoning shapes vary by server; only its text is shown, so an
+            // unreadable one is skipped.
+            let reasoning = text_of(&delta["reasoning_content"], data)
+                .ok()
+                .flatten()
+                .or_else(|| text_of(&delta["reasoning"], data).ok().flatten());
+            if let Some(r) = reasoning {
                 out.push(ModelEvent::ReasoningDelta(r));
             }
-            if let Some(text) = text_of(&delta["content"]) {
+            if let Some(text) = text_of(&delta["content"], data)? {
                 out.push(ModelEvent::TextDelta(text));
             }
             if let Some(r) = choice["finish_reason"].as_str() {

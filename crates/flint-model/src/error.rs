@@ -156,12 +156,14 @@ impl ModelError {
             // `model_not_found`, Anthropic's "model: x", Ollama's "model 'x' not
             // found"); a route the server lacks answers 404 with "Not Found", an HTML
             // page, or nothing.
-            404 if names_the_model(body, &lower, model) => Self::UnknownModel {
-                model: model.to_string(),
-                detail,
-            },
+            404 if !model.is_empty() && names_the_model(body, &lower, model, url) => {
+                Self::UnknownModel {
+                    model: model.to_string(),
+                    detail,
+                }
+            }
             404 => Self::NoRoute {
-                url: url.to_string(),
+                url: shown_url(url),
                 detail,
             },
             429 => Self::RateLimited {
@@ -181,8 +183,40 @@ impl ModelError {
     }
 }
 
-/// Whether a 404's body is about the model rather than the route.
-fn names_the_model(body: &str, detail_lower: &str, model: &str) -> bool {
+/// `url` as it may be shown and stored: no credentials, query or fragment.
+fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => "the request's URL".to_string(),
+    }
+}
+
+/// `text` cut to a length fit for a message.
+pub(crate) fn bounded(text: &str) -> String {
+    let mut out: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+/// Whether a 404's body is about the model rather than the route. The request's own path
+/// is taken out first: "Cannot POST /v1/models" is about a route.
+fn names_the_model(body: &str, detail_lower: &str, model: &str, url: &str) -> bool {
+    let path = reqwest::Url::parse(url)
+        .map(|u| u.path().to_ascii_lowercase())
+        .unwrap_or_default();
+    let detail_lower = if path.is_empty() {
+        detail_lower.to_string()
+    } else {
+        detail_lower.replace(&path, "")
+    };
     let code_says = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .is_some_and(|v| {
@@ -193,7 +227,7 @@ fn names_the_model(body: &str, detail_lower: &str, model: &str) -> bool {
         });
     code_says
         || detail_lower.contains("model")
-        || (!model.is_empty() && detail_lower.contains(&model.to_ascii_lowercase()))
+        || detail_lower.contains(&model.to_ascii_lowercase())
 }
 
 /// Pulls the human part out of a provider's error body (`{"error":{"message":..}}` in
@@ -208,12 +242,9 @@ fn provider_detail(body: &str) -> String {
                 .or_else(|| e.as_str())
                 .map(str::to_owned)
         });
-    let text = redact(&from_json.unwrap_or_else(|| body.trim().to_string()));
-    let mut out: String = text.chars().take(300).collect();
-    if text.chars().count() > 300 {
-        out.push('…');
-    }
-    out
+    bounded(&redact(
+        &from_json.unwrap_or_else(|| body.trim().to_string()),
+    ))
 }
 
 /// Masks anything that looks like an API key. Providers echo part of a rejected key
@@ -299,6 +330,35 @@ mod tests {
             assert_eq!(e.code(), "no_route", "{body}");
             assert!(e.user_message().contains(url), "{}", e.user_message());
         }
+        // A path that itself holds "model" (a base URL ending in /models) is a route.
+        let e = ModelError::from_status(
+            404,
+            None,
+            "Cannot POST /v1/models/chat/completions",
+            "gpt-x",
+            "http://127.0.0.1:8080/v1/models/chat/completions",
+        );
+        assert_eq!(e.code(), "no_route");
+        // The model list's 404 is about the route: it names no model.
+        let e = ModelError::from_status(404, None, "Cannot GET /v1/models", "", url);
+        assert_eq!(e.code(), "no_route");
+        // Credentials and queries in a URL never reach a message.
+        let e = ModelError::from_status(
+            404,
+            None,
+            "",
+            "m",
+            "https://me:tok3n@proxy.example/v1/responses?key=k",
+        );
+        let shown = e.user_message();
+        assert!(
+            !shown.contains("tok3n") && !shown.contains("key=k") && !shown.contains("me@"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("https://proxy.example/v1/responses"),
+            "{shown}"
+        );
         // Bodies servers send for a model they lack.
         for body in [
             r#"{"error":{"message":"The model `gpt-x` does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}"#,

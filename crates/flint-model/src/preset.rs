@@ -232,10 +232,14 @@ mod tests {
         ] {
             assert!(is_loopback(url), "{url}");
         }
+        // Hostile spellings of another host are not this machine.
         for url in [
             "https://api.openai.com/v1",
             "http://10.0.0.5:11434/v1",
             "http://localhost.example.com/v1",
+            "http://127.0.0.1.evil.example/v1",
+            "http://localhost@evil.example/v1",
+            "http://127.0.0.1:80@evil.example/v1",
             "not a url",
         ] {
             assert!(!is_loopback(url), "{url}");

@@ -63,9 +63,9 @@ impl WireParser for ResponsesParser {
         let e: Envelope = transport::json(data)?;
         let kind = e.kind.as_str().or(event.event.as_deref()).unwrap_or("");
         Ok(match kind {
-            "response.output_text.delta" => delta(&e.delta, ModelEvent::TextDelta),
+            "response.output_text.delta" => delta(&e.delta, ModelEvent::TextDelta, data)?,
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
-                delta(&e.delta, ModelEvent::ReasoningDelta)
+                delta(&e.delta, ModelEvent::ReasoningDelta, data)?
             }
             "response.output_item.added" => {
                 let item = &e.item;
@@ -143,10 +143,22 @@ impl WireParser for ResponsesParser {
     }
 }
 
-fn delta(d: &Value, make: fn(String) -> ModelEvent) -> Vec<ModelEvent> {
-    match d.as_str() {
-        Some(d) if !d.is_empty() => vec![make(d.to_string())],
-        _ => Vec::new(),
+/// The text of an event Flint reads. Any shape is fine in events Flint skips, but text
+/// it cannot read here is a failure, not a silent gap: edits are parsed from this text.
+fn delta(
+    d: &Value,
+    make: fn(String) -> ModelEvent,
+    data: &str,
+) -> Result<Vec<ModelEvent>, ModelError> {
+    match d {
+        Value::String(d) if !d.is_empty() => Ok(vec![make(d.clone())]),
+        Value::String(_) | Value::Null => Ok(Vec::new()),
+        _ => Err(ModelError::Malformed {
+            detail: format!(
+                "a text delta that is not text in `{}`",
+                transport::preview(data)
+            ),
+        }),
     }
 }
 

@@ -116,14 +116,44 @@ describe("ReviewPane", () => {
     expect(fake.sent[0]).toContain("The edit could not be applied: b.rs");
   });
 
+  const answer = (status: "complete" | "truncated") => ({
+    id: 7,
+    session_id: 1,
+    role: "assistant" as const,
+    text: "an answer",
+    status,
+    model: null,
+    provider: null,
+    error: null,
+    metrics: null,
+    reasoning: null,
+    tool_calls: null,
+    created_at: 0,
+  });
+
   it("auto-applies an answer's proposals when it completes", async () => {
     localStorage.setItem("flint.autoApply", "1");
     const fake = new FakeIpc();
     fake.reviews[7] = review;
     setIpc(fake);
     const conversation = new Conversation((cb) => cb());
+    conversation.load([answer("complete")]);
     conversation.review = review;
     render(ReviewPane, { conversation });
     await waitFor(() => expect(fake.applied.length).toBe(1));
+  });
+
+  it("leaves an answer that was cut off for the user to review", async () => {
+    localStorage.setItem("flint.autoApply", "1");
+    const fake = new FakeIpc();
+    fake.reviews[7] = review;
+    setIpc(fake);
+    const conversation = new Conversation((cb) => cb());
+    conversation.load([answer("truncated")]);
+    conversation.review = review;
+    render(ReviewPane, { conversation });
+    await screen.findByTestId("review-file");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fake.applied.length).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { textShown, turnEnded, turnSent } from "./perf";
 
 /** What Continue sends after an answer the provider cut off. */
 export const CONTINUE_PROMPT =
-  "Your previous answer was cut off at the length limit. Continue exactly where it stopped, without repeating anything.";
+  "Your previous answer was cut off at the length limit. Continue from where it stopped. If it stopped inside a code block or an edit, write that whole block or edit again, complete, rather than its remainder.";
 
 export interface ChatItem {
   id: number;

@@ -62,8 +62,10 @@ fn a_key_in_the_environment_is_enough_to_ask() {
     );
     // It says which provider and model, and how to choose another.
     assert!(
-        err.contains("using openai with gpt-5.1-codex-mini (OPENAI_API_KEY is set)")
-            && err.contains("--provider")
+        err.contains(&format!(
+            "using openai with gpt-5.1-codex-mini at {} (OPENAI_API_KEY is set)",
+            server.base_url()
+        )) && err.contains("--provider")
             && err.contains("settings.toml"),
         "{err}"
     );
@@ -73,6 +75,24 @@ fn a_key_in_the_environment_is_enough_to_ask() {
         req.header("authorization"),
         Some("Bearer sk-test-key-from-env")
     );
+}
+
+#[test]
+fn a_key_is_never_sent_to_a_server_named_without_its_provider() {
+    let home = Home::new();
+    let server = serve(Reply::stream(hello()));
+    let project = home.project().to_str().unwrap().to_owned();
+    let base = server.base_url();
+    for args in [
+        vec!["ask", "--project", &project, "--base-url", &base, "hi"],
+        vec!["ask", "--project", &project, "--model", "m", "hi"],
+    ] {
+        let out = bare(&home, &args, &[("CEREBRAS_API_KEY", "csk-secret-key-1234")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("--provider"), "{err}");
+    }
+    assert!(server.requests().is_empty(), "nothing was sent");
 }
 
 #[test]
