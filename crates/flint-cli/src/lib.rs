@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod terminal;
+use terminal::escaped;
 use tokio_util::sync::CancellationToken;
 
 use flint_core::edit::LineKind;
@@ -154,7 +157,7 @@ pub fn run(command: Command) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = stdout.flush();
-            eprintln!("flint: {e}");
+            eprintln!("flint: {}", escaped(&e));
             ExitCode::FAILURE
         }
     }
@@ -186,7 +189,7 @@ pub async fn execute(
             project,
             check,
             file,
-        } => apply(project, check, file, out).await,
+        } => apply(project, check, file, out, tty).await,
         Command::Context { project, prompt } => context(project, &prompt.join(" "), out).await,
         Command::Sessions { action } => sessions(action, out).await,
         Command::Undo { project } => step(project, true, out).await,
@@ -338,7 +341,7 @@ async fn ask(
     let err = |e: CoreError| e.to_string();
     let (engine, slot, notice) = engine_with_fast_model(choice).await?;
     if let Some(notice) = notice {
-        eprintln!("flint: {notice}");
+        eprintln!("flint: {}", escaped(&notice));
     }
     let paths = Paths::from_env().map_err(|e| e.to_string())?;
     if slot.model.is_empty() {
@@ -373,7 +376,13 @@ async fn ask(
             |event| match event {
                 TurnEvent::Delta { text, .. } => {
                     if write_failed.is_none() {
-                        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                        // On a terminal, escape sequences in the answer are shown, not run.
+                        let shown = if tty {
+                            escaped(&text)
+                        } else {
+                            text.as_str().into()
+                        };
+                        if let Err(e) = out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
                             write_failed = Some(e);
                         }
                     }
@@ -394,14 +403,15 @@ async fn ask(
                     reason, after_ms, ..
                 } => {
                     eprintln!(
-                        "flint: {reason} Retrying in {:.1} s.",
+                        "flint: {} Retrying in {:.1} s.",
+                        escaped(&reason),
                         after_ms as f64 / 1000.0
                     );
                 }
                 TurnEvent::Review { review } => proposed = review.files.len(),
                 TurnEvent::Context { report } => {
                     for what in &report.left_out {
-                        eprintln!("flint: left out of the context: {what}");
+                        eprintln!("flint: left out of the context: {}", escaped(what));
                     }
                 }
                 TurnEvent::Started { .. } | TurnEvent::Blocks { .. } => {}
@@ -450,6 +460,7 @@ async fn apply(
     check: bool,
     file: Option<PathBuf>,
     out: &mut (dyn Write + Send),
+    tty: bool,
 ) -> Result<(), String> {
     let text = match file.filter(|f| f.as_os_str() != "-") {
         Some(f) => {
@@ -498,13 +509,19 @@ async fn apply(
                     LineKind::Removed => '-',
                     LineKind::Added => '+',
                 };
-                w(out, format!("{mark}{}\n", l.text))?;
+                // The added lines are the model's: shown escaped on a terminal.
+                let text = if tty {
+                    escaped(&l.text)
+                } else {
+                    l.text.as_str().into()
+                };
+                w(out, format!("{mark}{text}\n"))?;
             }
         }
     }
     let _ = out.flush();
     for fail in &review.failures {
-        eprintln!("flint: {}", fail.message);
+        eprintln!("flint: {}", escaped(&fail.message));
     }
     if !review.failures.is_empty() {
         let n = review.failures.len();

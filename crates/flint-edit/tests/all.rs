@@ -187,6 +187,51 @@ fn paths_outside_the_project_are_refused() {
     assert!(tree(outside.path()).is_empty());
 }
 
+/// Git's own files are never edited, whatever name or link reaches them: a hook or
+/// `core.fsmonitor` written there runs code on the next `git status`.
+#[test]
+fn git_files_are_refused_by_any_name_or_link() {
+    let (dir, p) = project_with(&[("a.txt", b"a\n")]);
+    git_init(dir.path());
+    let config = fs::read(dir.path().join(".git/config")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(".git", dir.path().join("g")).unwrap();
+    let p = ProjectDir::open(p.root()).unwrap();
+    for path in [
+        ".GIT/config",
+        ".git./config",
+        "GIT~1/config",
+        "g/config",
+        "g/hooks/pre-commit",
+    ] {
+        if path.starts_with("g/") && cfg!(not(unix)) {
+            continue;
+        }
+        for answer in [
+            format!("*** Begin Patch\n*** Add File: {path}\n+[core]\n+\tfsmonitor = touch /tmp/pwned\n*** End Patch\n"),
+            format!("*** Begin Patch\n*** Update File: {path}\n@@\n+\tfsmonitor = x\n*** End of File\n*** End Patch\n"),
+        ] {
+            let err = apply_answer(&p, &answer).unwrap_err();
+            assert_eq!(err.code(), "outside_project", "{path}: {err}");
+        }
+    }
+    assert_eq!(fs::read(dir.path().join(".git/config")).unwrap(), config);
+    assert!(!dir.path().join(".git/hooks/pre-commit").exists());
+}
+
+/// A repository made as `git init` makes it, without git on the machine.
+fn git_init(root: &Path) {
+    let status = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(root)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        fs::write(root.join(".git/config"), "[core]\n").unwrap();
+        fs::write(root.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    }
+}
+
 #[test]
 fn a_user_edit_after_planning_is_a_conflict() {
     let (dir, p) = project_with(&[("a.txt", b"one\ntwo\n")]);

@@ -5,12 +5,13 @@
 //! always relative to the root and confined to it.
 
 mod agents;
+mod confine;
 mod git;
 mod index;
 mod tree;
 mod watcher;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -57,6 +58,8 @@ impl ProjectError {
 #[derive(Debug, Clone)]
 pub struct ProjectDir {
     root: PathBuf,
+    /// The repository's git dirs (see `confine`), found when the project opens.
+    git_dirs: Vec<PathBuf>,
 }
 
 /// What the UI shows about a project.
@@ -96,7 +99,8 @@ impl ProjectDir {
                 path: root.clone(),
                 source,
             })?;
-        Ok(Self { root })
+        let git_dirs = confine::git_dirs(&root);
+        Ok(Self { root, git_dirs })
     }
 
     pub fn root(&self) -> &Path {
@@ -118,38 +122,12 @@ impl ProjectDir {
         }
     }
 
-    /// Resolves a project-relative path, refusing absolute paths, `..` and `.git/`.
+    /// Resolves a project-relative path, refusing absolute paths, `..`, git's folder by
+    /// any name a file system reads as it, names with control or bidi characters, and
+    /// anything whose real path (links followed) leaves the root or reaches a git dir.
     pub fn resolve(&self, rel: &str) -> Result<PathBuf, ProjectError> {
-        let p = Path::new(rel);
-        let mut out = self.root.clone();
-        for c in p.components() {
-            match c {
-                Component::Normal(part) => {
-                    if part == ".git" {
-                        return Err(ProjectError::OutsideProject(rel.to_string()));
-                    }
-                    out.push(part);
-                }
-                Component::CurDir => {}
-                _ => return Err(ProjectError::OutsideProject(rel.to_string())),
-            }
-        }
-        // A symlink inside the project may still lead out of it: the nearest part of
-        // the path that exists must resolve to somewhere inside the root.
-        let mut existing = out.as_path();
-        loop {
-            if let Ok(real) = std::fs::canonicalize(existing) {
-                if !real.starts_with(&self.root) {
-                    return Err(ProjectError::OutsideProject(rel.to_string()));
-                }
-                break;
-            }
-            match existing.parent() {
-                Some(parent) => existing = parent,
-                None => break,
-            }
-        }
-        Ok(out)
+        confine::resolve(&self.root, &self.git_dirs, rel)
+            .ok_or_else(|| ProjectError::OutsideProject(rel.to_string()))
     }
 
     /// The entries of one directory (`""` for the root), folders first.
@@ -190,6 +168,54 @@ mod tests {
             );
         }
         assert!(p.resolve("src/main.rs").is_ok());
+        for bad in [
+            ".GIT/config",
+            ".git./config",
+            "GIT~1/config",
+            ".git::$INDEX_ALLOCATION/config",
+            "sub/.Git/hooks/pre-commit",
+            "evil\u{1b}]0;title\u{7}.rs",
+            "a\u{202E}txt.rs",
+        ] {
+            assert_eq!(
+                p.resolve(bad).unwrap_err().code(),
+                "outside_project",
+                "{bad:?}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            // A link inside the project to git's folder: its files are git's files.
+            git2::Repository::init(tmp.path()).unwrap();
+            let p = ProjectDir::open(tmp.path()).unwrap();
+            std::os::unix::fs::symlink(".git", tmp.path().join("g")).unwrap();
+            std::os::unix::fs::symlink(".git/hooks", tmp.path().join("h")).unwrap();
+            for bad in ["g/config", "g", "h/pre-commit", "g/new/file"] {
+                assert_eq!(
+                    p.resolve(bad).unwrap_err().code(),
+                    "outside_project",
+                    "{bad}"
+                );
+            }
+        }
+        {
+            // A git dir inside the project under another name (a separate git dir, as
+            // `git init --separate-git-dir` or a worktree's makes): its files are git's.
+            let tmp = tempfile::tempdir().unwrap();
+            let mut opts = git2::RepositoryInitOptions::new();
+            opts.workdir_path(tmp.path()).no_dotgit_dir(true);
+            git2::Repository::init_opts(tmp.path().join("gitdata"), &opts).unwrap();
+            let p = ProjectDir::open(tmp.path()).unwrap();
+            assert!(!p.git_dirs.is_empty());
+            for bad in ["gitdata/config", "gitdata/hooks/pre-commit"] {
+                assert_eq!(
+                    p.resolve(bad).unwrap_err().code(),
+                    "outside_project",
+                    "{bad}"
+                );
+            }
+            assert!(p.resolve("src/ok.rs").is_ok());
+        }
         #[cfg(unix)]
         {
             let outside = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ use flint_store::{ItemRole, ItemStatus, Store};
 
 mod first_hour;
 mod peer;
+mod trust;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

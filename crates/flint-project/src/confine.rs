@@ -1,0 +1,134 @@
+//! Confining paths from outside (the model, the UI) to the project, and out of git's own
+//! files. A path is refused when any part of it names git's folder as git itself would
+//! read the name on a case-insensitive or NTFS/HFS file system (`.GIT`, `.git.`, `git~1`,
+//! `.git::$INDEX_ALLOCATION`, `.g\u{200c}it`), when it holds control or bidi characters,
+//! and when its real path (links followed, as far as it exists) leaves the root or lands
+//! in the repository's git dir (a link `g -> .git` inside the project, a worktree's or a
+//! submodule's git dir). Writing there is code execution: `core.fsmonitor`, hooks.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Code points HFS+ ignores in names (git's `is_hfs_dotgit`): a name holding them is the
+/// same file as the name without them.
+fn hfs_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{200C}' | '\u{200D}' | '\u{200E}' | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{206A}'..='\u{206F}'
+        | '\u{FEFF}')
+}
+
+/// Characters no path Flint writes may hold: control characters (an escape sequence in a
+/// file name reaches the user's terminal) and bidi controls (a name that reads as
+/// something else).
+pub(crate) fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether a file name is git's folder as some file system reads it.
+pub(crate) fn is_git_name(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|&c| !hfs_ignorable(c))
+        .collect::<String>()
+        .to_lowercase();
+    // NTFS: trailing dots and spaces are dropped; `name::$STREAM` is the file `name`.
+    let ntfs = folded
+        .split("::")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(['.', ' ']);
+    ntfs == ".git" || ntfs == "git~1"
+}
+
+/// The git dirs a write must never reach: the repository's own (for a worktree, its
+/// private one) and the common one shared with other worktrees (submodules' git dirs
+/// live under it, in `modules/`), as real paths.
+pub(crate) fn git_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Ok(repo) = git2::Repository::discover(root) {
+        for d in [repo.path(), repo.commondir()] {
+            if let Ok(real) = std::fs::canonicalize(d) {
+                if !dirs.contains(&real) {
+                    dirs.push(real);
+                }
+            }
+        }
+    }
+    dirs
+}
+
+/// `rel` under `root`, or why not (the reason is only for tests; callers say "outside
+/// the project").
+pub(crate) fn resolve(root: &Path, git_dirs: &[PathBuf], rel: &str) -> Option<PathBuf> {
+    let mut out = root.to_path_buf();
+    for c in Path::new(rel).components() {
+        match c {
+            Component::Normal(part) => {
+                let name = part.to_string_lossy();
+                if is_git_name(&name) || name.contains(':') || name.chars().any(unsafe_char) {
+                    return None;
+                }
+                out.push(part);
+            }
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    // Links inside the project may lead anywhere: the nearest part of the path that
+    // exists must really be inside the root, and not in git's folder by another name.
+    let mut existing = out.as_path();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let inside = real.strip_prefix(root).ok()?;
+            if inside
+                .components()
+                .any(|c| is_git_name(&c.as_os_str().to_string_lossy()))
+                || git_dirs.iter().any(|g| real.starts_with(g))
+            {
+                return None;
+            }
+            break;
+        }
+        existing = existing.parent()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_names_are_read_as_file_systems_read_them() {
+        for name in [
+            ".git",
+            ".GIT",
+            ".Git",
+            ".git.",
+            ".git . ",
+            "git~1",
+            "GIT~1",
+            ".git::$INDEX_ALLOCATION",
+            ".g\u{200C}it",
+            "\u{FEFF}.git",
+        ] {
+            assert!(is_git_name(name), "{name:?}");
+        }
+        for name in [".github", ".gitignore", "git", ".gitx", "a.git"] {
+            assert!(!is_git_name(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_unsafe() {
+        for c in ['\u{1b}', '\n', '\u{7}', '\u{202E}', '\u{2066}'] {
+            assert!(unsafe_char(c), "{c:?}");
+        }
+        assert!(!unsafe_char('é') && !unsafe_char('-'));
+    }
+}
