@@ -326,11 +326,12 @@ impl Engine {
         })
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))??;
-        drop(dir);
         let (root, name) = (info.root.clone(), info.name.clone());
         let (project, session, items) = self
             .db(move |s| {
                 let project = s.touch_project(&root, &name)?;
+                // Changes a stopped process was writing are settled before anything else.
+                crate::review::reconcile(s, project.id, &dir)?;
                 let session = s.latest_session(project.id)?;
                 let items = match &session {
                     Some(sess) => s.items(sess.id)?,

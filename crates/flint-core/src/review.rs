@@ -318,8 +318,7 @@ impl Engine {
                 }
             }
             engine.flint_writes(dir.root(), &writes);
-            let applied = flint_edit::apply(&dir, &writes).map_err(edit_err)?;
-            let checkpoint = record(&s, project_id, Some(item_id), &applied)?;
+            let (applied, checkpoint) = apply_recorded(&s, &dir, project_id, Some(item_id), &writes)?;
             for f in &applied.files {
                 s.set_review(item_id, &f.path, "applied", None)?;
             }
@@ -363,12 +362,12 @@ impl Engine {
             }
             let writes = set.writes();
             engine.flint_writes(dir.root(), &writes);
-            let applied = flint_edit::apply(&dir, &writes).map_err(edit_err)?;
             let s = store
                 .lock()
                 .map_err(|_| CoreError::Internal("store lock".into()))?;
             let project = s.touch_project(&dir.root().display().to_string(), &dir.name())?;
-            Ok((review, record(&s, project.id, None, &applied)?))
+            let (_, checkpoint) = apply_recorded(&s, &dir, project.id, None, &writes)?;
+            Ok((review, checkpoint))
         })
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?
@@ -438,17 +437,51 @@ impl Engine {
     }
 }
 
-/// Keeps what was applied as a checkpoint (none if nothing was written).
-fn record(
+/// Applies `writes` with the way back written ahead: the checkpoint (every file's bytes
+/// before and after) is committed to the store after the files are staged and before
+/// the first one changes; marked applied once all are written, forgotten if none was.
+/// If it cannot be recorded (a full disk, the database locked), nothing is written. A
+/// process that dies between renames leaves it pending: `reconcile` finds it on the
+/// next open.
+fn apply_recorded(
     s: &Store,
+    dir: &ProjectDir,
     project_id: i64,
     item_id: Option<i64>,
-    applied: &flint_edit::Applied,
-) -> Result<Option<Checkpoint>, CoreError> {
-    if applied.files.is_empty() {
-        return Ok(None);
+    writes: &[Write],
+) -> Result<(flint_edit::Applied, Option<Checkpoint>), CoreError> {
+    let mut pending = None;
+    let mut record = |applied: &flint_edit::Applied| {
+        if applied.files.is_empty() {
+            return Ok(());
+        }
+        let files = checkpoint_files(applied);
+        let id = s
+            .begin_checkpoint(project_id, item_id, &summary(&files), &files)
+            .map_err(|e| EditError::Io {
+                path: summary(&files),
+                detail: format!("its checkpoint could not be recorded ({e})"),
+            })?;
+        pending = Some(id);
+        Ok(())
+    };
+    match flint_edit::apply_with(dir, writes, &mut record) {
+        Ok(applied) => {
+            let checkpoint = pending.map(|id| s.commit_checkpoint(id)).transpose()?;
+            Ok((applied, checkpoint))
+        }
+        Err(e) => {
+            if let Some(id) = pending {
+                // Rolled back: the files are as they were.
+                s.drop_checkpoint(id)?;
+            }
+            Err(edit_err(e))
+        }
     }
-    let files: Vec<CheckpointFile> = applied
+}
+
+fn checkpoint_files(applied: &flint_edit::Applied) -> Vec<CheckpointFile> {
+    applied
         .files
         .iter()
         .map(|f| CheckpointFile {
@@ -456,13 +489,59 @@ fn record(
             before: f.before.clone(),
             after: f.after.clone(),
         })
-        .collect();
-    Ok(Some(s.add_checkpoint(
-        project_id,
-        item_id,
-        &summary(&files),
-        &files,
-    )?))
+        .collect()
+}
+
+/// Settles the checkpoints a process left pending when it stopped while writing. With
+/// every file as the checkpoint leaves it, it is applied; with none, it is forgotten;
+/// with some, the apply is finished (the user asked for it, and every byte is in the
+/// store), so undo takes all of it back as one. A file changed since by someone else is
+/// left alone; undo will name it.
+pub(crate) fn reconcile(
+    s: &Store,
+    project_id: i64,
+    dir: &ProjectDir,
+) -> Result<(), flint_store::StoreError> {
+    for id in s.pending_checkpoints(project_id)? {
+        let files = s.checkpoint_files(id)?;
+        let hash = |b: &Option<Vec<u8>>| b.as_deref().map(flint_edit::content_hash);
+        let now: Vec<Option<String>> = files
+            .iter()
+            .map(|f| {
+                let abs = dir.resolve(&f.path).ok()?;
+                std::fs::read(abs)
+                    .ok()
+                    .map(|b| flint_edit::content_hash(&b))
+            })
+            .collect();
+        let at_after = files
+            .iter()
+            .zip(&now)
+            .filter(|(f, n)| hash(&f.after) == **n)
+            .count();
+        if at_after == 0 {
+            // Nothing of it was written (files as they were, or changed since by
+            // someone else): there is nothing to take back.
+            s.drop_checkpoint(id)?;
+            continue;
+        }
+        if at_after < files.len() {
+            let rest: Vec<Write> = files
+                .iter()
+                .zip(&now)
+                .filter(|(f, n)| hash(&f.before) == **n && hash(&f.after) != **n)
+                .map(|(f, _)| Write {
+                    path: f.path.clone(),
+                    expected: hash(&f.before),
+                    content: f.after.clone(),
+                })
+                .collect();
+            // Best effort: a file that cannot be finished is named by undo later.
+            let _ = flint_edit::apply(dir, &rest);
+        }
+        s.commit_checkpoint(id)?;
+    }
+    Ok(())
 }
 
 fn summary(files: &[CheckpointFile]) -> String {

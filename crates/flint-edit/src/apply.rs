@@ -1,9 +1,12 @@
-//! Writing a change set all-or-nothing. Every new file is written to a temporary file
-//! beside its target first; only when all are written are they renamed into place (a
-//! rename within a folder is atomic). If anything fails, whatever was already renamed
-//! or deleted is put back from the bytes held in memory, so the project is left as it
-//! was. Before anything is written, each file's current bytes are checked against the
-//! hash the caller expects: a file the user changed meanwhile is never overwritten.
+//! Writing a change set all-or-nothing. Every new file is written to a staging file
+//! beside its target first (created exclusively, under a random name, and synced with
+//! its folder); only when all are staged does the caller get to record the way back
+//! (`apply_with`: the write-ahead checkpoint), and only then are they renamed into place
+//! (a rename within a folder is atomic), each target's confinement checked again just
+//! before. If anything fails, whatever was already renamed or deleted is put back from
+//! the bytes held in memory, so the project is left as it was. Before anything is
+//! written, each file's current bytes are checked against the hash the caller expects:
+//! a file the user changed meanwhile is never overwritten.
 
 use std::fs;
 use std::path::PathBuf;
@@ -65,6 +68,18 @@ thread_local! {
 
 /// Applies `writes` to the project all-or-nothing.
 pub fn apply(project: &ProjectDir, writes: &[Write]) -> Result<Applied, EditError> {
+    apply_with(project, writes, &mut |_| Ok(()))
+}
+
+/// Applies `writes` all-or-nothing, calling `before_commit` with what is about to be
+/// written once everything is staged and before the first file changes: the caller
+/// records its checkpoint there, so a crash between renames leaves the way back kept.
+/// If it fails, nothing is written and its error is returned.
+pub fn apply_with(
+    project: &ProjectDir,
+    writes: &[Write],
+    before_commit: &mut dyn FnMut(&Applied) -> Result<(), EditError>,
+) -> Result<Applied, EditError> {
     // 1. Check: every path inside the project, every file as the caller expects it.
     let mut targets = Vec::new();
     for w in writes {
@@ -103,7 +118,7 @@ pub fn apply(project: &ProjectDir, writes: &[Write]) -> Result<Applied, EditErro
         });
     }
 
-    // 2. Stage: write every new version beside its target.
+    // 2. Stage: write every new version beside its target, durably.
     let mut created_dirs: Vec<PathBuf> = Vec::new();
     for (i, t) in targets.iter_mut().enumerate() {
         let Some(content) = t.write.content.clone() else {
@@ -115,27 +130,68 @@ pub fn apply(project: &ProjectDir, writes: &[Write]) -> Result<Applied, EditErro
             return Err(e);
         }
     }
+    sync_folders(&targets);
 
-    // 3. Commit: rename into place, delete what goes; undo it all on any failure.
+    // 3. The way back is recorded before anything changes.
+    let applied = Applied {
+        files: targets
+            .iter()
+            .map(|t| AppliedFile {
+                path: t.write.path.clone(),
+                before: t.before.clone(),
+                after: t.write.content.clone(),
+            })
+            .collect(),
+    };
+    if let Err(e) = before_commit(&applied) {
+        cleanup(&targets, &created_dirs);
+        return Err(e);
+    }
+
+    // 4. Commit: rename into place, delete what goes; undo it all on any failure.
     for i in 0..targets.len() {
-        if let Err(e) = commit(&targets[i], i) {
-            for done in targets[..i].iter().rev() {
-                restore(done);
-            }
+        if let Err(e) = commit(project, &targets[i], i) {
+            let unrestored: Vec<String> = targets[..i]
+                .iter()
+                .rev()
+                .filter_map(|done| restore(done).err())
+                .collect();
             cleanup(&targets, &created_dirs);
+            if !unrestored.is_empty() {
+                // Never say nothing changed when something could not be put back.
+                return Err(io(
+                    &targets[i].write.path,
+                    format!(
+                        "{e}; and these could not be put back: {}",
+                        unrestored.join(", ")
+                    ),
+                ));
+            }
             return Err(e);
         }
     }
-    Ok(Applied {
-        files: targets
-            .into_iter()
-            .map(|t| AppliedFile {
-                path: t.write.path,
-                before: t.before,
-                after: t.write.content,
-            })
-            .collect(),
-    })
+    sync_folders(&targets);
+    Ok(applied)
+}
+
+/// Syncs the folders of the targets, so renames and staged files survive a power loss.
+fn sync_folders(targets: &[Target]) {
+    #[cfg(unix)]
+    {
+        let mut done: Vec<&std::path::Path> = Vec::new();
+        for t in targets {
+            if let Some(parent) = t.abs.parent() {
+                if !done.contains(&parent) {
+                    done.push(parent);
+                    if let Ok(dir) = fs::File::open(parent) {
+                        let _ = dir.sync_all();
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = targets; // Windows cannot open a folder as a file to sync it.
 }
 
 fn stage(
@@ -168,21 +224,41 @@ fn stage(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = parent.join(format!(".{name}.flint-{}-{i}.tmp", std::process::id()));
-    fs::write(&temp, content).map_err(|e| io(&path, e))?;
-    t.temp = Some(temp.clone());
+    // Created exclusively (O_EXCL) under a random name: a link planted at a predictable
+    // staging name cannot redirect the write.
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}.flint-{i}-"))
+        .suffix(".tmp")
+        .tempfile_in(parent)
+        .map_err(|e| io(&path, e))?;
+    // Known before the first byte: a failed write (a full disk) is cleaned up too.
+    t.temp = Some(file.path().to_path_buf());
+    use std::io::Write as _;
+    file.write_all(content)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| io(&path, e))?;
     #[cfg(unix)]
     if let Some(mode) = t.mode {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&temp, fs::Permissions::from_mode(mode)).map_err(|e| io(&path, e))?;
+        fs::set_permissions(file.path(), fs::Permissions::from_mode(mode))
+            .map_err(|e| io(&path, e))?;
     }
+    // Kept past this scope; `cleanup` removes it if the apply does not complete.
+    file.keep().map_err(|e| io(&path, e.error))?;
     Ok(())
 }
 
-fn commit(t: &Target, _i: usize) -> Result<(), EditError> {
+fn commit(project: &ProjectDir, t: &Target, _i: usize) -> Result<(), EditError> {
     #[cfg(test)]
     if FAIL_COMMIT_AT.with(|f| f.get()) == Some(_i) {
         return Err(io(&t.write.path, "injected failure"));
+    }
+    // Checked again just before: a folder swapped for a link since the check in step 1
+    // must not carry the rename out of the project.
+    if project.resolve(&t.write.path).ok().as_ref() != Some(&t.abs) {
+        return Err(EditError::OutsideProject {
+            path: t.write.path.clone(),
+        });
     }
     match (&t.temp, &t.write.content) {
         (Some(temp), Some(_)) => fs::rename(temp, &t.abs).map_err(|e| io(&t.write.path, e)),
@@ -195,16 +271,16 @@ fn commit(t: &Target, _i: usize) -> Result<(), EditError> {
     }
 }
 
-/// Puts a committed file back as it was.
-fn restore(t: &Target) {
-    match &t.before {
-        Some(bytes) => {
-            let _ = fs::write(&t.abs, bytes);
-        }
-        None => {
-            let _ = fs::remove_file(&t.abs);
-        }
-    }
+/// Puts a committed file back as it was; the file's path if it could not be.
+fn restore(t: &Target) -> Result<(), String> {
+    let done = match &t.before {
+        Some(bytes) => fs::write(&t.abs, bytes),
+        None => match fs::remove_file(&t.abs) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
+    };
+    done.map_err(|e| format!("{} ({e})", t.write.path))
 }
 
 fn cleanup(targets: &[Target], created_dirs: &[PathBuf]) {
@@ -266,6 +342,52 @@ mod tests {
             "c\n"
         );
         assert!(!dir.path().join("b.txt").exists());
+    }
+
+    #[test]
+    fn when_the_way_back_cannot_be_recorded_nothing_is_written() {
+        let (dir, p) = setup();
+        let writes = [
+            w("a.txt", Some(b"a\n"), Some(b"A\n")),
+            w("b.txt", Some(b"b\n"), None),
+            w("new/c.txt", None, Some(b"c\n")),
+        ];
+        let mut seen = 0;
+        let err = apply_with(&p, &writes, &mut |applied| {
+            seen = applied.files.len();
+            // Everything is staged, nothing renamed yet.
+            assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
+            Err(io("history", "disk full"))
+        })
+        .unwrap_err();
+        assert_eq!((seen, err.code()), (3, "io"));
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
+        assert_eq!(fs::read_to_string(dir.path().join("b.txt")).unwrap(), "b\n");
+        assert!(!dir.path().join("new").exists());
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_a_staging_name_is_never_written_through() {
+        let (dir, p) = setup();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        // Where the old predictable staging names were, and a few guesses more.
+        for n in 0..4 {
+            let name = format!(".a.txt.flint-{}-{n}.tmp", std::process::id());
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+            let name = format!(".a.txt.flint-{n}-.tmp");
+            let _ = std::os::unix::fs::symlink(&victim, dir.path().join(name));
+        }
+        apply(&p, &[w("a.txt", Some(b"a\n"), Some(b"A\n"))]).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "A\n");
     }
 
     #[test]

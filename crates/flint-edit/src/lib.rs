@@ -15,7 +15,7 @@ mod plan;
 mod text;
 
 pub use answer::AnswerParser;
-pub use apply::{apply, content_hash, Applied, AppliedFile, Write};
+pub use apply::{apply, apply_with, content_hash, Applied, AppliedFile, Write};
 pub use hunk::{hunks, merge, DiffLine, Hunk, LineKind};
 pub use plan::{plan, plan_lenient, ChangeSet, FileChange};
 pub use text::{TextFile, MAX_FILE_BYTES};

@@ -61,7 +61,8 @@ pub fn blob_hash(bytes: &[u8]) -> String {
 }
 
 impl Store {
-    /// Records an applied change set.
+    /// Records an applied change set (written already; see `begin_checkpoint` for the
+    /// write-ahead way).
     pub fn add_checkpoint(
         &self,
         project_id: i64,
@@ -69,16 +70,31 @@ impl Store {
         summary: &str,
         files: &[CheckpointFile],
     ) -> Result<Checkpoint> {
+        let id = self.begin_checkpoint(project_id, item_id, summary, files)?;
+        self.commit_checkpoint(id)
+    }
+
+    /// Records a change set about to be written, with every file's bytes before and
+    /// after, before anything is written: if the writing is cut short (a crash between
+    /// renames), the way back is already kept. Inert until `commit_checkpoint` (neither
+    /// undone nor redone); `drop_checkpoint` forgets it when nothing was written.
+    pub fn begin_checkpoint(
+        &self,
+        project_id: i64,
+        item_id: Option<i64>,
+        summary: &str,
+        files: &[CheckpointFile],
+    ) -> Result<i64> {
         let tx = self.write_tx()?;
         tx.execute(
-            "UPDATE checkpoints SET state = 'discarded' WHERE project_id = ?1 AND state = 'undone'",
-            [project_id],
-        )?;
-        tx.execute(
-            "INSERT INTO checkpoints (project_id, item_id, summary, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO checkpoints (project_id, item_id, summary, state, created_at) VALUES (?1, ?2, ?3, 'discarded', ?4)",
             params![project_id, item_id, summary, now_ms()],
         )?;
         let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO write_ahead (checkpoint_id, created_at) VALUES (?1, ?2)",
+            params![id, now_ms()],
+        )?;
         {
             let mut blob =
                 tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
@@ -101,7 +117,43 @@ impl Store {
             }
         }
         tx.commit()?;
+        Ok(id)
+    }
+
+    /// The files of a begun checkpoint are written: it becomes the newest applied one
+    /// (and what could have been redone no longer can).
+    pub fn commit_checkpoint(&self, id: i64) -> Result<Checkpoint> {
+        let tx = self.write_tx()?;
+        tx.execute(
+            "UPDATE checkpoints SET state = 'discarded'
+             WHERE project_id = (SELECT project_id FROM checkpoints WHERE id = ?1) AND state = 'undone'",
+            [id],
+        )?;
+        tx.execute(
+            "UPDATE checkpoints SET state = 'applied' WHERE id = ?1",
+            [id],
+        )?;
+        tx.execute("DELETE FROM write_ahead WHERE checkpoint_id = ?1", [id])?;
+        tx.commit()?;
         self.checkpoint(id)
+    }
+
+    /// Forgets a begun checkpoint none of whose files were written.
+    pub fn drop_checkpoint(&self, id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM checkpoints WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The project's begun checkpoints not yet committed or dropped: left by a process
+    /// that stopped while writing, for the engine to reconcile with the files.
+    pub fn pending_checkpoints(&self, project_id: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT w.checkpoint_id FROM write_ahead w JOIN checkpoints c ON c.id = w.checkpoint_id
+             WHERE c.project_id = ?1 ORDER BY w.checkpoint_id",
+        )?;
+        let ids = stmt.query_map([project_id], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
     }
 
     pub fn checkpoint(&self, id: i64) -> Result<Checkpoint> {

@@ -100,6 +100,15 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         "ALTER TABLE items ADD COLUMN reasoning TEXT;
     ALTER TABLE items ADD COLUMN tool_calls TEXT;",
     ),
+    // 6: write-ahead checkpoints: a checkpoint is recorded before its files are written
+    // and stays inert (state 'discarded', a row here) until they are; one left here by a
+    // crash is reconciled with the files on the next open.
+    M::up(
+        "CREATE TABLE write_ahead (
+        checkpoint_id INTEGER PRIMARY KEY REFERENCES checkpoints(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL
+    );",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

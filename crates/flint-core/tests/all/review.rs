@@ -237,3 +237,97 @@ async fn a_patch_stream_that_stops_mid_operation_leaves_nothing_to_apply() {
         FILE
     );
 }
+
+/// The way back is recorded before anything is written: when it cannot be (here the
+/// write-ahead table is gone, as a full disk or a locked database would fail it), the
+/// files are left exactly as they were, with nothing half-applied and no staging files.
+#[tokio::test]
+async fn when_the_checkpoint_cannot_be_recorded_nothing_is_written() {
+    let f = fixture();
+    let big = "x".repeat(600 * 1024);
+    write(f.project.path(), "keep.txt", &big);
+    write(f.project.path(), "a.txt", "one\n");
+    f.engine.open_project(f.project.path()).await.unwrap();
+    rusqlite::Connection::open(&f.db)
+        .unwrap()
+        .execute_batch("DROP TABLE write_ahead")
+        .unwrap();
+    let answer = "*** Begin Patch\n*** Delete File: keep.txt\n*** Update File: a.txt\n@@\n-one\n+two\n*** End Patch\n";
+    let err = f
+        .engine
+        .apply_text(f.project.path(), answer, false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("checkpoint could not be recorded"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("keep.txt")).unwrap(),
+        big
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("a.txt")).unwrap(),
+        "one\n"
+    );
+    let names: Vec<String> = std::fs::read_dir(f.project.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "staging files left: {names:?}");
+}
+
+/// A process that stopped between renames left a pending checkpoint: on the next open
+/// the apply is finished (every byte is in the store) and undo takes all of it back.
+#[tokio::test]
+async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
+    let f = fixture();
+    write(f.project.path(), "a.txt", "a1\n");
+    write(f.project.path(), "b.txt", "b1\n");
+    let ws = f.engine.open_project(f.project.path()).await.unwrap();
+    let store = Store::open(&f.db).unwrap();
+    let file = |p: &str, b: &str, a: &str| flint_core::store::CheckpointFile {
+        path: p.into(),
+        before: Some(b.as_bytes().to_vec()),
+        after: Some(a.as_bytes().to_vec()),
+    };
+    let id = store
+        .begin_checkpoint(
+            ws.project.id,
+            None,
+            "crashed",
+            &[file("a.txt", "a1\n", "a2\n"), file("b.txt", "b1\n", "b2\n")],
+        )
+        .unwrap();
+    // The crash came after the first rename.
+    write(f.project.path(), "a.txt", "a2\n");
+    // Another pending one wrote nothing before its crash: it is forgotten.
+    let untouched = store
+        .begin_checkpoint(
+            ws.project.id,
+            None,
+            "never written",
+            &[file("a.txt", "zz\n", "yy\n")],
+        )
+        .unwrap();
+    let _ = untouched;
+    drop(store);
+
+    f.engine.open_project(f.project.path()).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
+        "b2\n"
+    );
+    let store = Store::open(&f.db).unwrap();
+    assert!(store.pending_checkpoints(ws.project.id).unwrap().is_empty());
+    assert_eq!(store.undo_target(ws.project.id).unwrap().unwrap().id, id);
+    f.engine.undo(ws.project.id).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("a.txt")).unwrap(),
+        "a1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
+        "b1\n"
+    );
+}
