@@ -136,9 +136,29 @@ impl Settings {
         let text = toml::to_string_pretty(self).map_err(|e| err(e.to_string()))?;
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            // The settings may hold a key in plain text (where there is no keychain).
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            }
         }
         let tmp = file.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).map_err(|e| err(e.to_string()))?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        {
+            use std::io::Write as _;
+            let mut f = options.open(&tmp).map_err(|e| err(e.to_string()))?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| err(e.to_string()))?;
+        }
         std::fs::rename(&tmp, file).map_err(|e| err(e.to_string()))
     }
 }
@@ -630,5 +650,14 @@ mod tests {
         s.write(&file).unwrap();
         assert_eq!(Settings::read(&file).unwrap(), s);
         assert!(!std::fs::read_to_string(&file).unwrap().contains("api_key"));
+        // It may hold a key in plain text: the user's alone.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&file), 0o600);
+            assert_eq!(mode(&dir.path().join("sub")), 0o700);
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::anthropic::{self, AnthropicParser};
@@ -54,11 +55,25 @@ impl Endpoint {
     /// credentials are sent (local servers need none). Cloning shares the connection
     /// pool, so the connection stays warm across turns.
     pub fn new(wire: Wire, base_url: &str, api_key: Option<String>) -> Result<Self, ModelError> {
+        let api_key = api_key.filter(|k| !k.is_empty());
+        // A key goes over plain http only to this machine: anywhere else anyone on the
+        // way could read it.
+        if api_key.is_some()
+            && base_url
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("http://")
+            && !crate::preset::is_loopback(base_url)
+        {
+            return Err(ModelError::InsecureKey {
+                url: base_url.to_string(),
+            });
+        }
         Ok(Self {
             http: transport::http_client()?,
             wire,
             base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.filter(|k| !k.is_empty()),
+            api_key,
             idle_timeout: crate::DEFAULT_IDLE_TIMEOUT,
         })
     }
@@ -99,21 +114,26 @@ impl Endpoint {
         let req = self
             .request(reqwest::Method::GET, "/models")
             .timeout(Duration::from_secs(10));
-        let resp = req.send().await.map_err(|e| transport::network_error(&e))?;
+        let secret = |e: ModelError| match &self.api_key {
+            Some(k) => e.without_secret(k),
+            None => e,
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| secret(transport::network_error(&e)))?;
         let status = resp.status();
         let url = resp.url().to_string();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| transport::network_error(&e))?;
+        // A model list is a few hundred KB at most (OpenRouter's is the largest).
+        let text = transport::bounded_text(resp, Duration::from_secs(10), 8 << 20).await;
         if !status.is_success() {
-            return Err(ModelError::from_status(
+            return Err(secret(ModelError::from_status(
                 status.as_u16(),
                 None,
                 &text,
                 "",
                 &url,
-            ));
+            )));
         }
         #[derive(Deserialize)]
         struct List {
@@ -131,7 +151,7 @@ impl ModelClient for Endpoint {
             self.request(reqwest::Method::POST, path).json(&body)
         };
         let model = request.model.clone();
-        match self.wire {
+        let events = match self.wire {
             Wire::ChatCompletions => transport::stream(
                 post("/chat/completions", chat::body(&request)),
                 self.idle_timeout,
@@ -150,6 +170,12 @@ impl ModelClient for Endpoint {
                 model,
                 AnthropicParser::default(),
             ),
+        };
+        // Whatever a provider echoes back, the key this request was sent with never
+        // reaches a message, a log or the history.
+        match self.api_key.clone() {
+            Some(key) => Box::pin(events.map(move |e| e.map_err(|e| e.without_secret(&key)))),
+            None => events,
         }
     }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 pub enum ModelError {
     #[error("no API key is set for {provider}")]
     MissingKey { provider: String },
+    /// A key would go over plain http to another machine.
+    #[error("refusing to send the API key over plain http to {url}")]
+    InsecureKey { url: String },
     #[error("the provider rejected the API key (HTTP {status})")]
     BadKey { status: u16, detail: String },
     #[error("the provider does not know the model `{model}`")]
@@ -32,6 +35,9 @@ pub enum ModelError {
     Malformed { detail: String },
     #[error("the connection closed before the answer was complete")]
     Dropped,
+    /// The provider sent more than Flint holds (one event, or a whole answer).
+    #[error("the provider sent more than Flint accepts ({what})")]
+    TooLarge { what: String },
     #[error("the provider reported an error: {detail}")]
     Provider { detail: String },
 }
@@ -41,6 +47,7 @@ impl ModelError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MissingKey { .. } => "missing_key",
+            Self::InsecureKey { .. } => "insecure_key",
             Self::BadKey { .. } => "bad_key",
             Self::UnknownModel { .. } => "unknown_model",
             Self::NoRoute { .. } => "no_route",
@@ -52,6 +59,7 @@ impl ModelError {
             Self::IdleTimeout { .. } => "idle_timeout",
             Self::Malformed { .. } => "malformed_stream",
             Self::Dropped => "dropped",
+            Self::TooLarge { .. } => "too_large",
             Self::Provider { .. } => "provider_error",
         }
     }
@@ -68,6 +76,11 @@ impl ModelError {
                      system keychain) or set {var}."
                 )
             }
+            Self::InsecureKey { url } => format!(
+                "Flint will not send an API key over plain http to {url}: anyone on the way \
+                 could read it. Use an https:// base URL (plain http is fine for a server on \
+                 this machine)."
+            ),
             Self::BadKey { status, .. } => format!(
                 "The provider rejected the API key (HTTP {status}). Check the key in your settings."
             ),
@@ -116,6 +129,62 @@ impl ModelError {
                     .into()
             }
             Self::Provider { detail } => format!("The provider reported an error: {detail}"),
+            Self::TooLarge { what } => format!(
+                "The provider sent more than Flint accepts ({what}); the stream was stopped. \
+                 What arrived before is kept."
+            ),
+        }
+    }
+
+    /// This error with every appearance of `secret` (the key the request was sent with)
+    /// masked, wherever a provider echoed it: the heuristics of `redact` catch keys by
+    /// their look, this catches the one actually used whatever it looks like.
+    pub fn without_secret(self, secret: &str) -> Self {
+        if secret.len() < 8 {
+            return self; // too short to mask without mangling ordinary words
+        }
+        let mask = |s: String| s.replace(secret, "[redacted]");
+        match self {
+            Self::BadKey { status, detail } => Self::BadKey {
+                status,
+                detail: mask(detail),
+            },
+            Self::UnknownModel { model, detail } => Self::UnknownModel {
+                model,
+                detail: mask(detail),
+            },
+            Self::NoRoute { url, detail } => Self::NoRoute {
+                url: mask(url),
+                detail: mask(detail),
+            },
+            Self::RateLimited {
+                retry_after,
+                detail,
+            } => Self::RateLimited {
+                retry_after,
+                detail: mask(detail),
+            },
+            Self::ContextTooLong { detail } => Self::ContextTooLong {
+                detail: mask(detail),
+            },
+            Self::Server { status, detail } => Self::Server {
+                status,
+                detail: mask(detail),
+            },
+            Self::BadRequest { status, detail } => Self::BadRequest {
+                status,
+                detail: mask(detail),
+            },
+            Self::Network { detail } => Self::Network {
+                detail: mask(detail),
+            },
+            Self::Malformed { detail } => Self::Malformed {
+                detail: mask(detail),
+            },
+            Self::Provider { detail } => Self::Provider {
+                detail: mask(detail),
+            },
+            other => other,
         }
     }
 
@@ -251,10 +320,30 @@ fn provider_detail(body: &str) -> String {
 /// ("Incorrect API key provided: sk-abc***xyz"); none of it may reach a message or log.
 pub(crate) fn redact(text: &str) -> String {
     const PREFIXES: [&str; 6] = ["sk-", "sk_", "gsk_", "csk-", "key-", "AIza"];
-    text.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+    // Keys appear in prose, quotes, parentheses, backticks and `name=value` pairs.
+    let delimiter = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\''
+                    | ','
+                    | '('
+                    | ')'
+                    | '`'
+                    | '='
+                    | ':'
+                    | ';'
+                    | '['
+                    | ']'
+                    | '<'
+                    | '>'
+                    | '{'
+                    | '}'
+            )
+    };
+    text.split_inclusive(delimiter)
         .map(|word| {
-            let token = word
-                .trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+            let token = word.trim_end_matches(delimiter);
             let tail = &word[token.len()..];
             let keyish = PREFIXES
                 .iter()
@@ -294,6 +383,21 @@ mod tests {
             "{detail}"
         );
         assert_eq!(redact("model gpt-5 not found"), "model gpt-5 not found");
+        for leaky in [
+            "bad key (sk-proj-abcdef123456)",
+            "api_key=sk-proj-abcdef123456&x=1",
+            "the key `sk-proj-abcdef123456` is wrong",
+            "Authorization: Bearer sk-proj-abcdef123456",
+        ] {
+            let shown = redact(leaky);
+            assert!(!shown.contains("abcdef123456"), "{shown}");
+        }
+        // The key actually used is masked whatever it looks like.
+        let e = ModelError::Provider {
+            detail: "echo: my-weird-key-42!".into(),
+        }
+        .without_secret("my-weird-key-42!");
+        assert!(!e.user_message().contains("weird"), "{}", e.user_message());
     }
 
     #[test]

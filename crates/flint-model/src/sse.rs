@@ -16,8 +16,15 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The most one event may hold (its lines, and its data joined). Real events are a few
+/// hundred bytes, a large tool call's arguments a few megabytes; past this the provider
+/// is broken or hostile, and holding more would only grow memory.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
 #[derive(Debug, Default)]
 pub struct SseDecoder {
+    /// A line or an event grew past `MAX_EVENT_BYTES`: the stream must end.
+    overflowed: bool,
     buf: Vec<u8>,
     /// Bytes of `buf` already searched for a line end (all belong to the partial line).
     scanned: usize,
@@ -34,8 +41,17 @@ impl SseDecoder {
         Self::default()
     }
 
+    /// Whether a line or an event grew past `MAX_EVENT_BYTES`; the decoder then drops
+    /// what it held and the caller must end the stream.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
     /// Feeds a chunk and appends every event it completes to `out`.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        if self.overflowed {
+            return;
+        }
         let mut chunk = chunk;
         if self.skip_lf && !chunk.is_empty() {
             self.skip_lf = false;
@@ -69,6 +85,11 @@ impl SseDecoder {
             self.buf.drain(..start);
         }
         self.scanned = self.buf.len();
+        if self.buf.len() > MAX_EVENT_BYTES || self.data.len() > MAX_EVENT_BYTES {
+            self.overflowed = true;
+            self.buf = Vec::new();
+            self.data = String::new();
+        }
     }
 
     /// Ends the stream: a final line or event that lacked its terminator is still
@@ -153,6 +174,25 @@ mod tests {
             event: event.map(str::to_owned),
             data: data.to_owned(),
         }
+    }
+
+    #[test]
+    fn a_line_or_event_past_the_limit_ends_the_stream_without_holding_it() {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        d.feed(b"data: ", &mut out);
+        let piece = vec![b'x'; 1 << 20];
+        for _ in 0..17 {
+            d.feed(&piece, &mut out);
+        }
+        assert!(d.overflowed() && out.is_empty());
+        // Many short data lines in one event count too.
+        let mut d = SseDecoder::new();
+        let line = [b"data: ".as_slice(), &vec![b'y'; 1 << 20], b"\n"].concat();
+        for _ in 0..17 {
+            d.feed(&line, &mut out);
+        }
+        assert!(d.overflowed() && out.is_empty());
     }
 
     #[test]

@@ -10,6 +10,13 @@ use futures_util::StreamExt;
 use crate::sse::{SseDecoder, SseEvent};
 use crate::{EventStream, ModelError, ModelEvent};
 
+/// The most one answer's body may hold. A 100k-token answer is about 400 KB of text and
+/// a few MB of events; past this the stream is stopped.
+pub const MAX_BODY_BYTES: usize = 256 << 20;
+
+/// The most of an error body that is read (its message is cut to 300 characters).
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
+
 /// Turns one wire format's server-sent events into model events.
 pub(crate) trait WireParser: Send + 'static {
     /// Reads one event. A `Finished` in the output ends the stream.
@@ -45,7 +52,7 @@ pub(crate) fn stream(
         if !status.is_success() {
             let retry_after = retry_after(resp.headers());
             let url = resp.url().to_string();
-            let text = resp.text().await.unwrap_or_default();
+            let text = bounded_text(resp, idle_timeout, MAX_ERROR_BODY_BYTES).await;
             yield Err(ModelError::from_status(status.as_u16(), retry_after, &text, &model, &url));
             return;
         }
@@ -53,6 +60,7 @@ pub(crate) fn stream(
         let mut bytes = resp.bytes_stream();
         let mut decoder = SseDecoder::new();
         let mut events = Vec::new();
+        let mut received = 0usize;
         loop {
             let ended = match tokio::time::timeout(idle_timeout, bytes.next()).await {
                 Err(_) => {
@@ -68,6 +76,11 @@ pub(crate) fn stream(
                     return;
                 }
                 Ok(Some(Ok(chunk))) => {
+                    received += chunk.len();
+                    if received > MAX_BODY_BYTES {
+                        yield Err(ModelError::TooLarge { what: format!("an answer over {} MiB", MAX_BODY_BYTES >> 20) });
+                        return;
+                    }
                     decoder.feed(&chunk, &mut events);
                     false
                 }
@@ -76,6 +89,7 @@ pub(crate) fn stream(
                     true
                 }
             };
+            let overflowed = decoder.overflowed();
             for event in events.drain(..) {
                 match parser.read(&event) {
                     Ok(out) => {
@@ -93,6 +107,12 @@ pub(crate) fn stream(
                     }
                 }
             }
+            if overflowed {
+                yield Err(ModelError::TooLarge {
+                    what: format!("one event over {} MiB", crate::sse::MAX_EVENT_BYTES >> 20),
+                });
+                return;
+            }
             if ended {
                 yield parser.end_of_body();
                 return;
@@ -101,12 +121,34 @@ pub(crate) fn stream(
     })
 }
 
+/// A response's body, at most `limit` bytes of it, each piece within `idle_timeout`: a
+/// provider's error page or model list need not be read to its end.
+pub(crate) async fn bounded_text(
+    resp: reqwest::Response,
+    idle_timeout: Duration,
+    limit: usize,
+) -> String {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while body.len() < limit {
+        match tokio::time::timeout(idle_timeout, stream.next()).await {
+            Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(limit);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 pub(crate) fn http_client() -> Result<reqwest::Client, ModelError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .tcp_nodelay(true)
         // Keep idle connections to the provider open across turns (warm first token).
         .pool_idle_timeout(Duration::from_secs(300))
+        // No redirects: a redirect would carry the key's header (Anthropic's x-api-key
+        // survives reqwest's cross-host stripping) to wherever the server points.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ModelError::Network {
             detail: e.to_string(),

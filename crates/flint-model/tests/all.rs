@@ -588,3 +588,111 @@ mod chunkings {
         }
     }
 }
+
+/// A hostile or broken provider cannot grow memory without bound: one endless event is
+/// stopped at the event limit with what arrived before kept, and an error page is read
+/// only so far.
+#[tokio::test]
+async fn an_endless_event_and_a_huge_error_body_are_bounded() {
+    let mut body = std::fs::read(fixture("chat-hello.sse")).unwrap();
+    body.truncate(body.len() / 2);
+    let cut = body.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    body.truncate(cut);
+    body.extend_from_slice(b"\ndata: {\"choices\":[{\"delta\":{\"content\":\"");
+    body.extend(std::iter::repeat_n(b'x', 20 << 20));
+    let server = serve(Reply::Stream {
+        transcript: Transcript::from_bytes(body),
+        rate: None,
+        chunk: Some(1 << 16),
+        fault: None,
+    });
+    let (text, _, end) = collect(&chat(&server.base_url(), None).unwrap()).await;
+    let Err(e) = end else {
+        panic!("an endless event must fail")
+    };
+    assert_eq!(e.code(), "too_large", "{e}");
+    assert!(expected_text().starts_with(&text) && !text.is_empty());
+
+    let server = serve(Reply::Status {
+        code: 500,
+        body: "y".repeat(8 << 20),
+        headers: vec![],
+    });
+    let (_, _, end) = collect(&chat(&server.base_url(), None).unwrap()).await;
+    let Err(ModelError::Server { detail, .. }) = end else {
+        panic!()
+    };
+    assert!(detail.chars().count() <= 301);
+}
+
+/// The key goes to the server it was set for and nowhere else: never over plain http to
+/// another machine, never along a redirect, and never back out in a message, whatever
+/// shape the provider echoes it in.
+#[tokio::test]
+async fn the_key_stays_with_the_server_it_was_set_for() {
+    let key = Some("sk-ant-test-0123456789abcdef".to_string());
+    for url in ["http://models.example.com/v1", "http://10.1.2.3:8000/v1"] {
+        let e = Endpoint::new(Wire::AnthropicMessages, url, key.clone()).unwrap_err();
+        assert_eq!(e.code(), "insecure_key", "{url}");
+    }
+    assert!(Endpoint::new(
+        Wire::AnthropicMessages,
+        "https://api.anthropic.com/v1",
+        key.clone()
+    )
+    .is_ok());
+    assert!(Endpoint::new(
+        Wire::AnthropicMessages,
+        "http://127.0.0.1:8080/v1",
+        key.clone()
+    )
+    .is_ok());
+
+    // A redirect is not followed: the server it points at never sees the key.
+    let elsewhere = StandIn::start(
+        Config::default().route("/messages", Reply::stream(hello())),
+        0,
+    )
+    .unwrap();
+    let redirecting = StandIn::start(
+        Config::default().route(
+            "/messages",
+            Reply::Status {
+                code: 307,
+                body: String::new(),
+                headers: vec![(
+                    "Location".into(),
+                    format!("{}/messages", elsewhere.base_url()),
+                )],
+            },
+        ),
+        0,
+    )
+    .unwrap();
+    let client = Endpoint::new(
+        Wire::AnthropicMessages,
+        &redirecting.base_url(),
+        key.clone(),
+    )
+    .unwrap();
+    let mut stream = client.stream(request());
+    let mut failed = false;
+    while let Some(e) = stream.next().await {
+        failed |= e.is_err();
+    }
+    assert!(failed);
+    assert!(elsewhere.requests().is_empty(), "the redirect was followed");
+
+    // Echoed back in any shape, the key is masked.
+    let echo = serve(Reply::Status {
+        code: 401,
+        body: r#"{"error":{"message":"invalid key (sk-ant-test-0123456789abcdef); api_key=sk-ant-test-0123456789abcdef"}}"#.into(),
+        headers: vec![],
+    });
+    let client = chat(&echo.base_url(), key.clone()).unwrap();
+    let (_, _, end) = collect(&client).await;
+    let Err(ModelError::BadKey { detail, .. }) = end else {
+        panic!()
+    };
+    assert!(!detail.contains("0123456789abcdef"), "{detail}");
+}

@@ -18,10 +18,30 @@ pub struct AgentsFile {
 /// Larger files are cut (and say so): instructions should be short.
 const MAX_BYTES: usize = 64 * 1024;
 
-fn read(path: &Path) -> Option<AgentsFile> {
-    let bytes = std::fs::read(path).ok()?;
+/// Reads an instructions file, at most `MAX_BYTES` of it, and only a regular file: a
+/// repository's AGENTS.md is the repository's content, so with `inside` it must be a
+/// regular file (not a link) whose real path is inside that folder. A cloned
+/// repository's `AGENTS.md -> ~/.ssh/id_rsa` would otherwise send the key to the
+/// provider, and `-> /dev/zero` would never end.
+fn read(path: &Path, inside: Option<&Path>) -> Option<AgentsFile> {
+    use std::io::Read as _;
+    if let Some(top) = inside {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if !meta.file_type().is_file() || !std::fs::canonicalize(path).ok()?.starts_with(top) {
+            return None;
+        }
+    }
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let cut = bytes.len() > MAX_BYTES;
     let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BYTES)]).into_owned();
-    if bytes.len() > MAX_BYTES {
+    if cut {
         text.push_str("\n[... cut: the file is over 64 KiB]");
     }
     (!text.trim().is_empty()).then(|| AgentsFile {
@@ -34,7 +54,9 @@ fn read(path: &Path) -> Option<AgentsFile> {
 /// from the enclosing git repository's root (or the project itself outside git) down to
 /// the project folder.
 pub fn agents_files(project: &Path, global: Option<&Path>) -> Vec<AgentsFile> {
-    let mut out: Vec<AgentsFile> = global.and_then(read).into_iter().collect();
+    // The user's own global file may be a link (dotfile managers); it is still read only
+    // if it is a regular file, and bounded.
+    let mut out: Vec<AgentsFile> = global.and_then(|g| read(g, None)).into_iter().collect();
     let top = git2::Repository::discover(project)
         .ok()
         .and_then(|r| r.workdir().map(Path::to_path_buf))
@@ -47,6 +69,9 @@ pub fn agents_files(project: &Path, global: Option<&Path>) -> Vec<AgentsFile> {
         .map(Path::to_path_buf)
         .collect();
     dirs.reverse();
-    out.extend(dirs.iter().filter_map(|d| read(&d.join("AGENTS.md"))));
+    out.extend(
+        dirs.iter()
+            .filter_map(|d| read(&d.join("AGENTS.md"), Some(&top))),
+    );
     out
 }

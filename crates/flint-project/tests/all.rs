@@ -193,6 +193,41 @@ fn agents_files_come_global_first_then_root_down_to_the_project() {
     assert_eq!(found.len(), 1);
 }
 
+/// A repository's AGENTS.md is its content: a link to a secret outside it, or to an
+/// endless device, is not read; a huge file is cut.
+#[cfg(unix)]
+#[test]
+fn agents_files_are_regular_files_inside_the_repository_and_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    Repository::init(&root).unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    write(
+        secrets.path(),
+        "id_rsa",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+    );
+    std::os::unix::fs::symlink(secrets.path().join("id_rsa"), root.join("AGENTS.md")).unwrap();
+    std::fs::create_dir_all(root.join("a")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", root.join("a/AGENTS.md")).unwrap();
+    write(&root, "a/b/AGENTS.md", &"x".repeat(200 * 1024));
+    let found = flint_project::agents_files(&root.join("a/b"), None);
+    assert_eq!(
+        found.len(),
+        1,
+        "{:?}",
+        found.iter().map(|f| &f.path).collect::<Vec<_>>()
+    );
+    assert!(found[0].text.len() < 70 * 1024);
+    assert!(found[0]
+        .text
+        .ends_with("[... cut: the file is over 64 KiB]"));
+    // A global file that is a device is not read either.
+    let found =
+        flint_project::agents_files(&root.join("a/b"), Some(std::path::Path::new("/dev/zero")));
+    assert_eq!(found.len(), 1);
+}
+
 mod watching {
     use super::write;
     use flint_project::{ProjectWatcher, WatchEvent};

@@ -169,6 +169,7 @@ impl Store {
                 source,
             })?;
         }
+        private(path);
         let mut conn = Connection::open(path)?;
         schema::prepare(&mut conn)?;
         let store = Self {
@@ -180,6 +181,7 @@ impl Store {
     }
 
     /// The default database: `flint.db` in the given data directory.
+    /// (Whole conversations and the files attached to them live here: see `private`.)
     pub fn open_in(data_dir: &Path) -> Result<Self> {
         Self::open(&data_dir.join("flint.db"))
     }
@@ -504,4 +506,36 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         reasoning: r.get(13)?,
         tool_calls: r.get(14)?,
     })
+}
+
+/// Makes the database and its folder the user's alone (0600, 0700 on Unix): they hold
+/// whole conversations and the files attached to them. A new database is created with
+/// that mode, so there is no moment another user could open it; SQLite gives its WAL
+/// and shared-memory files the database's mode. Best effort: a folder the user chose
+/// and cannot chmod is left as it is.
+fn private(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if let Some(dir) = db.parent() {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(db);
+        for f in [
+            db.to_path_buf(),
+            db.with_extension("db-wal"),
+            db.with_extension("db-shm"),
+        ] {
+            if f.exists() {
+                let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db; // Windows: the profile's folders are the user's already.
 }

@@ -340,3 +340,23 @@ mod history {
         assert_eq!(store.delete_session(s1).unwrap_err().code(), "not_found");
     }
 }
+
+/// The history holds whole conversations and attached files: the user's alone.
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_folder_are_the_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = Store::open_in(&data).unwrap();
+    store.touch_project("/p", "p").unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for f in ["flint.db", "flint.db-wal"] {
+        let p = data.join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+    }
+    assert_eq!(mode(&data.join("flint.db")), 0o600);
+}
