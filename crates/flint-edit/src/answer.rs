@@ -83,16 +83,22 @@ impl AnswerParser {
 
     /// Feeds more of the answer; returns the edits it completed.
     pub fn push(&mut self, delta: &str) -> Vec<Edit> {
-        self.partial.push_str(delta);
         let mut out = Vec::new();
-        while let Some(nl) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=nl).collect();
-            let line = line
-                .trim_end_matches('\n')
-                .trim_end_matches('\r')
-                .to_string();
-            self.line(&line, &mut out);
+        if !delta.contains('\n') {
+            self.partial.push_str(delta);
+            return out;
         }
+        // Each line is read where it lies and the consumed text dropped once: draining
+        // line by line from the front would move the rest each time, O(bytes x lines)
+        // for an answer pushed whole.
+        let buffered = std::mem::take(&mut self.partial) + delta;
+        let mut start = 0;
+        while let Some(nl) = buffered[start..].find('\n') {
+            let line = buffered[start..start + nl].trim_end_matches('\r');
+            self.line(line, &mut out);
+            start += nl + 1;
+        }
+        self.partial = buffered[start..].to_string();
         out
     }
 

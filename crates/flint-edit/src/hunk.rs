@@ -3,11 +3,18 @@
 //! the file with only the accepted hunks applied.
 
 use serde::{Deserialize, Serialize};
-use similar::{DiffOp, TextDiff};
+use similar::DiffOp;
 use ts_rs::TS;
 
 /// Lines of unchanged context kept around each change.
 const CONTEXT: usize = 3;
+
+/// The most changed lines (old plus new, between the common start and end) that are
+/// diffed line by line. Myers' diff costs (N+M)·D, so a rewrite of a large file or a
+/// million scattered one-line changes would stall review for minutes; past this the
+/// changed middle is one replacement. A count, not a deadline: `hunks` and `merge` must
+/// see the very same changes, whatever the machine's load.
+const MAX_DIFFED_LINES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -39,8 +46,51 @@ pub struct Hunk {
     pub lines: Vec<DiffLine>,
 }
 
-fn groups<'a>(diff: &TextDiff<'a, 'a, 'a, str>) -> Vec<Vec<DiffOp>> {
-    diff.grouped_ops(CONTEXT)
+/// The lines of `text`, each with its newline.
+fn lines(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
+/// The changes from `old` to `new`: line by line, or, past `MAX_DIFFED_LINES` in the
+/// changed middle, the middle as one replacement. Deterministic.
+fn ops(old: &[&str], new: &[&str]) -> Vec<DiffOp> {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let (old_mid, new_mid) = (old.len() - prefix - suffix, new.len() - prefix - suffix);
+    if old_mid + new_mid <= MAX_DIFFED_LINES {
+        return similar::capture_diff_slices(similar::Algorithm::Myers, old, new);
+    }
+    let mut ops = Vec::new();
+    if prefix > 0 {
+        ops.push(DiffOp::Equal {
+            old_index: 0,
+            new_index: 0,
+            len: prefix,
+        });
+    }
+    ops.push(DiffOp::Replace {
+        old_index: prefix,
+        old_len: old_mid,
+        new_index: prefix,
+        new_len: new_mid,
+    });
+    if suffix > 0 {
+        ops.push(DiffOp::Equal {
+            old_index: prefix + old_mid,
+            new_index: prefix + new_mid,
+            len: suffix,
+        });
+    }
+    ops
+}
+
+fn groups(ops: &[DiffOp]) -> Vec<Vec<DiffOp>> {
+    similar::group_diff_ops(ops.to_vec(), CONTEXT)
         .into_iter()
         .filter(|g| g.iter().any(|op| !matches!(op, DiffOp::Equal { .. })))
         .collect()
@@ -52,9 +102,8 @@ fn strip(line: &str) -> String {
 
 /// The hunks turning `before` into `after` (both LF text).
 pub fn hunks(before: &str, after: &str) -> Vec<Hunk> {
-    let diff = TextDiff::from_lines(before, after);
-    let (old, new) = (diff.old_slices(), diff.new_slices());
-    groups(&diff)
+    let (old, new) = (lines(before), lines(after));
+    groups(&ops(&old, &new))
         .into_iter()
         .map(|group| {
             let (first, last) = (&group[0], &group[group.len() - 1]);
@@ -105,11 +154,11 @@ pub fn hunks(before: &str, after: &str) -> Vec<Hunk> {
 /// `before` with only the hunks marked in `accepted` applied (hunks as [`hunks`]
 /// numbers them; missing entries count as rejected).
 pub fn merge(before: &str, after: &str, accepted: &[bool]) -> String {
-    let diff = TextDiff::from_lines(before, after);
-    let (old, new) = (diff.old_slices(), diff.new_slices());
+    let (old, new) = (lines(before), lines(after));
+    let all = ops(&old, &new);
     // The k-th change in the whole diff belongs to the hunk that holds the k-th change
     // across the hunks, since both list changes in order.
-    let owner: Vec<usize> = groups(&diff)
+    let owner: Vec<usize> = groups(&all)
         .iter()
         .enumerate()
         .flat_map(|(g, ops)| {
@@ -120,7 +169,7 @@ pub fn merge(before: &str, after: &str, accepted: &[bool]) -> String {
         .collect();
     let mut out = String::with_capacity(after.len().max(before.len()));
     let mut k = 0;
-    for op in diff.ops() {
+    for op in &all {
         if let DiffOp::Equal { .. } = op {
             old[op.old_range()].iter().for_each(|l| out.push_str(l));
             continue;

@@ -92,6 +92,16 @@ pub enum EditError {
     },
     #[error("{path} changed since the proposal was made, and the edit no longer fits it")]
     Conflict { path: String },
+    #[error(
+        "{path}: a block of {after} lines would replace the whole file of {before} lines; a \
+         snippet is not the file, so it is not applied (change part of a file with a \
+         SEARCH/REPLACE block or apply_patch)"
+    )]
+    Shrink {
+        path: String,
+        before: usize,
+        after: usize,
+    },
     #[error("could not write {path}: {detail}; nothing was changed")]
     Io { path: String, detail: String },
 }
@@ -148,6 +158,7 @@ impl EditError {
             Self::TooLarge { .. } => "too_large",
             Self::NoMatch { .. } => "no_match",
             Self::Conflict { .. } => "conflict",
+            Self::Shrink { .. } => "shrink",
             Self::Io { .. } => "io",
         }
     }

@@ -27,11 +27,28 @@ pub fn fold_punctuation(s: &str) -> String {
         .collect()
 }
 
-fn matches_at(lines: &[String], pattern: &[String], at: usize, norm: Norm) -> bool {
-    pattern
-        .iter()
-        .enumerate()
-        .all(|(i, p)| norm(&lines[at + i]) == norm(p))
+fn matches_at(lines: &[String], pattern: &[String], at: usize) -> bool {
+    pattern.iter().enumerate().all(|(i, p)| lines[at + i] == *p)
+}
+
+/// The file's and the pattern's lines under one tier: each line normalised once per
+/// search, not once per comparison (a 100k-line file has 100k places to try). The
+/// exact tier borrows them as they are.
+fn under<'a>(
+    tier: usize,
+    lines: &'a [String],
+    pattern: &'a [String],
+) -> (
+    std::borrow::Cow<'a, [String]>,
+    std::borrow::Cow<'a, [String]>,
+) {
+    use std::borrow::Cow;
+    if tier == 0 {
+        return (Cow::Borrowed(lines), Cow::Borrowed(pattern));
+    }
+    let norm = TIERS[tier];
+    let all = |v: &[String]| -> Vec<String> { v.iter().map(|l| norm(l)).collect() };
+    (Cow::Owned(all(lines)), Cow::Owned(all(pattern)))
 }
 
 /// The first position at or after `start` where `pattern` matches, trying each tier in
@@ -45,11 +62,12 @@ pub fn seek(lines: &[String], pattern: &[String], start: usize, eof: bool) -> Op
         return None;
     }
     let last = lines.len() - pattern.len();
-    for norm in TIERS {
-        if eof && last >= start && matches_at(lines, pattern, last, norm) {
+    for tier in 0..TIERS.len() {
+        let (l, p) = under(tier, lines, pattern);
+        if eof && last >= start && matches_at(&l, &p, last) {
             return Some(last);
         }
-        if let Some(i) = (start..=last).find(|&i| matches_at(lines, pattern, i, norm)) {
+        if let Some(i) = (start..=last).find(|&i| matches_at(&l, &p, i)) {
             return Some(i);
         }
     }
@@ -65,9 +83,10 @@ pub fn find_unique(lines: &[String], pattern: &[String]) -> Result<usize, Mismat
         });
     }
     let last = lines.len() - pattern.len();
-    for norm in TIERS {
+    for tier in 0..TIERS.len() {
+        let (l, p) = under(tier, lines, pattern);
         let found: Vec<usize> = (0..=last)
-            .filter(|&i| matches_at(lines, pattern, i, norm))
+            .filter(|&i| matches_at(&l, &p, i))
             .take(10)
             .collect();
         match found.len() {
@@ -159,18 +178,33 @@ pub(crate) fn nearest(lines: &[String], pattern: &[String]) -> Vec<(usize, Strin
             .collect()
     };
     let want: Vec<String> = pattern.iter().map(|p| loose(p)).collect();
+    let have: Vec<String> = lines.iter().map(|l| loose(l)).collect();
     let width = pattern.len().min(lines.len());
-    let mut best = (0usize, 0usize);
-    for start in 0..=lines.len() - width {
+    let starts = lines.len() - width + 1;
+    // Linear in the file (plus repeats of a line in the quote), not file x quote: each
+    // file line adds to the windows it sits in the right place for, and the windows'
+    // count of lines found anywhere in the quote comes from a running sum.
+    let mut places: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, w) in want.iter().take(width).enumerate() {
+        places.entry(w.as_str()).or_default().push(i);
+    }
+    let quoted: std::collections::HashSet<&str> = want.iter().map(String::as_str).collect();
+    let mut score = vec![0usize; starts];
+    let mut in_quote = vec![0usize; lines.len() + 1];
+    for (j, line) in have.iter().enumerate() {
+        in_quote[j + 1] = in_quote[j] + usize::from(quoted.contains(line.as_str()));
         // Lines in the right place count double; lines found anywhere in the quote once.
-        let score: usize = (0..width)
-            .map(|i| {
-                let line = loose(&lines[start + i]);
-                2 * usize::from(want[i] == line) + usize::from(want.contains(&line))
-            })
-            .sum();
-        if score > best.1 {
-            best = (start, score);
+        for &i in places.get(line.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
+            if j >= i && j - i < starts {
+                score[j - i] += 2;
+            }
+        }
+    }
+    let mut best = (0usize, 0usize);
+    for (start, s) in score.iter().enumerate() {
+        let total = s + in_quote[start + width] - in_quote[start];
+        if total > best.1 {
+            best = (start, total);
         }
     }
     if best.1 == 0 {

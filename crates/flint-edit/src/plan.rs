@@ -38,6 +38,9 @@ struct Overlay<'a> {
     order: Vec<String>,
 }
 
+/// A file this long is never replaced whole by a block less than half its length.
+const SHRINK_GUARD_LINES: usize = 20;
+
 /// Normalises a path the model wrote: `/` separators, no leading `./`.
 pub(crate) fn normalize(path: &str) -> String {
     let p = path.trim().replace('\\', "/");
@@ -233,6 +236,19 @@ fn plan_one(o: &mut Overlay<'_>, edit: &Edit) -> Result<(), EditError> {
             }
             Edit::Whole { path, content } => {
                 let path = normalize(path);
+                // A whole file is inferred from a fenced block under a path: an example
+                // snippet there must not replace a long file. A large shrink is never
+                // taken as a whole file (apply_patch or SEARCH/REPLACE can delete).
+                if let Some(existing) = &o.entry(&path)?.current {
+                    let (old, new) = (existing.text.lines().count(), content.lines().count());
+                    if old >= SHRINK_GUARD_LINES && new * 2 < old {
+                        return Err(EditError::Shrink {
+                            path,
+                            before: old,
+                            after: new,
+                        });
+                    }
+                }
                 o.set(&path, content.clone(), Some(content.ends_with('\n')))?;
             }
         }

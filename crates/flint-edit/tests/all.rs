@@ -312,3 +312,60 @@ mod laws {
         }
     }
 }
+
+/// Inputs that took minutes (an answer pushed whole, a rewrite of a huge file, a SEARCH
+/// that matches nowhere in a long one) now finish at once. Not a speed measurement (the
+/// benchmarks are): the bound is a hundred times what the work takes, and far below
+/// what the quadratic versions took, so it only fails if one comes back.
+#[test]
+fn pathological_inputs_finish_in_bounded_time() {
+    use std::time::{Duration, Instant};
+    let bound = Duration::from_secs(20);
+
+    // 2 MB of short lines pushed at once (draining line by line moved ~2e12 bytes).
+    let answer = "x\n".repeat(1 << 20);
+    let t = Instant::now();
+    let mut p = AnswerParser::new();
+    assert!(p.push(&answer).is_empty());
+    assert!(t.elapsed() < bound, "parser: {:?}", t.elapsed());
+
+    // A whole-file rewrite of 200k lines, and 1e6 scattered one-line changes.
+    let before: String = (0..200_000).map(|i| format!("old {i}\n")).collect();
+    let after: String = (0..200_000).map(|i| format!("new {i}\n")).collect();
+    let t = Instant::now();
+    let h = flint_edit::hunks(&before, &after);
+    assert_eq!(h.len(), 1);
+    assert_eq!(flint_edit::merge(&before, &after, &[true]), after);
+    let before: String = (0..1_000_000).map(|i| format!("{i}\n")).collect();
+    let after: String = (0..1_000_000)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("{i}\n")
+            } else {
+                format!("{i}!\n")
+            }
+        })
+        .collect();
+    let h = flint_edit::hunks(&before, &after);
+    assert!(!h.is_empty());
+    assert_eq!(
+        flint_edit::merge(&before, &after, &vec![false; h.len()]),
+        before
+    );
+    assert!(t.elapsed() < bound, "hunks: {:?}", t.elapsed());
+
+    // A 50-line SEARCH that matches nowhere in a 100k-line file: the error still names
+    // the nearest lines.
+    let file: String = (0..100_000)
+        .map(|i| format!("    let v{i} = {i};\n"))
+        .collect();
+    let (_dir, project) = project_with(&[("big.rs", file.as_bytes())]);
+    let search: String = (0..50)
+        .map(|i| format!("    let w{i} = {};\n", i * 7))
+        .collect();
+    let answer = format!("big.rs\n```\n<<<<<<< SEARCH\n{search}=======\nx\n>>>>>>> REPLACE\n```\n");
+    let t = Instant::now();
+    let err = apply_answer(&project, &answer).unwrap_err();
+    assert_eq!(err.code(), "no_match");
+    assert!(t.elapsed() < bound, "nearest: {:?}", t.elapsed());
+}
