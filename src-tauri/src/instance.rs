@@ -86,6 +86,9 @@ mod unix {
     /// instance that is shutting down has let go of its lock: then this one takes it.
     pub fn claim(data_dir: &Path, launch: &Launch) -> io::Result<Claim> {
         std::fs::create_dir_all(data_dir)?;
+        // The socket is bound inside a folder only the user can enter, so there is no
+        // moment (between bind and chmod) another user could reach it.
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -139,9 +142,42 @@ mod unix {
         }
     }
 
+    /// Reads one launch request (a line, bounded in size and time) and answers it.
+    fn answer(mut stream: UnixStream, on_launch: &(dyn Fn(Launch) + Send + Sync)) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        let mut line = String::new();
+        let read = BufReader::new((&stream).take(MAX_MESSAGE)).read_line(&mut line);
+        let reply = match read
+            .ok()
+            .and_then(|_| serde_json::from_str::<Launch>(&line).ok())
+        {
+            Some(launch) => {
+                on_launch(launch);
+                "ok\n"
+            }
+            None => "bad request\n",
+        };
+        let _ = stream.write_all(reply.as_bytes());
+    }
+
+    /// Whether the process at the other end of `stream` runs as this user.
+    pub(super) fn same_user(stream: &UnixStream) -> bool {
+        let me = nix::unistd::getuid();
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+            getsockopt(stream, PeerCredentials).is_ok_and(|c| c.uid() == me.as_raw())
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            nix::unistd::getpeereid(stream).is_ok_and(|(uid, _)| uid == me)
+        }
+    }
+
     impl Primary {
         /// Serves later launches on a thread of its own, calling `on_launch` for each.
-        pub fn serve(self, on_launch: impl Fn(Launch) + Send + 'static) -> Release {
+        pub fn serve(self, on_launch: impl Fn(Launch) + Send + Sync + 'static) -> Release {
             let release = Release {
                 lock: self.lock.clone(),
                 socket: self.socket.clone(),
@@ -152,22 +188,17 @@ mod unix {
                     listener,
                     socket,
                 } = self;
+                let on_launch = Arc::new(on_launch);
                 for stream in listener.incoming() {
-                    let Ok(mut stream) = stream else { continue };
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                    let mut line = String::new();
-                    let read = BufReader::new((&stream).take(MAX_MESSAGE)).read_line(&mut line);
-                    let reply = match read
-                        .ok()
-                        .and_then(|_| serde_json::from_str::<Launch>(&line).ok())
-                    {
-                        Some(launch) => {
-                            on_launch(launch);
-                            "ok\n"
-                        }
-                        None => "bad request\n",
-                    };
-                    let _ = stream.write_all(reply.as_bytes());
+                    let Ok(stream) = stream else { continue };
+                    // Only the user's own processes may ask anything of their Flint.
+                    if !same_user(&stream) {
+                        continue;
+                    }
+                    // One short-lived thread per client: a client that connects and says
+                    // nothing cannot hold up the launches after it.
+                    let on_launch = on_launch.clone();
+                    std::thread::spawn(move || answer(stream, &*on_launch));
                 }
                 let _ = std::fs::remove_file(socket);
                 drop(lock);
@@ -193,7 +224,7 @@ impl Release {
 
 #[cfg(not(unix))]
 impl Primary {
-    pub fn serve(self, _on_launch: impl Fn(Launch) + Send + 'static) -> Release {
+    pub fn serve(self, _on_launch: impl Fn(Launch) + Send + Sync + 'static) -> Release {
         Release
     }
 }
@@ -242,6 +273,34 @@ mod tests {
             claim(dir.path(), &Launch::default()).unwrap(),
             Claim::Primary(_)
         ));
+    }
+
+    /// The socket's folder is the user's alone, the user's own connection is let in,
+    /// and a client that connects and says nothing holds up no later launch.
+    #[test]
+    fn the_socket_is_private_and_a_silent_client_blocks_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let Claim::Primary(primary) = claim(&data, &Launch::default()).unwrap() else {
+            panic!("the first launch must be the primary");
+        };
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let (tx, rx) = mpsc::channel();
+        let _release = primary.serve(move |l| tx.send(l).unwrap());
+        let silent = std::os::unix::net::UnixStream::connect(data.join("instance.sock")).unwrap();
+        assert!(unix::same_user(&silent));
+        let asked = Launch::new(Some(PathBuf::from("/tmp/p")), false);
+        let started = std::time::Instant::now();
+        assert!(matches!(claim(&data, &asked).unwrap(), Claim::Forwarded));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), asked);
+        drop(silent);
     }
 
     #[test]

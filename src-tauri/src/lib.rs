@@ -11,6 +11,7 @@ mod settings;
 mod shortcut;
 mod state;
 mod tray;
+mod webview;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,7 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
         );
     }));
     let result = builder
+        .plugin(webview::guard())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_global_shortcut::Builder::new().build())
         .manage(shortcut::Registered::default())

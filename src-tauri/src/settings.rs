@@ -132,7 +132,19 @@ fn draft_slot(
     base_url: Option<String>,
 ) -> std::result::Result<ResolvedSlot, CoreError> {
     let mut settings = Settings::read(&state.paths.settings_file())?;
+    // A stored key goes only to the host it was saved for (the provider's saved base
+    // URL, else its preset's): a page asking to test another URL gets no key with it.
+    let saved_url = settings
+        .providers
+        .get(&slot.provider)
+        .and_then(|o| o.base_url.clone())
+        .or_else(|| {
+            flint_core::model::preset::preset(&slot.provider).map(|p| p.base_url.to_string())
+        })
+        .unwrap_or_default();
+    let mut elsewhere = false;
     if let Some(url) = base_url.filter(|u| !u.trim().is_empty()) {
+        elsewhere = host_of(&url) != host_of(&saved_url);
         settings
             .providers
             .entry(slot.provider.clone())
@@ -149,7 +161,26 @@ fn draft_slot(
         }
     };
     let (fast, _) = resolve(&settings, &env, state.keys.as_ref())?;
-    fast.ok_or_else(|| CoreError::Internal("no slot".into()))
+    let mut fast = fast.ok_or_else(|| CoreError::Internal("no slot".into()))?;
+    if elsewhere {
+        fast.api_key = None;
+        fast.key_source = flint_core::keys::KeySource::None;
+    }
+    Ok(fast)
+}
+
+/// The host (and port) of a URL, lowercased; empty if it does not parse.
+fn host_of(url: &str) -> String {
+    tauri::Url::parse(url.trim())
+        .ok()
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or_default().to_ascii_lowercase(),
+                u.port_or_known_default().unwrap_or(0)
+            )
+        })
+        .unwrap_or_default()
 }
 
 #[tauri::command]

@@ -47,6 +47,14 @@ test("hostile output is inert and shown as text", async () => {
     }
     assert.equal(await wd.execute("return getComputedStyle(document.body).display"), "block");
     writeFileSync(join(out, "hostile.png"), await wd.screenshot());
+
+    // Whatever tries to navigate the window (WebKit's "Open Link", a script), the app's
+    // own page stays: the navigation guard refuses every other URL.
+    const home = await wd.execute("return location.href");
+    await wd.execute("location.assign('https://example.com/'); return 1;").catch(() => {});
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await wd.execute("return location.href"), home);
+    await wd.find("[data-testid=composer]");
   } finally {
     await wd.quit();
   }

@@ -6,6 +6,17 @@ import { onFirstPaint } from "./lib/perf";
 import "./app.css";
 import "./bindings/highlight.css";
 
+// No WebKit context menu in a release build ("Open Link", "Reload", "Inspect Element"
+// act on the app itself); text fields and selected text keep theirs, for copy and paste.
+if (import.meta.env.PROD) {
+  window.addEventListener("contextmenu", (e) => {
+    const t = e.target as HTMLElement | null;
+    const editable = t?.closest?.("input, textarea, [contenteditable]");
+    const selected = (window.getSelection()?.toString() ?? "") !== "" && !t?.closest?.("a");
+    if (!editable && !selected) e.preventDefault();
+  });
+}
+
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html lacks #app");
 // One bundle, two windows: the main window and the quick prompt (a window labelled "quick").
