@@ -83,11 +83,18 @@ pub fn apply_with(
     // 1. Check: every path inside the project, every file as the caller expects it.
     let mut targets = Vec::new();
     for w in writes {
-        let abs = project
+        let mut abs = project
             .resolve(&w.path)
             .map_err(|_| EditError::OutsideProject {
                 path: w.path.clone(),
             })?;
+        // A link inside the project (its real path confined like any other) is edited
+        // where it points, so it stays a link; deleting it removes the link itself.
+        if w.content.is_some()
+            && fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            abs = fs::canonicalize(&abs).map_err(|e| io(&w.path, e))?;
+        }
         let before = match fs::symlink_metadata(&abs) {
             Ok(m) if m.is_dir() => {
                 return Err(EditError::IsFolder {
@@ -255,7 +262,10 @@ fn commit(project: &ProjectDir, t: &Target, _i: usize) -> Result<(), EditError> 
     }
     // Checked again just before: a folder swapped for a link since the check in step 1
     // must not carry the rename out of the project.
-    if project.resolve(&t.write.path).ok().as_ref() != Some(&t.abs) {
+    let now = project.resolve(&t.write.path).ok();
+    let same =
+        now.is_some_and(|p| p == t.abs || fs::canonicalize(&p).ok().as_ref() == Some(&t.abs));
+    if !same {
         return Err(EditError::OutsideProject {
             path: t.write.path.clone(),
         });
@@ -271,10 +281,18 @@ fn commit(project: &ProjectDir, t: &Target, _i: usize) -> Result<(), EditError> 
     }
 }
 
-/// Puts a committed file back as it was; the file's path if it could not be.
+/// Puts a committed file back as it was, mode included; the file's path if it could
+/// not be.
 fn restore(t: &Target) -> Result<(), String> {
     let done = match &t.before {
-        Some(bytes) => fs::write(&t.abs, bytes),
+        Some(bytes) => fs::write(&t.abs, bytes).and_then(|()| {
+            #[cfg(unix)]
+            if let Some(mode) = t.mode {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&t.abs, fs::Permissions::from_mode(mode))?;
+            }
+            Ok(())
+        }),
         None => match fs::remove_file(&t.abs) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             other => other,
@@ -388,6 +406,38 @@ mod tests {
         apply(&p, &[w("a.txt", Some(b"a\n"), Some(b"A\n"))]).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "A\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_stays_a_link_and_a_rolled_back_delete_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, p) = setup();
+        std::os::unix::fs::symlink("a.txt", dir.path().join("cur.txt")).unwrap();
+        apply(&p, &[w("cur.txt", Some(b"a\n"), Some(b"A\n"))]).unwrap();
+        assert!(fs::symlink_metadata(dir.path().join("cur.txt"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "A\n");
+
+        fs::set_permissions(dir.path().join("b.txt"), fs::Permissions::from_mode(0o755)).unwrap();
+        FAIL_COMMIT_AT.with(|f| f.set(Some(1)));
+        let err = apply(
+            &p,
+            &[
+                w("b.txt", Some(b"b\n"), None),
+                w("a.txt", Some(b"A\n"), Some(b"x\n")),
+            ],
+        )
+        .unwrap_err();
+        FAIL_COMMIT_AT.with(|f| f.set(None));
+        assert_eq!(err.code(), "io");
+        let mode = fs::metadata(dir.path().join("b.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
     }
 
     #[test]
