@@ -18,13 +18,16 @@ pub fn guard<R: Runtime>() -> TauriPlugin<R> {
 /// `http(s)://tauri.localhost` (Windows), and only in a development build (the UI
 /// served by Vite) a localhost address.
 pub fn own_page(url: &Url) -> bool {
+    let host = url.host_str();
     match url.scheme() {
-        "tauri" => url.host_str() == Some("localhost"),
-        "http" | "https" => match url.host_str() {
-            Some("tauri.localhost") => true,
-            Some("localhost" | "127.0.0.1") => !cfg!(feature = "custom-protocol"),
-            _ => false,
-        },
+        "tauri" => !cfg!(windows) && host == Some("localhost") && url.port().is_none(),
+        // Exactly the app's origin: another port on tauri.localhost is a real request.
+        "http" | "https" if host == Some("tauri.localhost") => {
+            cfg!(windows) && url.port().is_none()
+        }
+        "http" | "https" => {
+            matches!(host, Some("localhost" | "127.0.0.1")) && !cfg!(feature = "custom-protocol")
+        }
         "about" => url.path() == "blank",
         _ => false,
     }
@@ -37,8 +40,10 @@ mod tests {
     #[test]
     fn only_the_apps_own_page_is_shown() {
         let ok = |s: &str| own_page(&Url::parse(s).unwrap());
-        assert!(ok("tauri://localhost/index.html"));
-        assert!(ok("http://tauri.localhost/"));
+        assert_eq!(ok("tauri://localhost/index.html"), !cfg!(windows));
+        assert_eq!(ok("http://tauri.localhost/"), cfg!(windows));
+        assert!(!ok("http://tauri.localhost:8080/"));
+        assert!(!ok("tauri://localhost:1234/"));
         assert!(ok("about:blank"));
         for foreign in [
             "https://example.com/",

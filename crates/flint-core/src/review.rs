@@ -471,9 +471,15 @@ fn apply_recorded(
             Ok((applied, checkpoint))
         }
         Err(e) => {
-            if let Some(id) = pending {
+            match (pending, &e) {
+                // Partly written and not all put back: the checkpoint is the way back;
+                // it stays pending, and the next open settles it with the files.
+                (Some(_), EditError::PartlyWritten { .. }) => {}
                 // Rolled back: the files are as they were.
-                s.drop_checkpoint(id)?;
+                (Some(id), _) => {
+                    let _ = s.drop_checkpoint(id);
+                }
+                (None, _) => {}
             }
             Err(edit_err(e))
         }

@@ -64,6 +64,8 @@ fn io(path: &str, e: impl std::fmt::Display) -> EditError {
 thread_local! {
     /// Tests make the commit of the n-th file fail, to prove the rollback.
     pub(crate) static FAIL_COMMIT_AT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    /// Tests make putting a file back fail too, to prove the error says so.
+    pub(crate) static FAIL_RESTORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Applies `writes` to the project all-or-nothing.
@@ -93,7 +95,18 @@ pub fn apply_with(
         if w.content.is_some()
             && fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink())
         {
-            abs = fs::canonicalize(&abs).map_err(|e| io(&w.path, e))?;
+            let real = fs::canonicalize(&abs).map_err(|e| io(&w.path, e))?;
+            // Confined again as a path of its own: the link may have changed since.
+            let confined = real
+                .strip_prefix(project.root())
+                .ok()
+                .and_then(|rel| project.resolve(&rel.to_string_lossy()).ok());
+            if confined.as_ref() != Some(&real) {
+                return Err(EditError::OutsideProject {
+                    path: w.path.clone(),
+                });
+            }
+            abs = real;
         }
         let before = match fs::symlink_metadata(&abs) {
             Ok(m) if m.is_dir() => {
@@ -166,13 +179,15 @@ pub fn apply_with(
             cleanup(&targets, &created_dirs);
             if !unrestored.is_empty() {
                 // Never say nothing changed when something could not be put back.
-                return Err(io(
-                    &targets[i].write.path,
-                    format!(
-                        "{e}; and these could not be put back: {}",
-                        unrestored.join(", ")
-                    ),
-                ));
+                let detail = match e {
+                    EditError::Io { detail, .. } => detail,
+                    other => other.to_string(),
+                };
+                return Err(EditError::PartlyWritten {
+                    path: targets[i].write.path.clone(),
+                    detail,
+                    unrestored: unrestored.join(", "),
+                });
             }
             return Err(e);
         }
@@ -233,11 +248,17 @@ fn stage(
         .unwrap_or_default();
     // Created exclusively (O_EXCL) under a random name: a link planted at a predictable
     // staging name cannot redirect the write.
-    let mut file = tempfile::Builder::new()
-        .prefix(&format!(".{name}.flint-{i}-"))
-        .suffix(".tmp")
-        .tempfile_in(parent)
-        .map_err(|e| io(&path, e))?;
+    let prefix = format!(".{name}.flint-{i}-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // tempfile creates 0600; a file keeps its mode, a new one gets 0666 less the umask,
+    // as any editor would create it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(t.mode.unwrap_or(0o666)));
+    }
+    let mut file = builder.tempfile_in(parent).map_err(|e| io(&path, e))?;
     // Known before the first byte: a failed write (a full disk) is cleaned up too.
     t.temp = Some(file.path().to_path_buf());
     use std::io::Write as _;
@@ -284,6 +305,10 @@ fn commit(project: &ProjectDir, t: &Target, _i: usize) -> Result<(), EditError> 
 /// Puts a committed file back as it was, mode included; the file's path if it could
 /// not be.
 fn restore(t: &Target) -> Result<(), String> {
+    #[cfg(test)]
+    if FAIL_RESTORE.with(|f| f.get()) {
+        return Err(format!("{} (injected failure)", t.write.path));
+    }
     let done = match &t.before {
         Some(bytes) => fs::write(&t.abs, bytes).and_then(|()| {
             #[cfg(unix)]
@@ -406,6 +431,47 @@ mod tests {
         apply(&p, &[w("a.txt", Some(b"a\n"), Some(b"A\n"))]).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "A\n");
+    }
+
+    #[test]
+    fn a_rollback_that_cannot_put_a_file_back_says_the_files_are_changed() {
+        let (dir, p) = setup();
+        FAIL_COMMIT_AT.with(|f| f.set(Some(1)));
+        FAIL_RESTORE.with(|f| f.set(true));
+        let err = apply(
+            &p,
+            &[
+                w("a.txt", Some(b"a\n"), Some(b"A\n")),
+                w("b.txt", Some(b"b\n"), Some(b"B\n")),
+            ],
+        )
+        .unwrap_err();
+        FAIL_COMMIT_AT.with(|f| f.set(None));
+        FAIL_RESTORE.with(|f| f.set(false));
+        assert_eq!(err.code(), "partly_written");
+        let message = err.to_string();
+        assert!(
+            message.contains("a.txt") && !message.contains("nothing was changed"),
+            "{message}"
+        );
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "A\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_get_the_usual_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, p) = setup();
+        apply(&p, &[w("new.txt", None, Some(b"n\n"))]).unwrap();
+        fs::write(dir.path().join("by-hand.txt"), "h\n").unwrap();
+        let mode = |n: &str| {
+            fs::metadata(dir.path().join(n))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("new.txt"), mode("by-hand.txt"));
     }
 
     #[cfg(unix)]

@@ -104,6 +104,17 @@ pub enum EditError {
     },
     #[error("could not write {path}: {detail}; nothing was changed")]
     Io { path: String, detail: String },
+    /// A write failed and putting back what was already written failed too: the files
+    /// are partly changed. The way back (the checkpoint) must be kept.
+    #[error(
+        "could not write {path}: {detail}; and these could not be put back, so they are \
+         changed: {unrestored}"
+    )]
+    PartlyWritten {
+        path: String,
+        detail: String,
+        unrestored: String,
+    },
 }
 
 fn describe_mismatch(quoted: &str, nearest: &[(usize, String)], several: &[usize]) -> String {
@@ -160,6 +171,7 @@ impl EditError {
             Self::Conflict { .. } => "conflict",
             Self::Shrink { .. } => "shrink",
             Self::Io { .. } => "io",
+            Self::PartlyWritten { .. } => "partly_written",
         }
     }
 

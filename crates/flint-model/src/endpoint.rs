@@ -58,13 +58,10 @@ impl Endpoint {
         let api_key = api_key.filter(|k| !k.is_empty());
         // A key goes over plain http only to this machine: anywhere else anyone on the
         // way could read it.
-        if api_key.is_some()
-            && base_url
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("http://")
-            && !crate::preset::is_loopback(base_url)
-        {
+        // Read as the HTTP client will read it (WHATWG rules: `http:/\\host`,
+        // `HTTP://`, stray control characters all mean http://host).
+        let plain_http = reqwest::Url::parse(base_url).map_or(true, |u| u.scheme() != "https");
+        if api_key.is_some() && plain_http && !crate::preset::is_loopback(base_url) {
             return Err(ModelError::InsecureKey {
                 url: base_url.to_string(),
             });

@@ -631,7 +631,15 @@ async fn an_endless_event_and_a_huge_error_body_are_bounded() {
 #[tokio::test]
 async fn the_key_stays_with_the_server_it_was_set_for() {
     let key = Some("sk-ant-test-0123456789abcdef".to_string());
-    for url in ["http://models.example.com/v1", "http://10.1.2.3:8000/v1"] {
+    for url in [
+        "http://models.example.com/v1",
+        "http://10.1.2.3:8000/v1",
+        "HTTP://models.example.com/v1",
+        "http:/\\models.example.com/v1",
+        "http:models.example.com/v1",
+        " \u{1}http://models.example.com/v1",
+        "ftp://models.example.com/v1",
+    ] {
         let e = Endpoint::new(Wire::AnthropicMessages, url, key.clone()).unwrap_err();
         assert_eq!(e.code(), "insecure_key", "{url}");
     }
