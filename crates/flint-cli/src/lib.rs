@@ -191,7 +191,7 @@ pub async fn execute(
             file,
         } => apply(project, check, file, out, tty).await,
         Command::Context { project, prompt } => context(project, &prompt.join(" "), out).await,
-        Command::Sessions { action } => sessions(action, out).await,
+        Command::Sessions { action } => sessions(action, out, tty).await,
         Command::Undo { project } => step(project, true, out).await,
         Command::Redo { project } => step(project, false, out).await,
     }
@@ -621,7 +621,10 @@ async fn context(
     }
     for s in &report.sections {
         let mark = if s.included { ' ' } else { '-' };
-        w(out, format!("{mark} {:>8}  {}\n", s.tokens, s.name))?;
+        w(
+            out,
+            format!("{mark} {:>8}  {}\n", s.tokens, escaped(&s.name)),
+        )?;
     }
     let window = report
         .window
@@ -632,12 +635,16 @@ async fn context(
         format!("  {:>8}  total of a {window}-token window\n", report.used),
     )?;
     for what in &report.left_out {
-        w(out, format!("left out: {what}\n"))?;
+        w(out, format!("left out: {}\n", escaped(what)))?;
     }
     Ok(())
 }
 
-async fn sessions(action: SessionsCommand, out: &mut (dyn Write + Send)) -> Result<(), String> {
+async fn sessions(
+    action: SessionsCommand,
+    out: &mut (dyn Write + Send),
+    tty: bool,
+) -> Result<(), String> {
     let engine = offline_engine()?;
     let project_id = |p: Option<PathBuf>| {
         let engine = engine.clone();
@@ -744,7 +751,13 @@ async fn sessions(action: SessionsCommand, out: &mut (dyn Write + Send)) -> Resu
             serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
         }
     };
-    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
+    // Stored answers and titles are the model's words: escaped on a terminal.
+    let shown = if tty {
+        escaped(&text)
+    } else {
+        text.as_str().into()
+    };
+    out.write_all(shown.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// A Unix-millisecond time as a UTC date and time.

@@ -508,7 +508,8 @@ pub(crate) fn reconcile(
     project_id: i64,
     dir: &ProjectDir,
 ) -> Result<(), flint_store::StoreError> {
-    for id in s.pending_checkpoints(project_id)? {
+    // An apply takes milliseconds; one begun a minute ago is not running any more.
+    for id in s.pending_checkpoints(project_id, 60_000)? {
         let files = s.checkpoint_files(id)?;
         let hash = |b: &Option<Vec<u8>>| b.as_deref().map(flint_edit::content_hash);
         let now: Vec<Option<String>> = files

@@ -145,14 +145,16 @@ impl Store {
         Ok(())
     }
 
-    /// The project's begun checkpoints not yet committed or dropped: left by a process
-    /// that stopped while writing, for the engine to reconcile with the files.
-    pub fn pending_checkpoints(&self, project_id: i64) -> Result<Vec<i64>> {
+    /// The project's begun checkpoints not yet committed or dropped, begun more than
+    /// `settled_ms` ago: left by a process that stopped while writing, for the engine to
+    /// reconcile with the files. A younger one may belong to an apply still running in
+    /// another process (the app and the CLI share the store): it is left to finish.
+    pub fn pending_checkpoints(&self, project_id: i64, settled_ms: i64) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT w.checkpoint_id FROM write_ahead w JOIN checkpoints c ON c.id = w.checkpoint_id
-             WHERE c.project_id = ?1 ORDER BY w.checkpoint_id",
+             WHERE c.project_id = ?1 AND w.created_at <= ?2 ORDER BY w.checkpoint_id",
         )?;
-        let ids = stmt.query_map([project_id], |r| r.get(0))?;
+        let ids = stmt.query_map(params![project_id, now_ms() - settled_ms], |r| r.get(0))?;
         Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
     }
 

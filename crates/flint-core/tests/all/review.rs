@@ -311,6 +311,25 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
         )
         .unwrap();
     let _ = untouched;
+    // A pending checkpoint only a moment old may be an apply still running elsewhere:
+    // it is left alone.
+    f.engine.open_project(f.project.path()).await.unwrap();
+    assert_eq!(
+        store.pending_checkpoints(ws.project.id, 0).unwrap().len(),
+        2
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
+        "b1\n"
+    );
+    // Both are from a process that stopped a while ago.
+    rusqlite::Connection::open(&f.db)
+        .unwrap()
+        .execute(
+            "UPDATE write_ahead SET created_at = created_at - 120000",
+            [],
+        )
+        .unwrap();
     drop(store);
 
     f.engine.open_project(f.project.path()).await.unwrap();
@@ -319,7 +338,10 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
         "b2\n"
     );
     let store = Store::open(&f.db).unwrap();
-    assert!(store.pending_checkpoints(ws.project.id).unwrap().is_empty());
+    assert!(store
+        .pending_checkpoints(ws.project.id, 0)
+        .unwrap()
+        .is_empty());
     assert_eq!(store.undo_target(ws.project.id).unwrap().unwrap().id, id);
     f.engine.undo(ws.project.id).await.unwrap();
     assert_eq!(
