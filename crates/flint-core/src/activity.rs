@@ -71,7 +71,7 @@ impl Activity {
     pub fn saw(&mut self, root: &Path, paths: &[String]) {
         let mut head: Option<Option<Head>> = None;
         for path in paths {
-            let now = std::fs::read(root.join(path)).ok();
+            let now = read_bounded(&root.join(path));
             let now_hash = now.as_deref().map(hash_of);
             if self.own_writes.get(path) == Some(&now_hash) {
                 continue; // Flint's own write, seen again
@@ -110,9 +110,7 @@ impl Activity {
         let mut out = String::new();
         for path in &self.changed {
             let Ok(abs) = dir.resolve(path) else { continue };
-            let now = std::fs::read(&abs)
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            let now = read_bounded(&abs).map(|b| String::from_utf8_lossy(&b).into_owned());
             let base = self.baselines.get(path).cloned().flatten();
             let (old, new) = (base.as_deref().unwrap_or(""), now.as_deref().unwrap_or(""));
             let diff = similar::TextDiff::from_lines(old, new);
@@ -147,12 +145,29 @@ impl Activity {
     /// A turn was sent with the recent edits: they become the new baseline.
     pub fn turn_taken(&mut self, root: &Path) {
         for path in std::mem::take(&mut self.changed) {
-            let now = std::fs::read(root.join(&path))
-                .ok()
-                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            let now =
+                read_bounded(&root.join(&path)).map(|b| String::from_utf8_lossy(&b).into_owned());
             self.baselines.insert(path, now);
         }
     }
+}
+
+/// A file the watcher saw change, read as the user's edit: a regular file (a link, a
+/// device or a fifo a cloned repository put there is not followed: `-> /dev/zero` never
+/// ends, `-> ~/.ssh/id_rsa` is not the user's edit) and at most the size Flint edits.
+fn read_bounded(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    if !std::fs::symlink_metadata(path).ok()?.file_type().is_file() {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let limit = flint_edit::MAX_FILE_BYTES as u64;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
 }
 
 #[cfg(test)]
@@ -212,5 +227,24 @@ mod tests {
         std::fs::write(root.join("a.txt"), "x\n").unwrap();
         act.saw(&root, &["a.txt".into()]);
         assert!(act.changed().is_empty());
+    }
+
+    /// A link to a device or a secret that a cloned repository put in the project is
+    /// not read as the user's edit.
+    #[cfg(unix)]
+    #[test]
+    fn links_and_devices_are_not_read_as_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = tempfile::tempdir().unwrap();
+        std::fs::write(secret.path().join("id_rsa"), "KEY").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        std::os::unix::fs::symlink(secret.path().join("id_rsa"), dir.path().join("key")).unwrap();
+        std::fs::write(dir.path().join("ok.txt"), "mine").unwrap();
+        assert_eq!(read_bounded(&dir.path().join("zero")), None);
+        assert_eq!(read_bounded(&dir.path().join("key")), None);
+        assert_eq!(
+            read_bounded(&dir.path().join("ok.txt")).as_deref(),
+            Some(&b"mine"[..])
+        );
     }
 }
