@@ -260,12 +260,10 @@ fn fast_slot(paths: &Paths, choice: Choice) -> Result<(ResolvedSlot, Option<Stri
     Ok((fast, notice))
 }
 
-const NO_MODEL: &str = "no model is set up";
-
 /// What to do when no model is set up, said for a terminal.
 fn no_model_remedy(paths: &Paths) -> String {
     format!(
-        "{NO_MODEL}: pass --provider and --model (e.g. `--provider ollama --model \
+        "no model is set up: pass --provider and --model (e.g. `--provider ollama --model \
          qwen3`), set a provider's key variable (CEREBRAS_API_KEY, GROQ_API_KEY, \
          OPENAI_API_KEY or ANTHROPIC_API_KEY), or write a [fast] slot in {}",
         paths.settings_file().display()
@@ -305,30 +303,31 @@ fn for_terminal(code: &str, message: String, slot: &ResolvedSlot, paths: &Paths)
     }
 }
 
-/// An engine on the history database with the fast model chosen on the command line
-/// (or in the settings, or by a key in the environment), that model's resolved slot,
-/// and the notice to print when the environment chose it.
-async fn engine_with_fast_model(
+/// The fast model chosen on the command line (or in the settings, or by a key in the
+/// environment) and the notice to print when the environment chose it; `None` when
+/// nothing chooses one.
+async fn chosen_fast_slot(
+    paths: &Paths,
     choice: Choice,
-) -> Result<(Engine, ResolvedSlot, Option<String>), String> {
-    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+) -> Result<Option<(ResolvedSlot, Option<String>)>, String> {
     // The keychain is a blocking call (D-Bus, Keychain Services): off the executor.
-    let (slot, notice) = {
-        let for_slot = paths.clone();
-        tokio::task::spawn_blocking(move || fast_slot(&for_slot, choice))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| match e {
-                CoreError::NoModel(_) => no_model_remedy(&paths),
-                e => e.to_string(),
-            })?
-    };
+    let paths = paths.clone();
+    match tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Ok(chosen) => Ok(Some(chosen)),
+        Err(CoreError::NoModel(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// An engine on the history database with `fast` as its fast model, text only.
+fn cli_engine(paths: &Paths, fast: flint_core::SlotClient) -> Result<Engine, String> {
     let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-    let client = slot.connect().map_err(|e| e.to_string())?;
-    let engine = Engine::new(store, Some(client), None)
+    Ok(Engine::new(store, Some(fast), None)
         .with_global_agents(paths.global_agents())
-        .text_only();
-    Ok((engine, slot, notice))
+        .text_only())
 }
 
 async fn ask(
@@ -339,11 +338,14 @@ async fn ask(
     tty: bool,
 ) -> Result<(), String> {
     let err = |e: CoreError| e.to_string();
-    let (engine, slot, notice) = engine_with_fast_model(choice).await?;
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+    let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {
+        return Err(no_model_remedy(&paths));
+    };
+    let engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
     if let Some(notice) = notice {
         eprintln!("flint: {}", escaped(&notice));
     }
-    let paths = Paths::from_env().map_err(|e| e.to_string())?;
     if slot.model.is_empty() {
         return Err(format!(
             "no model is chosen for {}; pass --model, or set model under [fast] in {}",
@@ -581,19 +583,15 @@ async fn context(
     };
     // With no model set up, what would be sent is still shown, counted against a
     // stated default window.
-    let (engine, model) = match engine_with_fast_model(choice).await {
-        Ok((engine, slot, _)) => (engine, slot.model),
-        Err(e) if e.starts_with(NO_MODEL) => {
-            let paths = Paths::from_env().map_err(|e| e.to_string())?;
-            let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-            let slot = flint_core::SlotClient::unconnected(DEFAULT_WINDOW);
-            let engine = Engine::new(store, Some(slot), None)
-                .with_global_agents(paths.global_agents())
-                .text_only();
-            (engine, String::new())
-        }
-        Err(e) => return Err(e),
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+    let (fast, model) = match chosen_fast_slot(&paths, choice).await? {
+        Some((slot, _)) => (slot.connect().map_err(|e| e.to_string())?, slot.model),
+        None => (
+            flint_core::SlotClient::unconnected(DEFAULT_WINDOW),
+            String::new(),
+        ),
     };
+    let engine = cli_engine(&paths, fast)?;
     let ws = engine
         .open_project(&root)
         .await

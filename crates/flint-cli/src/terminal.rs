@@ -5,14 +5,10 @@
 
 use std::borrow::Cow;
 
-/// A character shown escaped: control characters but newline and tab, and the bidi
-/// controls.
+/// A character shown escaped: what no path may hold (control and bidi characters), but
+/// newline and tab, which lay text out.
 fn unsafe_char(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c,
-            '\u{061C}' | '\u{200E}' | '\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}')
+    c != '\n' && c != '\t' && flint_core::project::unsafe_char(c)
 }
 
 /// `text` with every unsafe character written as `\u{..}`.

@@ -156,18 +156,8 @@ impl Activity {
 /// device or a fifo a cloned repository put there is not followed: `-> /dev/zero` never
 /// ends, `-> ~/.ssh/id_rsa` is not the user's edit) and at most the size Flint edits.
 fn read_bounded(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read as _;
-    if !std::fs::symlink_metadata(path).ok()?.file_type().is_file() {
-        return None;
-    }
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let limit = flint_edit::MAX_FILE_BYTES as u64;
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
-    (bytes.len() as u64 <= limit).then_some(bytes)
+    let limit = flint_edit::MAX_FILE_BYTES;
+    flint_project::read_regular(path, limit, false).filter(|b| b.len() <= limit)
 }
 
 #[cfg(test)]

@@ -268,8 +268,13 @@ fn shown_url(url: &str) -> String {
 
 /// `text` cut to a length fit for a message.
 pub(crate) fn bounded(text: &str) -> String {
-    let mut out: String = text.chars().take(300).collect();
-    if text.chars().count() > 300 {
+    clip(text, 300)
+}
+
+/// At most `chars` characters of `text`, with an ellipsis where it was cut.
+pub(crate) fn clip(text: &str, chars: usize) -> String {
+    let mut out: String = text.chars().take(chars).collect();
+    if text.chars().nth(chars).is_some() {
         out.push('…');
     }
     out

@@ -163,11 +163,7 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, Mode
 }
 
 pub(crate) fn preview(s: &str) -> String {
-    let mut p: String = s.chars().take(80).collect();
-    if s.chars().count() > 80 {
-        p.push('…');
-    }
-    p
+    crate::error::clip(s, 80)
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

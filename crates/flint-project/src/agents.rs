@@ -24,21 +24,12 @@ const MAX_BYTES: usize = 64 * 1024;
 /// repository's `AGENTS.md -> ~/.ssh/id_rsa` would otherwise send the key to the
 /// provider, and `-> /dev/zero` would never end.
 fn read(path: &Path, inside: Option<&Path>) -> Option<AgentsFile> {
-    use std::io::Read as _;
     if let Some(top) = inside {
-        let meta = std::fs::symlink_metadata(path).ok()?;
-        if !meta.file_type().is_file() || !std::fs::canonicalize(path).ok()?.starts_with(top) {
+        if !std::fs::canonicalize(path).ok()?.starts_with(top) {
             return None;
         }
     }
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .ok()?;
+    let bytes = crate::read_regular(path, MAX_BYTES, inside.is_none())?;
     let cut = bytes.len() > MAX_BYTES;
     let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BYTES)]).into_owned();
     if cut {

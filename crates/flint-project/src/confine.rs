@@ -18,15 +18,33 @@ fn hfs_ignorable(c: char) -> bool {
         | '\u{FEFF}')
 }
 
-/// Characters no path Flint writes may hold: control characters (an escape sequence in a
-/// file name reaches the user's terminal) and bidi controls (a name that reads as
-/// something else).
-pub(crate) fn unsafe_char(c: char) -> bool {
+/// Characters no path Flint writes may hold, and that a terminal is never sent raw:
+/// control characters (an escape sequence in a file name reaches the user's terminal)
+/// and bidi controls (a name that reads as something else).
+pub fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{061C}' | '\u{200E}' | '\u{200F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2066}'..='\u{2069}')
+}
+
+/// Reads a file a repository may have planted, safely: only a regular file (a link is
+/// refused unless `follow_links`, a device or fifo always: `-> /dev/zero` never ends,
+/// `-> ~/.ssh/id_rsa` is not the repository's), and at most `limit` bytes plus one, so
+/// the caller can tell a file that was cut.
+pub fn read_regular(path: &Path, limit: usize, follow_links: bool) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    if !follow_links && !std::fs::symlink_metadata(path).ok()?.file_type().is_file() {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Whether a file name is git's folder as some file system reads it.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use agents::{agents_files, AgentsFile};
+pub use confine::{read_regular, unsafe_char};
 pub use git::{
     commit, diff_file, stage, staged_diff, status, status_of, status_summary, unstage, ChangeCode,
     GitChange, GitState, GitStatus,
@@ -58,8 +59,9 @@ impl ProjectError {
 #[derive(Debug, Clone)]
 pub struct ProjectDir {
     root: PathBuf,
-    /// The repository's git dirs (see `confine`), found when the project opens.
-    git_dirs: Vec<PathBuf>,
+    /// The repository's git dirs (see `confine`), found by the first `resolve` (opening
+    /// a project, as every turn does, need not ask git) and shared by clones.
+    git_dirs: std::sync::Arc<std::sync::OnceLock<Vec<PathBuf>>>,
 }
 
 /// What the UI shows about a project.
@@ -99,8 +101,10 @@ impl ProjectDir {
                 path: root.clone(),
                 source,
             })?;
-        let git_dirs = confine::git_dirs(&root);
-        Ok(Self { root, git_dirs })
+        Ok(Self {
+            root,
+            git_dirs: Default::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -126,7 +130,8 @@ impl ProjectDir {
     /// any name a file system reads as it, names with control or bidi characters, and
     /// anything whose real path (links followed) leaves the root or reaches a git dir.
     pub fn resolve(&self, rel: &str) -> Result<PathBuf, ProjectError> {
-        confine::resolve(&self.root, &self.git_dirs, rel)
+        let git_dirs = self.git_dirs.get_or_init(|| confine::git_dirs(&self.root));
+        confine::resolve(&self.root, git_dirs, rel)
             .ok_or_else(|| ProjectError::OutsideProject(rel.to_string()))
     }
 
@@ -206,7 +211,8 @@ mod tests {
             opts.workdir_path(tmp.path()).no_dotgit_dir(true);
             git2::Repository::init_opts(tmp.path().join("gitdata"), &opts).unwrap();
             let p = ProjectDir::open(tmp.path()).unwrap();
-            assert!(!p.git_dirs.is_empty());
+            assert!(p.resolve("src/ok.rs").is_ok());
+            assert!(p.git_dirs.get().is_some_and(|d| !d.is_empty()));
             for bad in ["gitdata/config", "gitdata/hooks/pre-commit"] {
                 assert_eq!(
                     p.resolve(bad).unwrap_err().code(),
