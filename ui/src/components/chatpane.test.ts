@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import { CONTINUE_PROMPT, Conversation } from "../lib/conversation.svelte";
-import { FakeIpc } from "../lib/fake-ipc";
+import { FakeIpc, makeItem } from "../lib/fake-ipc";
 import { setIpc } from "../lib/ipc";
 import ChatPane from "./ChatPane.svelte";
 
@@ -37,20 +37,9 @@ describe("ChatPane with a long session", () => {
     const fake = new FakeIpc();
     setIpc(fake);
     const conversation = new Conversation((cb) => cb());
-    const items = Array.from({ length: 400 }, (_, n) => ({
-      id: n + 1,
-      session_id: 1,
-      role: (n % 2 === 0 ? "user" : "assistant") as "user" | "assistant",
-      text: `message ${n + 1}`,
-      status: "complete" as const,
-      model: null,
-      provider: null,
-      error: null,
-      metrics: null,
-      reasoning: null,
-      tool_calls: null,
-      created_at: 0,
-    }));
+    const items = Array.from({ length: 400 }, (_, n) =>
+      makeItem({ id: n + 1, role: n % 2 === 0 ? "user" : "assistant" }),
+    );
     conversation.load(items);
     render(ChatPane, {
       conversation,
@@ -78,21 +67,10 @@ describe("ChatPane after an answer the provider cut off", () => {
     const fake = new FakeIpc();
     setIpc(fake);
     const conversation = new Conversation((cb) => cb());
-    const item = (id: number, role: "user" | "assistant", status: "complete" | "truncated") => ({
-      id,
-      session_id: 1,
-      role,
-      text: `message ${id}`,
-      status,
-      model: null,
-      provider: null,
-      error: null,
-      metrics: null,
-      reasoning: null,
-      tool_calls: null,
-      created_at: 0,
-    });
-    conversation.load([item(1, "user", "complete"), item(2, "assistant", "truncated")]);
+    conversation.load([
+      makeItem({ id: 1, role: "user" }),
+      makeItem({ id: 2, status: "truncated" }),
+    ]);
     render(ChatPane, {
       conversation,
       fast: fake.snapshotValue.fast,

@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { Review } from "../bindings/Review";
 import { Conversation } from "../lib/conversation.svelte";
-import { FakeIpc } from "../lib/fake-ipc";
+import { FakeIpc, makeItem } from "../lib/fake-ipc";
 import { setIpc } from "../lib/ipc";
 import ReviewPane from "./ReviewPane.svelte";
 
@@ -116,20 +116,8 @@ describe("ReviewPane", () => {
     expect(fake.sent[0]).toContain("The edit could not be applied: b.rs");
   });
 
-  const answer = (status: "complete" | "truncated") => ({
-    id: 7,
-    session_id: 1,
-    role: "assistant" as const,
-    text: "an answer",
-    status,
-    model: null,
-    provider: null,
-    error: null,
-    metrics: null,
-    reasoning: null,
-    tool_calls: null,
-    created_at: 0,
-  });
+  const answer = (status: "complete" | "truncated") =>
+    makeItem({ id: 7, text: "an answer", status });
 
   it("auto-applies an answer's proposals when it completes", async () => {
     localStorage.setItem("flint.autoApply", "1");

@@ -17,6 +17,7 @@ import type { Entry } from "../bindings/Entry";
 import type { SettingsView } from "../bindings/SettingsView";
 import type { Slot } from "../bindings/Slot";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
+import type { Item } from "../bindings/Item";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { QuickInfo } from "../bindings/QuickInfo";
 import type { ProjectList } from "../bindings/ProjectList";
@@ -317,5 +318,23 @@ export class FakeIpc implements Ipc {
   onNotice = async (cb: (e: ErrorInfo) => void) => {
     this.noticeListeners.push(cb);
     return () => {};
+  };
+}
+
+/** A stored item for tests: a complete answer unless `over` says otherwise. */
+export function makeItem(over: Partial<Item> & { id: number }): Item {
+  return {
+    session_id: 1,
+    role: "assistant",
+    text: `message ${over.id}`,
+    status: "complete",
+    model: null,
+    provider: null,
+    error: null,
+    metrics: null,
+    reasoning: null,
+    tool_calls: null,
+    created_at: 0,
+    ...over,
   };
 }

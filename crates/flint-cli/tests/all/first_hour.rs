@@ -26,6 +26,16 @@ fn bare(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.envs(env.iter().copied()).output().unwrap()
 }
 
+/// A stand-in server that speaks the Responses API only.
+fn responses_server() -> StandIn {
+    let hello = Transcript::load(&fixture("responses-hello.sse")).unwrap();
+    StandIn::start(
+        Config::default().route("/responses", Reply::stream(hello)),
+        0,
+    )
+    .unwrap()
+}
+
 fn settings(home: &Home, text: &str) {
     let dir = home.dir.path().join("config");
     std::fs::create_dir_all(&dir).unwrap();
@@ -35,14 +45,7 @@ fn settings(home: &Home, text: &str) {
 #[test]
 fn a_key_in_the_environment_is_enough_to_ask() {
     let home = Home::new();
-    let server = StandIn::start(
-        Config::default().route(
-            "/responses",
-            Reply::stream(Transcript::load(&fixture("responses-hello.sse")).unwrap()),
-        ),
-        0,
-    )
-    .unwrap();
+    let server = responses_server();
     // Only the API's address is moved (to the stand-in); nothing chooses a model.
     settings(
         &home,
@@ -153,14 +156,7 @@ fn context_runs_before_any_model_is_set_up() {
 fn a_wrong_base_url_is_not_an_unknown_model() {
     let home = Home::new();
     // The server speaks the Responses API only: Chat Completions' route is not there.
-    let server = StandIn::start(
-        Config::default().route(
-            "/responses",
-            Reply::stream(Transcript::load(&fixture("responses-hello.sse")).unwrap()),
-        ),
-        0,
-    )
-    .unwrap();
+    let server = responses_server();
     let project = home.project().to_str().unwrap().to_owned();
     let base = server.base_url();
     let out = bare(

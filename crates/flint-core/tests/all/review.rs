@@ -7,6 +7,19 @@ fn write(root: &std::path::Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
+/// The reviews a turn sent, in order.
+fn reviews_in(events: &Events) -> Vec<flint_core::review::Review> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::Review { review } => Some((**review).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 const FILE: &str = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\n";
 
 #[tokio::test]
@@ -30,15 +43,7 @@ async fn streamed_edits_are_reviewed_applied_per_hunk_undone_and_redone() {
         .await
         .unwrap();
 
-    let reviews: Vec<flint_core::review::Review> = events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            TurnEvent::Review { review } => Some((**review).clone()),
-            _ => None,
-        })
-        .collect();
+    let reviews = reviews_in(&events);
     let review = reviews.last().expect("a review while streaming");
     assert_eq!(review.files.len(), 1);
     assert_eq!(review.files[0].hunks.len(), 2);
@@ -199,15 +204,7 @@ async fn a_patch_stream_that_stops_mid_operation_leaves_nothing_to_apply() {
         .await
         .unwrap();
     assert_eq!(item.status, ItemStatus::Failed);
-    let reviews: Vec<flint_core::review::Review> = events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            TurnEvent::Review { review } => Some((**review).clone()),
-            _ => None,
-        })
-        .collect();
+    let reviews = reviews_in(&events);
     assert!(
         reviews.len() >= 2,
         "a provisional review, then the final one"
