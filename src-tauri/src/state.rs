@@ -222,6 +222,15 @@ impl AppState {
     /// instant; at most `MAX_OPEN` projects are open. On failure nothing changes.
     pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
         let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
+        if !workspace.settled.is_empty() {
+            self.set_notice(ErrorInfo {
+                code: "settled".into(),
+                message: format!(
+                    "Flint stopped while writing files last time and has {}. Undo takes it back.",
+                    workspace.settled.join("; ")
+                ),
+            });
+        }
         let root = PathBuf::from(&workspace.info.root);
         // Checked before anything changes (it may have gone since it was last open).
         let dir = ProjectDir::open(&root).map_err(|e| CoreError::from(e).info())?;
@@ -267,7 +276,7 @@ impl AppState {
         if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
             crate::tray::refresh_recent(&app);
         }
-        Ok(self.state_now().await)
+        Ok(self.current_snapshot().await)
     }
 
     /// Keeps a project open in the background, closing the longest unused one past

@@ -61,6 +61,10 @@ test("hostile output is inert and shown as text", async () => {
       assert.equal(now, home, "the window navigated away from the app");
     }
     await wd.find("[data-testid=composer]");
+    // A script asking for a new window gets none (no handler is set, and wry then
+    // refuses WebKit's request), so no second, unguarded webview exists.
+    const opened = await wd.execute("const w = window.open(arguments[0]); return w === null ? 'none' : 'opened';", [`${baseUrl}/models`]);
+    assert.equal(opened, "none", "window.open made a window");
   } finally {
     await wd.quit();
   }

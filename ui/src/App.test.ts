@@ -102,6 +102,7 @@ describe("Dropping files", () => {
         project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
         session: null,
         items: [],
+        settled: [],
       },
     };
     setIpc(fake);
@@ -130,6 +131,7 @@ describe("Dropping files", () => {
         project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
         session: null,
         items: [],
+        settled: [],
       },
     };
     setIpc(fake);

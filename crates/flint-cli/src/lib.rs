@@ -354,7 +354,7 @@ async fn ask(
         ));
     }
     let dir = project_dir(project)?;
-    let workspace = engine.open_project(&dir).await.map_err(err)?;
+    let workspace = open_project(&engine, &dir).await.map_err(err)?;
     let session = engine
         .new_session(workspace.project.id, "")
         .await
@@ -441,6 +441,22 @@ async fn ask(
         Some(msg) => Err(msg),
         None => Ok(()),
     }
+}
+
+/// Opens a project, saying on stderr what opening settled: changes a stopped process
+/// left half-written, finished (undo takes them back).
+async fn open_project(
+    engine: &Engine,
+    root: &std::path::Path,
+) -> Result<flint_core::Workspace, CoreError> {
+    let ws = engine.open_project(root).await?;
+    for line in &ws.settled {
+        eprintln!(
+            "flint: stopped while writing files last time; {} (flint undo takes it back)",
+            escaped(line)
+        );
+    }
+    Ok(ws)
 }
 
 fn project_dir(project: Option<PathBuf>) -> Result<PathBuf, String> {
@@ -553,8 +569,7 @@ async fn step(
 ) -> Result<(), String> {
     let root = project_dir(project)?;
     let engine = offline_engine()?;
-    let ws = engine
-        .open_project(&root)
+    let ws = open_project(&engine, &root)
         .await
         .map_err(|e| e.to_string())?;
     let cp = if undo {
@@ -592,8 +607,7 @@ async fn context(
         ),
     };
     let engine = cli_engine(&paths, fast)?;
-    let ws = engine
-        .open_project(&root)
+    let ws = open_project(&engine, &root)
         .await
         .map_err(|e| e.to_string())?;
     let session = ws.session.map(|s| s.id);
@@ -648,8 +662,7 @@ async fn sessions(
         let engine = engine.clone();
         async move {
             match p {
-                Some(p) => engine
-                    .open_project(&p)
+                Some(p) => open_project(&engine, &p)
                     .await
                     .map(|w| Some(w.project.id))
                     .map_err(|e| e.to_string()),

@@ -136,6 +136,9 @@ pub struct Workspace {
     pub project: Project,
     pub session: Option<Session>,
     pub items: Vec<Item>,
+    /// Changes a stopped process left half-written that opening finished, as sentences
+    /// ("finished applying a.txt"): the user is told, and one undo takes each back.
+    pub settled: Vec<String>,
 }
 
 impl Engine {
@@ -327,17 +330,17 @@ impl Engine {
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))??;
         let (root, name) = (info.root.clone(), info.name.clone());
-        let (project, session, items) = self
+        let (project, session, items, settled) = self
             .db(move |s| {
                 let project = s.touch_project(&root, &name)?;
                 // Changes a stopped process was writing are settled before anything else.
-                crate::review::reconcile(s, project.id, &dir)?;
+                let settled = crate::review::reconcile(s, project.id, &dir)?;
                 let session = s.latest_session(project.id)?;
                 let items = match &session {
                     Some(sess) => s.items(sess.id)?,
                     None => Vec::new(),
                 };
-                Ok((project, session, items))
+                Ok((project, session, items, settled))
             })
             .await?;
         Ok(Workspace {
@@ -345,6 +348,7 @@ impl Engine {
             project,
             session,
             items,
+            settled,
         })
     }
 

@@ -9,7 +9,7 @@ use ts_rs::TS;
 
 use flint_edit::{AnswerParser, ChangeSet, Edit, EditError, Hunk, TextFile, Write};
 use flint_project::ProjectDir;
-use flint_store::{Checkpoint, CheckpointFile, CheckpointState, Store};
+use flint_store::{Checkpoint, CheckpointFile, Direction, Store};
 
 use crate::{CoreError, Engine};
 
@@ -314,7 +314,7 @@ impl Engine {
                 }
                 match decided_bytes(change, &d.accept).map_err(edit_err)? {
                     None => rejected.push(d.path.clone()),
-                    Some(content) => writes.push(Write { path: d.path.clone(), expected: base, content }),
+                    Some(content) => writes.push(Write { path: d.path.clone(), expected: base, content, ..Default::default() }),
                 }
             }
             engine.flint_writes(dir.root(), &writes);
@@ -402,34 +402,37 @@ impl Engine {
             let project = s.project(project_id)?;
             let dir = ProjectDir::open(Path::new(&project.path))?;
             let files = s.checkpoint_files(cp.id)?;
-            let writes: Vec<Write> = files
-                .iter()
-                .map(|f| {
-                    let (now, then) = if undo {
-                        (&f.after, &f.before)
-                    } else {
-                        (&f.before, &f.after)
-                    };
-                    Write {
-                        path: f.path.clone(),
-                        expected: now.as_deref().map(flint_edit::content_hash),
-                        content: then.clone(),
-                    }
-                })
-                .collect();
+            let direction = if undo {
+                Direction::Undo
+            } else {
+                Direction::Redo
+            };
+            let writes: Vec<Write> = files.iter().map(|f| toward(f, direction)).collect();
             engine.flint_writes(dir.root(), &writes);
-            flint_edit::apply(&dir, &writes).map_err(|e| match e {
-                EditError::Conflict { path } => CoreError::ChangedSince { path, undo },
-                other => CoreError::Edit(other),
-            })?;
-            s.set_checkpoint_state(
-                cp.id,
-                if undo {
-                    CheckpointState::Undone
-                } else {
-                    CheckpointState::Applied
-                },
-            )?;
+            // Written ahead like an apply: a process stopped between renames leaves a
+            // trace the next open settles, instead of half an undo nobody knows about.
+            let mut begun = false;
+            let written = flint_edit::apply_with(&dir, &writes, &mut |_| {
+                s.begin_step(cp.id, direction).map_err(|e| EditError::Io {
+                    path: cp.summary.clone(),
+                    detail: format!(
+                        "the {} could not be recorded ({e})",
+                        if undo { "undo" } else { "redo" }
+                    ),
+                })?;
+                begun = true;
+                Ok(())
+            });
+            if let Err(e) = written {
+                if begun && !matches!(e, EditError::PartlyWritten { .. }) {
+                    let _ = s.abandon_step(cp.id);
+                }
+                return Err(match e {
+                    EditError::Conflict { path } => CoreError::ChangedSince { path, undo },
+                    other => CoreError::Edit(other),
+                });
+            }
+            s.finish_step(cp.id, direction)?;
             Ok(s.checkpoint(cp.id)?)
         })
         .await
@@ -494,61 +497,97 @@ fn checkpoint_files(applied: &flint_edit::Applied) -> Vec<CheckpointFile> {
             path: f.path.clone(),
             before: f.before.clone(),
             after: f.after.clone(),
+            before_mode: f.before_mode,
+            before_link: f.before_link.clone(),
         })
         .collect()
 }
 
-/// Settles the checkpoints a process left pending when it stopped while writing. With
-/// every file as the checkpoint leaves it, it is applied; with none, it is forgotten;
-/// with some, the apply is finished (the user asked for it, and every byte is in the
-/// store), so undo takes all of it back as one. A file changed since by someone else is
-/// left alone; undo will name it.
+/// The write that takes a checkpoint's file from where `direction` starts to where it
+/// ends: undo brings back the bytes, mode and link it had.
+fn toward(f: &CheckpointFile, direction: Direction) -> Write {
+    let hash = |b: &Option<Vec<u8>>| b.as_deref().map(flint_edit::content_hash);
+    match direction {
+        Direction::Undo => Write {
+            path: f.path.clone(),
+            expected: hash(&f.after),
+            content: f.before.clone(),
+            mode: f.before_mode,
+            link: f.before_link.clone(),
+        },
+        Direction::Apply | Direction::Redo => Write {
+            path: f.path.clone(),
+            expected: hash(&f.before),
+            content: f.after.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Settles the checkpoints a process left pending when it stopped while writing them -
+/// applying, undoing or redoing. With every file where that was going, it is done;
+/// with none, it never happened; with some, it is finished (the user asked for it, and
+/// every byte is in the store), so one undo or redo still moves all of it. A file
+/// changed since by someone else is left alone; undo will name it. Returns the
+/// summaries of the ones finished, for the user to be told.
 pub(crate) fn reconcile(
     s: &Store,
     project_id: i64,
     dir: &ProjectDir,
-) -> Result<(), flint_store::StoreError> {
+) -> Result<Vec<String>, flint_store::StoreError> {
+    let mut finished = Vec::new();
     // An apply takes milliseconds; one begun a minute ago is not running any more.
-    for id in s.pending_checkpoints(project_id, 60_000)? {
+    for (id, direction) in s.pending_checkpoints(project_id, 60_000)? {
         let files = s.checkpoint_files(id)?;
-        let hash = |b: &Option<Vec<u8>>| b.as_deref().map(flint_edit::content_hash);
-        let now: Vec<Option<String>> = files
+        let writes: Vec<Write> = files.iter().map(|f| toward(f, direction)).collect();
+        let target = |w: &Write| w.content.as_deref().map(flint_edit::content_hash);
+        let now: Vec<Option<String>> = writes
             .iter()
-            .map(|f| {
-                let abs = dir.resolve(&f.path).ok()?;
+            .map(|w| {
+                let abs = dir.resolve(&w.path).ok()?;
                 std::fs::read(abs)
                     .ok()
                     .map(|b| flint_edit::content_hash(&b))
             })
             .collect();
-        let at_after = files
+        let arrived = writes
             .iter()
             .zip(&now)
-            .filter(|(f, n)| hash(&f.after) == **n)
+            .filter(|(w, n)| target(w) == **n)
             .count();
-        if at_after == 0 {
+        if arrived == 0 {
             // Nothing of it was written (files as they were, or changed since by
-            // someone else): there is nothing to take back.
-            s.drop_checkpoint(id)?;
+            // someone else): it never happened.
+            match direction {
+                Direction::Apply => s.drop_checkpoint(id)?,
+                Direction::Undo | Direction::Redo => s.abandon_step(id)?,
+            }
             continue;
         }
-        if at_after < files.len() {
-            let rest: Vec<Write> = files
-                .iter()
+        if arrived < writes.len() {
+            let rest: Vec<Write> = writes
+                .into_iter()
                 .zip(&now)
-                .filter(|(f, n)| hash(&f.before) == **n && hash(&f.after) != **n)
-                .map(|(f, _)| Write {
-                    path: f.path.clone(),
-                    expected: hash(&f.before),
-                    content: f.after.clone(),
-                })
+                .filter(|(w, n)| w.expected == **n && target(w) != **n)
+                .map(|(w, _)| w)
                 .collect();
             // Best effort: a file that cannot be finished is named by undo later.
             let _ = flint_edit::apply(dir, &rest);
+            let cp = s.checkpoint(id)?;
+            finished.push(match direction {
+                Direction::Apply => format!("finished applying {}", cp.summary),
+                Direction::Undo => format!("finished undoing {}", cp.summary),
+                Direction::Redo => format!("finished redoing {}", cp.summary),
+            });
         }
-        s.commit_checkpoint(id)?;
+        match direction {
+            Direction::Apply => {
+                s.commit_checkpoint(id)?;
+            }
+            Direction::Undo | Direction::Redo => s.finish_step(id, direction)?,
+        }
     }
-    Ok(())
+    Ok(finished)
 }
 
 fn summary(files: &[CheckpointFile]) -> String {

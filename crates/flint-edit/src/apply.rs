@@ -1,16 +1,26 @@
-//! Writing a change set all-or-nothing. Every new file is written to a staging file
-//! beside its target first (created exclusively, under a random name, and synced with
-//! its folder); only when all are staged does the caller get to record the way back
-//! (`apply_with`: the write-ahead checkpoint), and only then are they renamed into place
-//! (a rename within a folder is atomic), each target's confinement checked again just
-//! before. If anything fails, whatever was already renamed or deleted is put back from
-//! the bytes held in memory, so the project is left as it was. Before anything is
-//! written, each file's current bytes are checked against the hash the caller expects:
-//! a file the user changed meanwhile is never overwritten.
+//! Writing a change set all-or-nothing, through directory handles. Every path is
+//! confined first (`ProjectDir::resolve`: inside the root, never git's folder); then
+//! the folder each file lives in is opened beneath the root's handle (cap-std: `..`
+//! and links out of the root refused by the kernel, with `openat2(RESOLVE_BENEATH)`
+//! where Linux has it) and checked to be the very folder that was confined (same
+//! device and inode), and every later step - staging, renaming, deleting, putting
+//! back - is relative to that handle. A folder swapped for a link after the check
+//! cannot carry a write anywhere else: the handle still holds the folder it opened.
+//!
+//! Every new file is written to a staging file beside its target first (created
+//! exclusively, under a random name, and synced with its folder); only when all are
+//! staged does the caller get to record the way back (`apply_with`: the write-ahead
+//! checkpoint), and only then are they renamed into place (a rename within a folder is
+//! atomic). If anything fails, whatever was already renamed or deleted is put back
+//! from the bytes held in memory - mode and link included - so the project is left as
+//! it was. Before anything is written, each file's current bytes are checked against
+//! the hash the caller expects: a file the user changed meanwhile is never overwritten.
 
-use std::fs;
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use cap_std::fs::{Dir, OpenOptions};
 use flint_project::ProjectDir;
 use sha2::{Digest, Sha256};
 
@@ -18,18 +28,28 @@ use crate::EditError;
 
 /// One file to write: what it must hold now (`None`: must not exist) and what it
 /// becomes (`None`: deleted).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Write {
     pub path: String,
     pub expected: Option<String>,
     pub content: Option<Vec<u8>>,
+    /// The permission bits it gets (unix); `None`: an existing file keeps its own, a
+    /// new one gets the usual 0666 less the umask. Undo passes what a deleted file had.
+    pub mode: Option<u32>,
+    /// Created as a link to this (unix), where the file does not exist: undo puts a
+    /// deleted link back as a link. `content` is then what the link leads to.
+    pub link: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppliedFile {
     pub path: String,
     pub before: Option<Vec<u8>>,
     pub after: Option<Vec<u8>>,
+    /// The permission bits the file had (unix), when it existed.
+    pub before_mode: Option<u32>,
+    /// Where it led, when it was a link that was deleted.
+    pub before_link: Option<String>,
 }
 
 /// What was written: enough to undo it exactly.
@@ -46,11 +66,17 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 struct Target {
     write: Write,
-    abs: PathBuf,
+    /// Where the bytes go, relative to the root: a link's real path when a link is
+    /// edited (it stays a link), the link itself when it is deleted.
+    rel: PathBuf,
+    name: OsString,
     before: Option<Vec<u8>>,
-    temp: Option<PathBuf>,
-    #[cfg(unix)]
-    mode: Option<u32>,
+    before_mode: Option<u32>,
+    before_link: Option<String>,
+    /// The folder it lives in, opened beneath the root and checked.
+    dir: Option<Dir>,
+    /// The staging file's name in `dir`.
+    temp: Option<OsString>,
 }
 
 fn io(path: &str, e: impl std::fmt::Display) -> EditError {
@@ -60,12 +86,19 @@ fn io(path: &str, e: impl std::fmt::Display) -> EditError {
     }
 }
 
+fn outside(path: &str) -> EditError {
+    EditError::OutsideProject { path: path.into() }
+}
+
 #[cfg(test)]
 thread_local! {
     /// Tests make the commit of the n-th file fail, to prove the rollback.
     pub(crate) static FAIL_COMMIT_AT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
     /// Tests make putting a file back fail too, to prove the error says so.
     pub(crate) static FAIL_RESTORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Tests run this once every folder is opened and checked, before anything is
+    /// staged: where an attacker would swap a folder for a link.
+    pub(crate) static AFTER_CHECK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Applies `writes` to the project all-or-nothing.
@@ -82,71 +115,32 @@ pub fn apply_with(
     writes: &[Write],
     before_commit: &mut dyn FnMut(&Applied) -> Result<(), EditError>,
 ) -> Result<Applied, EditError> {
+    let root = Dir::open_ambient_dir(project.root(), cap_std::ambient_authority())
+        .map_err(|e| io(".", e))?;
+
     // 1. Check: every path inside the project, every file as the caller expects it.
     let mut targets = Vec::new();
     for w in writes {
-        let mut abs = project
-            .resolve(&w.path)
-            .map_err(|_| EditError::OutsideProject {
-                path: w.path.clone(),
-            })?;
-        // A link inside the project (its real path confined like any other) is edited
-        // where it points, so it stays a link; deleting it removes the link itself.
-        if w.content.is_some()
-            && fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink())
-        {
-            let real = fs::canonicalize(&abs).map_err(|e| io(&w.path, e))?;
-            // Confined again as a path of its own: the link may have changed since.
-            let confined = real
-                .strip_prefix(project.root())
-                .ok()
-                .and_then(|rel| project.resolve(&rel.to_string_lossy()).ok());
-            if confined.as_ref() != Some(&real) {
-                return Err(EditError::OutsideProject {
-                    path: w.path.clone(),
-                });
-            }
-            abs = real;
-        }
-        let before = match fs::symlink_metadata(&abs) {
-            Ok(m) if m.is_dir() => {
-                return Err(EditError::IsFolder {
-                    path: w.path.clone(),
-                })
-            }
-            Ok(_) => Some(fs::read(&abs).map_err(|e| io(&w.path, e))?),
-            Err(_) => None,
-        };
-        let actual = before.as_deref().map(content_hash);
-        if actual != w.expected {
-            return Err(EditError::Conflict {
-                path: w.path.clone(),
-            });
-        }
-        #[cfg(unix)]
-        let mode = {
-            use std::os::unix::fs::PermissionsExt;
-            fs::metadata(&abs).ok().map(|m| m.permissions().mode())
-        };
-        targets.push(Target {
-            write: w.clone(),
-            abs,
-            before,
-            temp: None,
-            #[cfg(unix)]
-            mode,
-        });
+        targets.push(check(project, &root, w)?);
     }
 
-    // 2. Stage: write every new version beside its target, durably.
+    // 2. Stage: create missing folders, open each target's folder, write every new
+    //    version beside its target, durably.
     let mut created_dirs: Vec<PathBuf> = Vec::new();
-    for (i, t) in targets.iter_mut().enumerate() {
-        let Some(content) = t.write.content.clone() else {
-            continue;
-        };
-        let staged = stage(t, i, &content, &mut created_dirs);
-        if let Err(e) = staged {
-            cleanup(&targets, &created_dirs);
+    let opened = targets
+        .iter_mut()
+        .try_for_each(|t| open_folder(project, &root, t, &mut created_dirs));
+    if let Err(e) = opened {
+        cleanup(&root, &targets, &created_dirs);
+        return Err(e);
+    }
+    #[cfg(test)]
+    if let Some(hook) = AFTER_CHECK.with(|h| h.borrow_mut().take()) {
+        hook();
+    }
+    for t in targets.iter_mut() {
+        if let Err(e) = stage(t) {
+            cleanup(&root, &targets, &created_dirs);
             return Err(e);
         }
     }
@@ -160,23 +154,25 @@ pub fn apply_with(
                 path: t.write.path.clone(),
                 before: t.before.clone(),
                 after: t.write.content.clone(),
+                before_mode: t.before_mode,
+                before_link: t.before_link.clone(),
             })
             .collect(),
     };
     if let Err(e) = before_commit(&applied) {
-        cleanup(&targets, &created_dirs);
+        cleanup(&root, &targets, &created_dirs);
         return Err(e);
     }
 
     // 4. Commit: rename into place, delete what goes; undo it all on any failure.
     for i in 0..targets.len() {
-        if let Err(e) = commit(project, &targets[i], i) {
+        if let Err(e) = commit(&targets[i], i) {
             let unrestored: Vec<String> = targets[..i]
                 .iter()
                 .rev()
                 .filter_map(|done| restore(done).err())
                 .collect();
-            cleanup(&targets, &created_dirs);
+            cleanup(&root, &targets, &created_dirs);
             if !unrestored.is_empty() {
                 // Never say nothing changed when something could not be put back.
                 let detail = match e {
@@ -196,19 +192,160 @@ pub fn apply_with(
     Ok(applied)
 }
 
+/// Step 1 for one write: confined, and the file as the caller expects it.
+fn check(project: &ProjectDir, root: &Dir, w: &Write) -> Result<Target, EditError> {
+    let abs = project.resolve(&w.path).map_err(|_| outside(&w.path))?;
+    let mut rel = abs
+        .strip_prefix(project.root())
+        .map_err(|_| outside(&w.path))?
+        .to_path_buf();
+    let name = rel
+        .file_name()
+        .map(OsString::from)
+        .ok_or_else(|| EditError::IsFolder {
+            path: w.path.clone(),
+        })?;
+    let mut target = Target {
+        write: w.clone(),
+        rel: rel.clone(),
+        name,
+        before: None,
+        before_mode: None,
+        before_link: None,
+        dir: None,
+        temp: None,
+    };
+    let link = root
+        .symlink_metadata(&rel)
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if link && w.content.is_some() {
+        // A link inside the project (its real path confined like any other) is edited
+        // where it points, so it stays a link.
+        let real = std::fs::canonicalize(&abs).map_err(|e| io(&w.path, e))?;
+        let real_rel = real
+            .strip_prefix(project.root())
+            .map_err(|_| outside(&w.path))?;
+        // Confined again as a path of its own: not into git's folder by a link.
+        if project.resolve(&real_rel.to_string_lossy()).ok().as_ref() != Some(&real) {
+            return Err(outside(&w.path));
+        }
+        rel = real_rel.to_path_buf();
+        target.name = rel.file_name().map(OsString::from).unwrap_or_default();
+        target.rel = rel.clone();
+    } else if link {
+        // Deleting a link removes the link itself; undo puts the link back.
+        target.before_link = root
+            .read_link_contents(&rel)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned());
+    }
+    match root.symlink_metadata(&rel) {
+        Ok(m) if m.is_dir() => {
+            return Err(EditError::IsFolder {
+                path: w.path.clone(),
+            })
+        }
+        Ok(_) => {
+            target.before = Some(root.read(&rel).map_err(|e| io(&w.path, e))?);
+            #[cfg(unix)]
+            {
+                use cap_std::fs::MetadataExt as _;
+                target.before_mode = root.metadata(&rel).ok().map(|m| m.mode() & 0o7777);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&w.path, e)),
+    }
+    if target.before.as_deref().map(content_hash) != w.expected {
+        return Err(EditError::Conflict {
+            path: w.path.clone(),
+        });
+    }
+    Ok(target)
+}
+
+/// Step 2 for one target: its folder created where missing (remembered for a
+/// rollback), opened beneath the root, and proved to be the folder that was confined.
+fn open_folder(
+    project: &ProjectDir,
+    root: &Dir,
+    t: &mut Target,
+    created: &mut Vec<PathBuf>,
+) -> Result<(), EditError> {
+    let path = t.write.path.clone();
+    let parent = t.rel.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut missing = Vec::new();
+    let mut p = parent.as_path();
+    while !p.as_os_str().is_empty() {
+        match root.symlink_metadata(p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(p.to_path_buf()),
+            _ => break,
+        }
+        p = p.parent().unwrap_or(Path::new(""));
+    }
+    for dir in missing.into_iter().rev() {
+        root.create_dir(&dir).map_err(|e| io(&path, e))?;
+        created.push(dir);
+    }
+    let dir = if parent.as_os_str().is_empty() {
+        root.try_clone()
+    } else {
+        root.open_dir(&parent)
+    }
+    .map_err(|e| match e.kind() {
+        // cap-std refuses a folder that leads out of the root.
+        std::io::ErrorKind::PermissionDenied => outside(&path),
+        _ => io(&path, e),
+    })?;
+    same_folder(project, &dir, &parent, &path)?;
+    t.dir = Some(dir);
+    Ok(())
+}
+
+/// The handle is the folder `parent` names now, and that folder is confined (inside
+/// the root by its real path, not in git's folder). Checked after opening: what the
+/// handle holds cannot change afterwards, whatever happens to the names.
+fn same_folder(
+    project: &ProjectDir,
+    dir: &Dir,
+    parent: &Path,
+    path: &str,
+) -> Result<(), EditError> {
+    let real = std::fs::canonicalize(project.root().join(parent)).map_err(|e| io(path, e))?;
+    let real_rel = real
+        .strip_prefix(project.root())
+        .map_err(|_| outside(path))?;
+    if project.resolve(&real_rel.to_string_lossy()).ok().as_ref() != Some(&real) {
+        return Err(outside(path));
+    }
+    #[cfg(unix)]
+    {
+        use cap_std::fs::MetadataExt as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let held = dir.dir_metadata().map_err(|e| io(path, e))?;
+        let named = std::fs::metadata(&real).map_err(|e| io(path, e))?;
+        if (held.dev(), held.ino()) != (named.dev(), named.ino()) {
+            return Err(outside(path));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir; // cap-std's beneath-the-root opening is the guard there.
+    Ok(())
+}
+
 /// Syncs the folders of the targets, so renames and staged files survive a power loss.
 fn sync_folders(targets: &[Target]) {
     #[cfg(unix)]
     {
-        let mut done: Vec<&std::path::Path> = Vec::new();
+        let mut done: Vec<&Path> = Vec::new();
         for t in targets {
-            if let Some(parent) = t.abs.parent() {
-                if !done.contains(&parent) {
-                    done.push(parent);
-                    if let Ok(dir) = fs::File::open(parent) {
-                        let _ = dir.sync_all();
-                    }
-                }
+            let parent = t.rel.parent().unwrap_or(Path::new(""));
+            if done.contains(&parent) {
+                continue;
+            }
+            done.push(parent);
+            if let Some(dir) = t.dir.as_ref().and_then(|d| d.try_clone().ok()) {
+                let _ = dir.into_std_file().sync_all();
             }
         }
     }
@@ -216,84 +353,74 @@ fn sync_folders(targets: &[Target]) {
     let _ = targets; // Windows cannot open a folder as a file to sync it.
 }
 
-fn stage(
-    t: &mut Target,
-    i: usize,
-    content: &[u8],
-    created: &mut Vec<PathBuf>,
-) -> Result<(), EditError> {
+fn stage(t: &mut Target) -> Result<(), EditError> {
+    let Some(content) = t.write.content.as_deref() else {
+        return Ok(());
+    };
     let path = t.write.path.clone();
-    let parent = t
-        .abs
-        .parent()
-        .ok_or_else(|| io(&path, "no parent folder"))?;
-    // Create missing folders one by one, remembering them for a rollback.
-    let mut missing = Vec::new();
-    let mut p = parent;
-    while !p.exists() {
-        missing.push(p.to_path_buf());
-        match p.parent() {
-            Some(up) => p = up,
-            None => break,
-        }
-    }
-    for dir in missing.into_iter().rev() {
-        fs::create_dir(&dir).map_err(|e| io(&path, e))?;
-        created.push(dir);
-    }
-    let name = t
-        .abs
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Created exclusively (O_EXCL) under a random name: a link planted at a predictable
-    // staging name cannot redirect the write.
-    let prefix = format!(".{name}.flint-{i}-");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // tempfile creates 0600; a file keeps its mode, a new one gets 0666 less the umask,
-    // as any editor would create it.
+    let dir = t.dir.as_ref().ok_or_else(|| io(&path, "folder not open"))?;
+    let name = t.name.to_string_lossy();
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(t.mode.unwrap_or(0o666)));
-    }
-    let mut file = builder.tempfile_in(parent).map_err(|e| io(&path, e))?;
+    let link = t.write.link.clone().filter(|_| t.before.is_none());
+    #[cfg(not(unix))]
+    let link: Option<String> = None;
+    // Created exclusively (O_EXCL; a link there is not followed) under a random name: a
+    // link planted at a staging name cannot redirect the write.
+    let mut tries = 0;
+    let (temp, file) = loop {
+        let temp = OsString::from(format!(".{name}.flint-{:016x}.tmp", fastrand::u64(..)));
+        let made = match &link {
+            #[cfg(unix)]
+            Some(to) => dir.symlink_contents(to, &temp).map(|()| None),
+            _ => {
+                let mut options = OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use cap_std::fs::OpenOptionsExt as _;
+                    options.mode(0o666);
+                }
+                dir.open_with(&temp, &options).map(Some)
+            }
+        };
+        match made {
+            Ok(file) => break (temp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+            Err(e) => return Err(io(&path, e)),
+        }
+    };
     // Known before the first byte: a failed write (a full disk) is cleaned up too.
-    t.temp = Some(file.path().to_path_buf());
-    use std::io::Write as _;
+    t.temp = Some(temp);
+    let Some(file) = file else {
+        return Ok(()); // a link: nothing to write
+    };
+    let mut file = file.into_std();
     file.write_all(content)
-        .and_then(|()| file.as_file().sync_all())
+        .and_then(|()| file.sync_all())
         .map_err(|e| io(&path, e))?;
     #[cfg(unix)]
-    if let Some(mode) = t.mode {
+    if let Some(mode) = t.write.mode.or(t.before_mode) {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(file.path(), fs::Permissions::from_mode(mode))
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(|e| io(&path, e))?;
     }
-    // Kept past this scope; `cleanup` removes it if the apply does not complete.
-    file.keep().map_err(|e| io(&path, e.error))?;
     Ok(())
 }
 
-fn commit(project: &ProjectDir, t: &Target, _i: usize) -> Result<(), EditError> {
+fn commit(t: &Target, _i: usize) -> Result<(), EditError> {
     #[cfg(test)]
     if FAIL_COMMIT_AT.with(|f| f.get()) == Some(_i) {
         return Err(io(&t.write.path, "injected failure"));
     }
-    // Checked again just before: a folder swapped for a link since the check in step 1
-    // must not carry the rename out of the project.
-    let now = project.resolve(&t.write.path).ok();
-    let same =
-        now.is_some_and(|p| p == t.abs || fs::canonicalize(&p).ok().as_ref() == Some(&t.abs));
-    if !same {
-        return Err(EditError::OutsideProject {
-            path: t.write.path.clone(),
-        });
-    }
+    let dir = t
+        .dir
+        .as_ref()
+        .ok_or_else(|| io(&t.write.path, "folder not open"))?;
     match (&t.temp, &t.write.content) {
-        (Some(temp), Some(_)) => fs::rename(temp, &t.abs).map_err(|e| io(&t.write.path, e)),
-        (_, None) => match fs::remove_file(&t.abs) {
+        (Some(temp), Some(_)) => dir
+            .rename(temp, dir, &t.name)
+            .map_err(|e| io(&t.write.path, e)),
+        (_, None) => match dir.remove_file(&t.name) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(&t.write.path, e)),
@@ -302,44 +429,59 @@ fn commit(project: &ProjectDir, t: &Target, _i: usize) -> Result<(), EditError> 
     }
 }
 
-/// Puts a committed file back as it was, mode included; the file's path if it could
-/// not be.
+/// Puts a committed file back as it was, mode and link included; the file's path if
+/// it could not be.
 fn restore(t: &Target) -> Result<(), String> {
     #[cfg(test)]
     if FAIL_RESTORE.with(|f| f.get()) {
         return Err(format!("{} (injected failure)", t.write.path));
     }
-    let done = match &t.before {
-        Some(bytes) => fs::write(&t.abs, bytes).and_then(|()| {
-            #[cfg(unix)]
-            if let Some(mode) = t.mode {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(&t.abs, fs::Permissions::from_mode(mode))?;
-            }
-            Ok(())
-        }),
-        None => match fs::remove_file(&t.abs) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        },
+    let Some(dir) = t.dir.as_ref() else {
+        return Err(format!("{} (folder not open)", t.write.path));
+    };
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    let done = match (&t.before, &t.before_link) {
+        #[cfg(unix)]
+        (Some(_), Some(to)) => {
+            gone(dir.remove_file(&t.name)).and_then(|()| dir.symlink_contents(to, &t.name))
+        }
+        (Some(bytes), _) => {
+            let mut options = OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            dir.open_with(&t.name, &options).and_then(|file| {
+                let mut file = file.into_std();
+                file.write_all(bytes)?;
+                #[cfg(unix)]
+                if let Some(mode) = t.before_mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+                }
+                file.sync_all()
+            })
+        }
+        (None, _) => gone(dir.remove_file(&t.name)),
     };
     done.map_err(|e| format!("{} ({e})", t.write.path))
 }
 
-fn cleanup(targets: &[Target], created_dirs: &[PathBuf]) {
+fn cleanup(root: &Dir, targets: &[Target], created_dirs: &[PathBuf]) {
     for t in targets {
-        if let Some(temp) = &t.temp {
-            let _ = fs::remove_file(temp);
+        if let (Some(dir), Some(temp)) = (&t.dir, &t.temp) {
+            let _ = dir.remove_file(temp);
         }
     }
     for dir in created_dirs.iter().rev() {
-        let _ = fs::remove_dir(dir);
+        let _ = root.remove_dir(dir);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn setup() -> (tempfile::TempDir, ProjectDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -354,7 +496,99 @@ mod tests {
             path: path.into(),
             expected: expected.map(content_hash),
             content: content.map(<[u8]>::to_vec),
+            ..Default::default()
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_swapped_for_a_link_after_the_check_carries_nothing_out() {
+        let (dir, p) = setup();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("sub/x.txt"), "x\n").unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        for (swap_to, seen) in [
+            (outside.path().to_path_buf(), "outside"),
+            (dir.path().join(".git"), "git"),
+        ] {
+            let root = dir.path().to_path_buf();
+            let to = swap_to.clone();
+            AFTER_CHECK.with(|h| {
+                *h.borrow_mut() = Some(Box::new(move || {
+                    fs::rename(root.join("sub"), root.join("sub-held")).unwrap();
+                    std::os::unix::fs::symlink(&to, root.join("sub")).unwrap();
+                }))
+            });
+            let mut staged_there = None;
+            let done = apply_with(
+                &p,
+                &[
+                    w("sub/x.txt", Some(b"x\n"), Some(b"X\n")),
+                    w("sub/new.txt", None, Some(b"n\n")),
+                ],
+                // Everything staged: nothing may be there, not even for a moment.
+                &mut |_| {
+                    staged_there = Some(fs::read_dir(&swap_to).unwrap().count());
+                    Ok(())
+                },
+            );
+            assert_eq!(staged_there, Some(0), "{seen}: staged there");
+            // Written into the folder that was checked (held by its handle), or
+            // refused; never where the link leads.
+            let held = fs::read_to_string(dir.path().join("sub-held/x.txt")).unwrap();
+            assert!(done.is_ok() == (held == "X\n"), "{seen}: {done:?}");
+            assert!(
+                fs::read_dir(&swap_to).unwrap().next().is_none(),
+                "{seen}: wrote there"
+            );
+            fs::remove_file(dir.path().join("sub")).unwrap();
+            fs::remove_dir_all(dir.path().join("sub-held")).unwrap();
+            fs::create_dir(dir.path().join("sub")).unwrap();
+            fs::write(dir.path().join("sub/x.txt"), "x\n").unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn deleted_files_come_back_with_their_mode_and_as_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, p) = setup();
+        let path = dir.path().join("run.sh");
+        fs::write(&path, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o750)).unwrap();
+        std::os::unix::fs::symlink("a.txt", dir.path().join("cur")).unwrap();
+        let done = apply(
+            &p,
+            &[
+                w("run.sh", Some(b"#!/bin/sh\n"), None),
+                w("cur", Some(b"a\n"), None),
+            ],
+        )
+        .unwrap();
+        assert!(!path.exists() && fs::symlink_metadata(dir.path().join("cur")).is_err());
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
+        // Undo, as the engine does it from the checkpoint.
+        let back: Vec<Write> = done
+            .files
+            .iter()
+            .map(|f| Write {
+                path: f.path.clone(),
+                expected: None,
+                content: f.before.clone(),
+                mode: f.before_mode,
+                link: f.before_link.clone(),
+            })
+            .collect();
+        apply(&p, &back).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o750
+        );
+        assert_eq!(
+            fs::read_link(dir.path().join("cur")).unwrap(),
+            Path::new("a.txt")
+        );
     }
 
     #[test]

@@ -366,6 +366,7 @@ impl ChangeSet {
                 path: f.path.clone(),
                 expected: f.before.as_deref().map(crate::content_hash),
                 content: f.after.clone(),
+                ..Default::default()
             })
             .collect()
     }

@@ -306,6 +306,8 @@ mod laws {
                 path: f.path.clone(),
                 expected: f.after.as_deref().map(flint_edit::content_hash),
                 content: f.before.clone(),
+                mode: f.before_mode,
+                link: f.before_link.clone(),
             }).collect();
             apply(&p, &undo).unwrap();
             prop_assert_eq!(fs::read_to_string(dir.path().join("f.txt")).unwrap(), original);

@@ -35,10 +35,21 @@ pub fn unsafe_char(c: char) -> bool {
 /// the caller can tell a file that was cut.
 pub fn read_regular(path: &Path, limit: usize, follow_links: bool) -> Option<Vec<u8>> {
     use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // Opening is the check: a link swapped in after a look would be followed, and
+        // a fifo would hold the open forever.
+        let nofollow = if follow_links { 0 } else { libc::O_NOFOLLOW };
+        options.custom_flags(nofollow | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
     if !follow_links && !std::fs::symlink_metadata(path).ok()?.file_type().is_file() {
         return None;
     }
-    let file = std::fs::File::open(path).ok()?;
+    let file = options.open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
@@ -140,6 +151,26 @@ mod tests {
         for name in [".github", ".gitignore", "git", ".gitx", "a.git"] {
             assert!(!is_git_name(name), "{name:?}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_read_and_never_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("AGENTS.md");
+        std::fs::write(&file, "x".repeat(100)).unwrap();
+        assert_eq!(read_regular(&file, 10, false).map(|b| b.len()), Some(11));
+        let link = dir.path().join("link.md");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(read_regular(&link, 1000, false), None);
+        assert_eq!(read_regular(&link, 1000, true).map(|b| b.len()), Some(100));
+        // A fifo nobody writes to: opening it blocking would hang here.
+        let fifo = dir.path().join("fifo.md");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert_eq!(read_regular(&fifo, 1000, true), None);
+        }
+        assert_eq!(read_regular(Path::new("/dev/zero"), 1000, true), None);
     }
 
     #[test]

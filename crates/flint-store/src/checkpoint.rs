@@ -10,11 +10,36 @@ use ts_rs::TS;
 use crate::{now_ms, Result, Store, StoreError};
 
 /// One file in a checkpoint. `None` is "did not exist".
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckpointFile {
     pub path: String,
     pub before: Option<Vec<u8>>,
     pub after: Option<Vec<u8>>,
+    /// The permission bits it had before (unix), when it existed.
+    pub before_mode: Option<u32>,
+    /// Where it led, when it was a link the checkpoint deleted.
+    pub before_link: Option<String>,
+}
+
+/// Which way a checkpoint's files were being written when a process stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Being applied the first time (`begin_checkpoint`).
+    Apply,
+    /// Being undone (`begin_step`).
+    Undo,
+    /// Being redone (`begin_step`).
+    Redo,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Apply => "apply",
+            Self::Undo => "undo",
+            Self::Redo => "redo",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -99,7 +124,8 @@ impl Store {
             let mut blob =
                 tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?;
             let mut file = tx.prepare_cached(
-                "INSERT INTO checkpoint_files (checkpoint_id, path, before_hash, after_hash) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO checkpoint_files (checkpoint_id, path, before_hash, after_hash, before_mode, before_link)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for f in files {
                 let mut hash = |b: &Option<Vec<u8>>| -> Result<Option<String>> {
@@ -113,7 +139,14 @@ impl Store {
                     }
                 };
                 let (before, after) = (hash(&f.before)?, hash(&f.after)?);
-                file.execute(params![id, f.path, before, after])?;
+                file.execute(params![
+                    id,
+                    f.path,
+                    before,
+                    after,
+                    f.before_mode,
+                    f.before_link
+                ])?;
             }
         }
         tx.commit()?;
@@ -145,17 +178,68 @@ impl Store {
         Ok(())
     }
 
-    /// The project's begun checkpoints not yet committed or dropped, begun more than
-    /// `settled_ms` ago: left by a process that stopped while writing, for the engine to
-    /// reconcile with the files. A younger one may belong to an apply still running in
-    /// another process (the app and the CLI share the store): it is left to finish.
-    pub fn pending_checkpoints(&self, project_id: i64, settled_ms: i64) -> Result<Vec<i64>> {
+    /// An undo or redo of checkpoint `id` is about to write its files: recorded first,
+    /// so a process stopped between renames leaves a trace `reconcile` can settle.
+    pub fn begin_step(&self, id: i64, direction: Direction) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO write_ahead (checkpoint_id, created_at, direction) VALUES (?1, ?2, ?3)
+             ON CONFLICT(checkpoint_id) DO UPDATE SET created_at = excluded.created_at, direction = excluded.direction",
+            params![id, now_ms(), direction.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// The undo or redo begun with `begin_step` wrote every file: the checkpoint is now
+    /// undone (or applied again), in one transaction with forgetting the trace.
+    pub fn finish_step(&self, id: i64, direction: Direction) -> Result<()> {
+        let state = match direction {
+            Direction::Undo => CheckpointState::Undone,
+            Direction::Apply | Direction::Redo => CheckpointState::Applied,
+        };
+        let tx = self.write_tx()?;
+        tx.execute(
+            "UPDATE checkpoints SET state = ?2 WHERE id = ?1",
+            params![id, state_str(state)],
+        )?;
+        tx.execute("DELETE FROM write_ahead WHERE checkpoint_id = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The undo or redo begun with `begin_step` wrote nothing (or put everything
+    /// back): the checkpoint stays as it was.
+    pub fn abandon_step(&self, id: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM write_ahead WHERE checkpoint_id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The project's checkpoints whose files were being written (applied, undone or
+    /// redone) and not yet settled, begun more than `settled_ms` ago: left by a process
+    /// that stopped while writing, for the engine to reconcile with the files. A younger
+    /// one may belong to an apply still running in another process (the app and the CLI
+    /// share the store): it is left to finish.
+    pub fn pending_checkpoints(
+        &self,
+        project_id: i64,
+        settled_ms: i64,
+    ) -> Result<Vec<(i64, Direction)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT w.checkpoint_id FROM write_ahead w JOIN checkpoints c ON c.id = w.checkpoint_id
+            "SELECT w.checkpoint_id, w.direction FROM write_ahead w JOIN checkpoints c ON c.id = w.checkpoint_id
              WHERE c.project_id = ?1 AND w.created_at <= ?2 ORDER BY w.checkpoint_id",
         )?;
-        let ids = stmt.query_map(params![project_id, now_ms() - settled_ms], |r| r.get(0))?;
-        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+        let rows = stmt.query_map(params![project_id, now_ms() - settled_ms], |r| {
+            let direction: String = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                match direction.as_str() {
+                    "undo" => Direction::Undo,
+                    "redo" => Direction::Redo,
+                    _ => Direction::Apply,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     pub fn checkpoint(&self, id: i64) -> Result<Checkpoint> {
@@ -192,7 +276,7 @@ impl Store {
     /// Every file of a checkpoint with its bytes before and after.
     pub fn checkpoint_files(&self, id: i64) -> Result<Vec<CheckpointFile>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.path, b.data, a.data FROM checkpoint_files f
+            "SELECT f.path, b.data, a.data, f.before_mode, f.before_link FROM checkpoint_files f
              LEFT JOIN blobs b ON b.hash = f.before_hash
              LEFT JOIN blobs a ON a.hash = f.after_hash
              WHERE f.checkpoint_id = ?1 ORDER BY f.path",
@@ -202,6 +286,8 @@ impl Store {
                 path: r.get(0)?,
                 before: r.get(1)?,
                 after: r.get(2)?,
+                before_mode: r.get(3)?,
+                before_link: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -9,7 +9,7 @@ mod checkpoint;
 pub mod history;
 mod schema;
 
-pub use checkpoint::{blob_hash, Checkpoint, CheckpointFile, CheckpointState};
+pub use checkpoint::{blob_hash, Checkpoint, CheckpointFile, CheckpointState, Direction};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -109,6 +109,14 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         created_at INTEGER NOT NULL
     );",
     ),
+    // 7: a deleted file comes back with its mode and as the link it was; undo and redo
+    // are written ahead too (a pending row says which way the files were going).
+    M::up(
+        "ALTER TABLE checkpoint_files ADD COLUMN before_mode INTEGER;
+    ALTER TABLE checkpoint_files ADD COLUMN before_link TEXT;
+    ALTER TABLE write_ahead ADD COLUMN direction TEXT NOT NULL DEFAULT 'apply'
+        CHECK (direction IN ('apply', 'undo', 'redo'));",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

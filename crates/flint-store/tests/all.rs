@@ -134,6 +134,7 @@ fn checkpoints_undo_newest_first_and_redo_in_order() {
         path: "a.txt".into(),
         before: before.map(|s| s.as_bytes().to_vec()),
         after: after.map(|s| s.as_bytes().to_vec()),
+        ..Default::default()
     };
     let c1 = store
         .add_checkpoint(p.id, None, "create", &[file(None, Some("one\n"))])
@@ -157,6 +158,22 @@ fn checkpoints_undo_newest_first_and_redo_in_order() {
     let files = store.checkpoint_files(c2.id).unwrap();
     assert_eq!(files, vec![file(Some("one\n"), Some("two\n"))]);
     assert_eq!(store.checkpoint_files(c1.id).unwrap()[0].before, None);
+
+    // A deleted file's mode and link come back with it.
+    let gone = CheckpointFile {
+        path: "run".into(),
+        before: Some(b"#!/bin/sh\n".to_vec()),
+        after: None,
+        before_mode: Some(0o750),
+        before_link: Some("bin/run.sh".into()),
+    };
+    let c3 = store
+        .add_checkpoint(p.id, None, "delete", std::slice::from_ref(&gone))
+        .unwrap();
+    assert_eq!(store.checkpoint_files(c3.id).unwrap(), vec![gone]);
+    store
+        .set_checkpoint_state(c3.id, CheckpointState::Undone)
+        .unwrap();
 
     // A new checkpoint discards the redo history.
     store

@@ -7,4 +7,9 @@ import type { Session } from "./Session";
 /**
  * An opened project with its latest session (if it has one) and that session's items.
  */
-export type Workspace = { info: ProjectInfo, project: Project, session: Session | null, items: Array<Item>, };
+export type Workspace = { info: ProjectInfo, project: Project, session: Session | null, items: Array<Item>, 
+/**
+ * Changes a stopped process left half-written that opening finished, as sentences
+ * ("finished applying a.txt"): the user is told, and one undo takes each back.
+ */
+settled: Array<string>, };

@@ -1,5 +1,6 @@
 use super::*;
 use flint_core::review::{FileDecision, ReviewStatus};
+use flint_core::store::{CheckpointState, Direction};
 
 fn write(root: &std::path::Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -287,6 +288,7 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
         path: p.into(),
         before: Some(b.as_bytes().to_vec()),
         after: Some(a.as_bytes().to_vec()),
+        ..Default::default()
     };
     let id = store
         .begin_checkpoint(
@@ -329,7 +331,11 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
         .unwrap();
     drop(store);
 
-    f.engine.open_project(f.project.path()).await.unwrap();
+    let opened = f.engine.open_project(f.project.path()).await.unwrap();
+    assert_eq!(
+        opened.settled,
+        vec!["finished applying crashed".to_string()]
+    );
     assert_eq!(
         std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
         "b2\n"
@@ -349,4 +355,35 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
         std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
         "b1\n"
     );
+
+    // An undo (and a redo) is written ahead too: one stopped halfway is finished on
+    // the next open, and the checkpoint is where that left it.
+    for (direction, was, now, state) in [
+        (Direction::Redo, "1", "2", CheckpointState::Applied),
+        (Direction::Undo, "2", "1", CheckpointState::Undone),
+    ] {
+        store.begin_step(id, direction).unwrap();
+        write(f.project.path(), "a.txt", &format!("a{now}\n"));
+        assert_eq!(
+            std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
+            format!("b{was}\n")
+        );
+        rusqlite::Connection::open(&f.db)
+            .unwrap()
+            .execute(
+                "UPDATE write_ahead SET created_at = created_at - 120000",
+                [],
+            )
+            .unwrap();
+        let opened = f.engine.open_project(f.project.path()).await.unwrap();
+        assert_eq!(opened.settled.len(), 1, "{direction:?}");
+        assert_eq!(
+            std::fs::read_to_string(f.project.path().join("b.txt")).unwrap(),
+            format!("b{now}\n")
+        );
+        assert_eq!(store.checkpoint(id).unwrap().state, state);
+    }
+    // Settled: the next open has nothing to say.
+    let opened = f.engine.open_project(f.project.path()).await.unwrap();
+    assert!(opened.settled.is_empty());
 }
