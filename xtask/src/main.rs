@@ -88,8 +88,14 @@ fn main() -> ExitCode {
 }
 
 pub(crate) fn root() -> PathBuf {
-    // xtask/ sits in the repository root.
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // xtask/ sits in the repository root. `cargo run` says where it is now; the path
+    // compiled in is only a fallback (a binary built from another clone that shared
+    // this target folder would point into that clone, maybe gone).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
