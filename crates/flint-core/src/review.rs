@@ -475,9 +475,12 @@ fn apply_recorded(
         }
         Err(e) => {
             match (pending, &e) {
-                // Partly written and not all put back: the checkpoint is the way back;
-                // it stays pending, and the next open settles it with the files.
-                (Some(_), EditError::PartlyWritten { .. }) => {}
+                // Partly written and not all put back: the user was told it failed, so
+                // the checkpoint is the way back to how the files were; the next open
+                // finishes putting them back.
+                (Some(id), EditError::PartlyWritten { .. }) => {
+                    let _ = s.begin_step(id, Direction::Rollback);
+                }
                 // Rolled back: the files are as they were.
                 (Some(id), _) => {
                     let _ = s.drop_checkpoint(id);
@@ -508,7 +511,7 @@ fn checkpoint_files(applied: &flint_edit::Applied) -> Vec<CheckpointFile> {
 fn toward(f: &CheckpointFile, direction: Direction) -> Write {
     let hash = |b: &Option<Vec<u8>>| b.as_deref().map(flint_edit::content_hash);
     match direction {
-        Direction::Undo => Write {
+        Direction::Undo | Direction::Rollback => Write {
             path: f.path.clone(),
             expected: hash(&f.after),
             content: f.before.clone(),
@@ -524,70 +527,130 @@ fn toward(f: &CheckpointFile, direction: Direction) -> Write {
     }
 }
 
+/// Where a file of a pending checkpoint is now: at the start of the write that was
+/// under way, at its end, or neither (changed by someone else, or unreadable).
+#[derive(PartialEq)]
+enum Seen {
+    Source,
+    Target,
+    Neither,
+}
+
+/// Looks at one file without trusting it: a link is compared by where it leads when a
+/// link is what the write makes, its bytes are read only if it is a regular file
+/// (a fifo planted at the path never blocks the open), and anything unreadable is
+/// neither end.
+fn seen(dir: &ProjectDir, w: &Write) -> Seen {
+    let hash = |b: &[u8]| flint_edit::content_hash(b);
+    let target_hash = w.content.as_deref().map(hash);
+    let Ok(abs) = dir.resolve(&w.path) else {
+        return Seen::Neither;
+    };
+    let meta = match std::fs::symlink_metadata(&abs) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match (target_hash.is_none(), w.expected.is_none()) {
+                (true, _) => Seen::Target,
+                (false, true) => Seen::Source,
+                (false, false) => Seen::Neither,
+            };
+        }
+        Err(_) => return Seen::Neither,
+        Ok(m) => m,
+    };
+    if let (Some(to), true) = (&w.link, meta.file_type().is_symlink()) {
+        if std::fs::read_link(&abs).is_ok_and(|now| now.to_string_lossy() == to.as_str()) {
+            return Seen::Target;
+        }
+    }
+    const LIMIT: usize = 1 << 30;
+    let now = flint_project::read_regular(&abs, LIMIT, true)
+        .filter(|b| b.len() <= LIMIT)
+        .map(|b| hash(&b));
+    match now {
+        Some(h) if w.link.is_none() && Some(&h) == target_hash.as_ref() => Seen::Target,
+        Some(h) if Some(&h) == w.expected.as_ref() => Seen::Source,
+        _ => Seen::Neither,
+    }
+}
+
 /// Settles the checkpoints a process left pending when it stopped while writing them -
-/// applying, undoing or redoing. With every file where that was going, it is done;
-/// with none, it never happened; with some, it is finished (the user asked for it, and
-/// every byte is in the store), so one undo or redo still moves all of it. A file
-/// changed since by someone else is left alone; undo will name it. Returns the
-/// summaries of the ones finished, for the user to be told.
+/// applying, undoing, redoing, or putting back a failed apply. With every file where
+/// that was going, it is done; with every file where it started, it never happened;
+/// otherwise the files still at the start are taken to the end (the user asked for it,
+/// and every byte is in the store), so one undo or redo still moves all of it. A file
+/// changed since by someone else is left alone (undo will name it), and a first apply
+/// is then kept, never forgotten: its checkpoint holds the only way back. If finishing
+/// fails, the checkpoint stays pending and the next open tries again. Returns what the
+/// user should be told.
 pub(crate) fn reconcile(
     s: &Store,
     project_id: i64,
     dir: &ProjectDir,
 ) -> Result<Vec<String>, flint_store::StoreError> {
-    let mut finished = Vec::new();
+    let mut told = Vec::new();
     // An apply takes milliseconds; one begun a minute ago is not running any more.
     for (id, direction) in s.pending_checkpoints(project_id, 60_000)? {
         let files = s.checkpoint_files(id)?;
         let writes: Vec<Write> = files.iter().map(|f| toward(f, direction)).collect();
-        let target = |w: &Write| w.content.as_deref().map(flint_edit::content_hash);
-        let now: Vec<Option<String>> = writes
-            .iter()
-            .map(|w| {
-                let abs = dir.resolve(&w.path).ok()?;
-                std::fs::read(abs)
-                    .ok()
-                    .map(|b| flint_edit::content_hash(&b))
-            })
-            .collect();
-        let arrived = writes
-            .iter()
-            .zip(&now)
-            .filter(|(w, n)| target(w) == **n)
-            .count();
-        if arrived == 0 {
-            // Nothing of it was written (files as they were, or changed since by
-            // someone else): it never happened.
+        let now: Vec<Seen> = writes.iter().map(|w| seen(dir, w)).collect();
+        let what = || {
+            let summary = s.checkpoint(id).map(|c| c.summary).unwrap_or_default();
             match direction {
-                Direction::Apply => s.drop_checkpoint(id)?,
-                Direction::Undo | Direction::Redo => s.abandon_step(id)?,
+                Direction::Apply => format!("applying {summary}"),
+                Direction::Undo => format!("undoing {summary}"),
+                Direction::Redo => format!("redoing {summary}"),
+                Direction::Rollback => format!("putting back {summary} after a failed apply"),
             }
-            continue;
+        };
+        let arrived = now.contains(&Seen::Target);
+        let all_source = now.iter().all(|n| *n == Seen::Source);
+        match direction {
+            // Nothing of it was written: it never happened.
+            Direction::Apply if all_source => {
+                s.drop_checkpoint(id)?;
+                continue;
+            }
+            Direction::Undo | Direction::Redo if all_source => {
+                s.abandon_step(id)?;
+                continue;
+            }
+            // Nothing of it shows, but files changed since: whether Flint wrote them
+            // first cannot be told, so nothing is written and the way back is kept.
+            Direction::Apply if !arrived => {
+                s.commit_checkpoint(id)?;
+                continue;
+            }
+            Direction::Undo | Direction::Redo if !arrived => {
+                s.abandon_step(id)?;
+                continue;
+            }
+            // A rollback goes on from wherever it stopped.
+            _ => {}
         }
-        if arrived < writes.len() {
-            let rest: Vec<Write> = writes
-                .into_iter()
-                .zip(&now)
-                .filter(|(w, n)| w.expected == **n && target(w) != **n)
-                .map(|(w, _)| w)
-                .collect();
-            // Best effort: a file that cannot be finished is named by undo later.
-            let _ = flint_edit::apply(dir, &rest);
-            let cp = s.checkpoint(id)?;
-            finished.push(match direction {
-                Direction::Apply => format!("finished applying {}", cp.summary),
-                Direction::Undo => format!("finished undoing {}", cp.summary),
-                Direction::Redo => format!("finished redoing {}", cp.summary),
-            });
+        let rest: Vec<Write> = writes
+            .into_iter()
+            .zip(&now)
+            .filter(|(_, n)| **n == Seen::Source)
+            .map(|(w, _)| w)
+            .collect();
+        if !rest.is_empty() {
+            if let Err(e) = flint_edit::apply(dir, &rest) {
+                told.push(format!(
+                    "could not finish {} ({e}); Flint will try again",
+                    what()
+                ));
+                continue;
+            }
+            told.push(format!("finished {}", what()));
         }
         match direction {
             Direction::Apply => {
                 s.commit_checkpoint(id)?;
             }
-            Direction::Undo | Direction::Redo => s.finish_step(id, direction)?,
+            other => s.finish_step(id, other)?,
         }
     }
-    Ok(finished)
+    Ok(told)
 }
 
 fn summary(files: &[CheckpointFile]) -> String {

@@ -1,25 +1,28 @@
 //! Writing a change set all-or-nothing, through directory handles. Every path is
 //! confined first (`ProjectDir::resolve`: inside the root, never git's folder); then
-//! the folder each file lives in is opened beneath the root's handle (cap-std: `..`
-//! and links out of the root refused by the kernel, with `openat2(RESOLVE_BENEATH)`
-//! where Linux has it) and checked to be the very folder that was confined (same
-//! device and inode), and every later step - staging, renaming, deleting, putting
-//! back - is relative to that handle. A folder swapped for a link after the check
-//! cannot carry a write anywhere else: the handle still holds the folder it opened.
+//! the folder each file lives in is opened from the root's handle one component at a
+//! time along its real path, never following a link (cap-std), each folder on the way
+//! checked not to be a git dir by device and inode (a git dir renamed to `sub` is still
+//! one), missing folders created in their parent's handle. Every later step - staging,
+//! renaming, deleting, putting back - is relative to that handle: a folder swapped for
+//! a link after the check cannot carry a write anywhere else, and a name is never
+//! written through (a new file is always created exclusively, then renamed over it).
 //!
 //! Every new file is written to a staging file beside its target first (created
 //! exclusively, under a random name, and synced with its folder); only when all are
 //! staged does the caller get to record the way back (`apply_with`: the write-ahead
 //! checkpoint), and only then are they renamed into place (a rename within a folder is
 //! atomic). If anything fails, whatever was already renamed or deleted is put back
-//! from the bytes held in memory - mode and link included - so the project is left as
-//! it was. Before anything is written, each file's current bytes are checked against
-//! the hash the caller expects: a file the user changed meanwhile is never overwritten.
+//! from the bytes held in memory - mode and link included, the same way: staged, then
+//! renamed - so the project is left as it was. Before anything is written, each file's
+//! current bytes are checked against the hash the caller expects: a file the user
+//! changed meanwhile is never overwritten.
 
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use cap_fs_ext::DirExt as _;
 use cap_std::fs::{Dir, OpenOptions};
 use flint_project::ProjectDir;
 use sha2::{Digest, Sha256};
@@ -75,6 +78,8 @@ struct Target {
     before_link: Option<String>,
     /// The folder it lives in, opened beneath the root and checked.
     dir: Option<Dir>,
+    /// The existing file's device and inode (unix), to tell two names of one file.
+    id: Option<(u64, u64)>,
     /// The staging file's name in `dir`.
     temp: Option<OsString>,
 }
@@ -99,6 +104,8 @@ thread_local! {
     /// Tests run this once every folder is opened and checked, before anything is
     /// staged: where an attacker would swap a folder for a link.
     pub(crate) static AFTER_CHECK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
+    /// Tests run this when a commit failed, before anything is put back.
+    pub(crate) static BEFORE_ROLLBACK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Applies `writes` to the project all-or-nothing.
@@ -119,19 +126,31 @@ pub fn apply_with(
         .map_err(|e| io(".", e))?;
 
     // 1. Check: every path inside the project, every file as the caller expects it.
-    let mut targets = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     for w in writes {
-        targets.push(check(project, &root, w)?);
+        let t = check(project, &root, w)?;
+        // Two writes to one file (a link and its target, two spellings of one name on
+        // a case-insensitive disk) would each pass the check and the last would win.
+        if let Some(first) = targets
+            .iter()
+            .find(|o| o.rel == t.rel || (o.id.is_some() && o.id == t.id))
+        {
+            return Err(EditError::Io {
+                path: w.path.clone(),
+                detail: format!("it is the same file as {}, changed twice", first.write.path),
+            });
+        }
+        targets.push(t);
     }
 
     // 2. Stage: create missing folders, open each target's folder, write every new
     //    version beside its target, durably.
-    let mut created_dirs: Vec<PathBuf> = Vec::new();
+    let mut created_dirs: Vec<(Dir, OsString)> = Vec::new();
     let opened = targets
         .iter_mut()
         .try_for_each(|t| open_folder(project, &root, t, &mut created_dirs));
     if let Err(e) = opened {
-        cleanup(&root, &targets, &created_dirs);
+        cleanup(&targets, &created_dirs);
         return Err(e);
     }
     #[cfg(test)]
@@ -140,7 +159,7 @@ pub fn apply_with(
     }
     for t in targets.iter_mut() {
         if let Err(e) = stage(t) {
-            cleanup(&root, &targets, &created_dirs);
+            cleanup(&targets, &created_dirs);
             return Err(e);
         }
     }
@@ -160,19 +179,23 @@ pub fn apply_with(
             .collect(),
     };
     if let Err(e) = before_commit(&applied) {
-        cleanup(&root, &targets, &created_dirs);
+        cleanup(&targets, &created_dirs);
         return Err(e);
     }
 
     // 4. Commit: rename into place, delete what goes; undo it all on any failure.
     for i in 0..targets.len() {
         if let Err(e) = commit(&targets[i], i) {
+            #[cfg(test)]
+            if let Some(hook) = BEFORE_ROLLBACK.with(|h| h.borrow_mut().take()) {
+                hook();
+            }
             let unrestored: Vec<String> = targets[..i]
                 .iter()
                 .rev()
                 .filter_map(|done| restore(done).err())
                 .collect();
-            cleanup(&root, &targets, &created_dirs);
+            cleanup(&targets, &created_dirs);
             if !unrestored.is_empty() {
                 // Never say nothing changed when something could not be put back.
                 let detail = match e {
@@ -213,6 +236,7 @@ fn check(project: &ProjectDir, root: &Dir, w: &Write) -> Result<Target, EditErro
         before_mode: None,
         before_link: None,
         dir: None,
+        id: None,
         temp: None,
     };
     let link = root
@@ -234,10 +258,8 @@ fn check(project: &ProjectDir, root: &Dir, w: &Write) -> Result<Target, EditErro
         target.rel = rel.clone();
     } else if link {
         // Deleting a link removes the link itself; undo puts the link back.
-        target.before_link = root
-            .read_link_contents(&rel)
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned());
+        let to = root.read_link_contents(&rel).map_err(|e| io(&w.path, e))?;
+        target.before_link = Some(to.to_string_lossy().into_owned());
     }
     match root.symlink_metadata(&rel) {
         Ok(m) if m.is_dir() => {
@@ -250,7 +272,9 @@ fn check(project: &ProjectDir, root: &Dir, w: &Write) -> Result<Target, EditErro
             #[cfg(unix)]
             {
                 use cap_std::fs::MetadataExt as _;
-                target.before_mode = root.metadata(&rel).ok().map(|m| m.mode() & 0o7777);
+                let m = root.metadata(&rel).map_err(|e| io(&w.path, e))?;
+                target.before_mode = Some(m.mode() & 0o7777);
+                target.id = Some((m.dev(), m.ino()));
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -264,72 +288,70 @@ fn check(project: &ProjectDir, root: &Dir, w: &Write) -> Result<Target, EditErro
     Ok(target)
 }
 
-/// Step 2 for one target: its folder created where missing (remembered for a
-/// rollback), opened beneath the root, and proved to be the folder that was confined.
+/// Step 2 for one target: its folder opened from the root along its real path, one
+/// component at a time, never through a link, none of them a git dir; folders that do
+/// not exist yet created in their parent's handle (remembered for a rollback).
 fn open_folder(
     project: &ProjectDir,
     root: &Dir,
     t: &mut Target,
-    created: &mut Vec<PathBuf>,
+    created: &mut Vec<(Dir, OsString)>,
 ) -> Result<(), EditError> {
     let path = t.write.path.clone();
-    let parent = t.rel.parent().unwrap_or(Path::new("")).to_path_buf();
-    let mut missing = Vec::new();
-    let mut p = parent.as_path();
-    while !p.as_os_str().is_empty() {
-        match root.symlink_metadata(p) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(p.to_path_buf()),
+    let changed = |e: std::io::Error| EditError::Io {
+        path: path.clone(),
+        detail: format!("a folder on its way changed meanwhile ({e})"),
+    };
+    // The nearest folder on the way that exists, by its real path; the rest is made.
+    let mut existing = t.rel.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut missing: Vec<OsString> = Vec::new();
+    while !existing.as_os_str().is_empty() {
+        match root.symlink_metadata(&existing) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.extend(existing.file_name().map(OsString::from));
+                existing.pop();
+            }
             _ => break,
         }
-        p = p.parent().unwrap_or(Path::new(""));
     }
-    for dir in missing.into_iter().rev() {
-        root.create_dir(&dir).map_err(|e| io(&path, e))?;
-        created.push(dir);
+    let real = std::fs::canonicalize(project.root().join(&existing)).map_err(|e| io(&path, e))?;
+    let real_rel = real
+        .strip_prefix(project.root())
+        .map_err(|_| outside(&path))?;
+    let mut dir = root.try_clone().map_err(|e| io(&path, e))?;
+    not_git(project, &dir, &path)?;
+    for part in real_rel.components() {
+        let std::path::Component::Normal(name) = part else {
+            return Err(outside(&path));
+        };
+        dir = dir.open_dir_nofollow(name).map_err(changed)?;
+        not_git(project, &dir, &path)?;
     }
-    let dir = if parent.as_os_str().is_empty() {
-        root.try_clone()
-    } else {
-        root.open_dir(&parent)
+    for name in missing.into_iter().rev() {
+        match dir.create_dir(&name) {
+            Ok(()) => created.push((dir.try_clone().map_err(|e| io(&path, e))?, name.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(&path, e)),
+        }
+        dir = dir.open_dir_nofollow(&name).map_err(changed)?;
+        not_git(project, &dir, &path)?;
     }
-    .map_err(|e| match e.kind() {
-        // cap-std refuses a folder that leads out of the root.
-        std::io::ErrorKind::PermissionDenied => outside(&path),
-        _ => io(&path, e),
-    })?;
-    same_folder(project, &dir, &parent, &path)?;
     t.dir = Some(dir);
     Ok(())
 }
 
-/// The handle is the folder `parent` names now, and that folder is confined (inside
-/// the root by its real path, not in git's folder). Checked after opening: what the
-/// handle holds cannot change afterwards, whatever happens to the names.
-fn same_folder(
-    project: &ProjectDir,
-    dir: &Dir,
-    parent: &Path,
-    path: &str,
-) -> Result<(), EditError> {
-    let real = std::fs::canonicalize(project.root().join(parent)).map_err(|e| io(path, e))?;
-    let real_rel = real
-        .strip_prefix(project.root())
-        .map_err(|_| outside(path))?;
-    if project.resolve(&real_rel.to_string_lossy()).ok().as_ref() != Some(&real) {
-        return Err(outside(path));
-    }
+/// Refuses a folder handle that is one of the repository's git dirs, whatever its name.
+fn not_git(project: &ProjectDir, dir: &Dir, path: &str) -> Result<(), EditError> {
     #[cfg(unix)]
     {
         use cap_std::fs::MetadataExt as _;
-        use std::os::unix::fs::MetadataExt as _;
-        let held = dir.dir_metadata().map_err(|e| io(path, e))?;
-        let named = std::fs::metadata(&real).map_err(|e| io(path, e))?;
-        if (held.dev(), held.ino()) != (named.dev(), named.ino()) {
+        let m = dir.dir_metadata().map_err(|e| io(path, e))?;
+        if project.is_git_dir(m.dev(), m.ino()) {
             return Err(outside(path));
         }
     }
     #[cfg(not(unix))]
-    let _ = dir; // cap-std's beneath-the-root opening is the guard there.
+    let _ = (project, dir, path); // the names were checked; no inode to compare
     Ok(())
 }
 
@@ -359,19 +381,36 @@ fn stage(t: &mut Target) -> Result<(), EditError> {
     };
     let path = t.write.path.clone();
     let dir = t.dir.as_ref().ok_or_else(|| io(&path, "folder not open"))?;
-    let name = t.name.to_string_lossy();
-    #[cfg(unix)]
-    let link = t.write.link.clone().filter(|_| t.before.is_none());
+    let link = t.write.link.as_deref().filter(|_| t.before.is_none());
+    let mode = t.write.mode.or(t.before_mode);
+    // Known before the first byte: a failed write (a full disk) is cleaned up too.
+    let temp = &mut t.temp;
+    write_new(dir, &t.name, content, mode, link, temp).map_err(|e| io(&path, e))
+}
+
+/// Writes a new file (or, unix, a link) beside `name` in `dir`, for a rename over it:
+/// created exclusively (O_EXCL; a link there is not followed) under a random name, so
+/// a link planted at a staging name cannot redirect the write; synced; with `mode`
+/// exactly (else 0666 less the umask, as any editor would create it). Its name goes to
+/// `temp` as soon as it exists.
+fn write_new(
+    dir: &Dir,
+    name: &OsString,
+    content: &[u8],
+    mode: Option<u32>,
+    link: Option<&str>,
+    temp: &mut Option<OsString>,
+) -> std::io::Result<()> {
     #[cfg(not(unix))]
-    let link: Option<String> = None;
-    // Created exclusively (O_EXCL; a link there is not followed) under a random name: a
-    // link planted at a staging name cannot redirect the write.
+    let _ = (&link, &mode);
+    let shown = name.to_string_lossy();
     let mut tries = 0;
-    let (temp, file) = loop {
-        let temp = OsString::from(format!(".{name}.flint-{:016x}.tmp", fastrand::u64(..)));
-        let made = match &link {
+    let file = loop {
+        let candidate = OsString::from(format!(".{shown}.flint-{:016x}.tmp", fastrand::u64(..)));
+        let made = match link {
+            // Relative targets only: a link that leads out of the project is never made.
             #[cfg(unix)]
-            Some(to) => dir.symlink_contents(to, &temp).map(|()| None),
+            Some(to) => dir.symlink(to, &candidate).map(|()| None),
             _ => {
                 let mut options = OpenOptions::new();
                 options.write(true).create_new(true);
@@ -380,31 +419,29 @@ fn stage(t: &mut Target) -> Result<(), EditError> {
                     use cap_std::fs::OpenOptionsExt as _;
                     options.mode(0o666);
                 }
-                dir.open_with(&temp, &options).map(Some)
+                dir.open_with(&candidate, &options).map(Some)
             }
         };
         match made {
-            Ok(file) => break (temp, file),
+            Ok(file) => {
+                *temp = Some(candidate);
+                break file;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
-            Err(e) => return Err(io(&path, e)),
+            Err(e) => return Err(e),
         }
     };
-    // Known before the first byte: a failed write (a full disk) is cleaned up too.
-    t.temp = Some(temp);
     let Some(file) = file else {
         return Ok(()); // a link: nothing to write
     };
     let mut file = file.into_std();
-    file.write_all(content)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io(&path, e))?;
+    file.write_all(content)?;
     #[cfg(unix)]
-    if let Some(mode) = t.write.mode.or(t.before_mode) {
+    if let Some(mode) = mode {
         use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| io(&path, e))?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
-    Ok(())
+    file.sync_all()
 }
 
 fn commit(t: &Target, _i: usize) -> Result<(), EditError> {
@@ -429,8 +466,10 @@ fn commit(t: &Target, _i: usize) -> Result<(), EditError> {
     }
 }
 
-/// Puts a committed file back as it was, mode and link included; the file's path if
-/// it could not be.
+/// Puts a committed file back as it was, mode and link included - written new and
+/// renamed over the name, never through it (whatever was put there meanwhile, a hard
+/// link to git's config, is replaced, not written into); the file's path if it could
+/// not be.
 fn restore(t: &Target) -> Result<(), String> {
     #[cfg(test)]
     if FAIL_RESTORE.with(|f| f.get()) {
@@ -439,42 +478,44 @@ fn restore(t: &Target) -> Result<(), String> {
     let Some(dir) = t.dir.as_ref() else {
         return Err(format!("{} (folder not open)", t.write.path));
     };
-    let gone = |r: std::io::Result<()>| match r {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    };
-    let done = match (&t.before, &t.before_link) {
-        #[cfg(unix)]
-        (Some(_), Some(to)) => {
-            gone(dir.remove_file(&t.name)).and_then(|()| dir.symlink_contents(to, &t.name))
-        }
-        (Some(bytes), _) => {
-            let mut options = OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            dir.open_with(&t.name, &options).and_then(|file| {
-                let mut file = file.into_std();
-                file.write_all(bytes)?;
-                #[cfg(unix)]
-                if let Some(mode) = t.before_mode {
-                    use std::os::unix::fs::PermissionsExt;
-                    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    let done = match &t.before {
+        Some(bytes) => {
+            let mut temp = None;
+            let written = write_new(
+                dir,
+                &t.name,
+                bytes,
+                t.before_mode,
+                t.before_link.as_deref(),
+                &mut temp,
+            )
+            .and_then(|()| match &temp {
+                Some(temp) => dir.rename(temp, dir, &t.name),
+                None => Ok(()),
+            });
+            if written.is_err() {
+                if let Some(temp) = &temp {
+                    let _ = dir.remove_file(temp);
                 }
-                file.sync_all()
-            })
+            }
+            written
         }
-        (None, _) => gone(dir.remove_file(&t.name)),
+        None => match dir.remove_file(&t.name) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        },
     };
     done.map_err(|e| format!("{} ({e})", t.write.path))
 }
 
-fn cleanup(root: &Dir, targets: &[Target], created_dirs: &[PathBuf]) {
+fn cleanup(targets: &[Target], created_dirs: &[(Dir, OsString)]) {
     for t in targets {
         if let (Some(dir), Some(temp)) = (&t.dir, &t.temp) {
             let _ = dir.remove_file(temp);
         }
     }
-    for dir in created_dirs.iter().rev() {
-        let _ = root.remove_dir(dir);
+    for (parent, name) in created_dirs.iter().rev() {
+        let _ = parent.remove_dir(name);
     }
 }
 
@@ -547,6 +588,91 @@ mod tests {
             fs::create_dir(dir.path().join("sub")).unwrap();
             fs::write(dir.path().join("sub/x.txt"), "x\n").unwrap();
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_git_dir_renamed_to_a_plain_name_is_still_refused() {
+        let (dir, p) = setup();
+        let git = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .status();
+        if !git.is_ok_and(|s| s.success()) {
+            return; // no git here: nothing to test against
+        }
+        p.resolve("a.txt").unwrap(); // the project's git dirs are known from here on
+        fs::rename(dir.path().join(".git"), dir.path().join("sub")).unwrap();
+        let config = fs::read(dir.path().join("sub/config")).unwrap();
+        let err = apply(
+            &p,
+            &[w(
+                "sub/config",
+                Some(&config),
+                Some(b"[core]\n\tfsmonitor = evil\n"),
+            )],
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "outside_project");
+        let err = apply(
+            &p,
+            &[w(
+                "sub/hooks/post-checkout",
+                None,
+                Some(b"#!/bin/sh\nevil\n"),
+            )],
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "outside_project");
+        assert_eq!(fs::read(dir.path().join("sub/config")).unwrap(), config);
+        assert!(!dir.path().join("sub/hooks/post-checkout").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_rollback_never_writes_through_what_was_put_at_the_name() {
+        let (dir, p) = setup();
+        let victim = dir.path().join("victim.txt");
+        fs::write(&victim, "precious\n").unwrap();
+        let root = dir.path().to_path_buf();
+        // After a.txt is renamed into place, a racing process makes the name a hard link
+        // to another file; then the next commit fails and a.txt is put back.
+        BEFORE_ROLLBACK.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                fs::remove_file(root.join("a.txt")).unwrap();
+                fs::hard_link(root.join("victim.txt"), root.join("a.txt")).unwrap();
+            }))
+        });
+        FAIL_COMMIT_AT.with(|f| f.set(Some(1)));
+        let err = apply(
+            &p,
+            &[
+                w("a.txt", Some(b"a\n"), Some(b"A\n")),
+                w("b.txt", Some(b"b\n"), Some(b"B\n")),
+            ],
+        )
+        .unwrap_err();
+        FAIL_COMMIT_AT.with(|f| f.set(None));
+        assert_eq!(err.code(), "io");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn one_file_is_not_written_twice_under_two_names() {
+        let (dir, p) = setup();
+        std::os::unix::fs::symlink("a.txt", dir.path().join("cur.txt")).unwrap();
+        let err = apply(
+            &p,
+            &[
+                w("a.txt", Some(b"a\n"), Some(b"one\n")),
+                w("cur.txt", Some(b"a\n"), Some(b"two\n")),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("same file"), "{err}");
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
     }
 
     #[cfg(unix)]

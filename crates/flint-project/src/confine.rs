@@ -76,14 +76,25 @@ pub(crate) fn is_git_name(name: &str) -> bool {
 
 /// The git dirs a write must never reach: the repository's own (for a worktree, its
 /// private one) and the common one shared with other worktrees (submodules' git dirs
-/// live under it, in `modules/`), as real paths.
-pub(crate) fn git_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
+/// live under it, in `modules/`), as real paths and (unix) as device and inode.
+#[derive(Debug, Default)]
+pub(crate) struct GitDirs {
+    pub paths: Vec<PathBuf>,
+    pub ids: Vec<(u64, u64)>,
+}
+
+pub(crate) fn git_dirs(root: &Path) -> GitDirs {
+    let mut dirs = GitDirs::default();
     if let Ok(repo) = git2::Repository::discover(root) {
         for d in [repo.path(), repo.commondir()] {
             if let Ok(real) = std::fs::canonicalize(d) {
-                if !dirs.contains(&real) {
-                    dirs.push(real);
+                if !dirs.paths.contains(&real) {
+                    #[cfg(unix)]
+                    if let Ok(m) = std::fs::metadata(&real) {
+                        use std::os::unix::fs::MetadataExt as _;
+                        dirs.ids.push((m.dev(), m.ino()));
+                    }
+                    dirs.paths.push(real);
                 }
             }
         }

@@ -61,7 +61,7 @@ pub struct ProjectDir {
     root: PathBuf,
     /// The repository's git dirs (see `confine`), found by the first `resolve` (opening
     /// a project, as every turn does, need not ask git) and shared by clones.
-    git_dirs: std::sync::Arc<std::sync::OnceLock<Vec<PathBuf>>>,
+    git_dirs: std::sync::Arc<std::sync::OnceLock<confine::GitDirs>>,
 }
 
 /// What the UI shows about a project.
@@ -131,8 +131,16 @@ impl ProjectDir {
     /// anything whose real path (links followed) leaves the root or reaches a git dir.
     pub fn resolve(&self, rel: &str) -> Result<PathBuf, ProjectError> {
         let git_dirs = self.git_dirs.get_or_init(|| confine::git_dirs(&self.root));
-        confine::resolve(&self.root, git_dirs, rel)
+        confine::resolve(&self.root, &git_dirs.paths, rel)
             .ok_or_else(|| ProjectError::OutsideProject(rel.to_string()))
+    }
+
+    /// Whether a folder, by its device and inode (unix), is one of the repository's git
+    /// dirs: how a write through a folder handle is checked, whatever the folder's name
+    /// is now (a git dir renamed to `sub` is still refused).
+    pub fn is_git_dir(&self, dev: u64, ino: u64) -> bool {
+        let git_dirs = self.git_dirs.get_or_init(|| confine::git_dirs(&self.root));
+        git_dirs.ids.contains(&(dev, ino))
     }
 
     /// The entries of one directory (`""` for the root), folders first.
@@ -212,7 +220,7 @@ mod tests {
             git2::Repository::init_opts(tmp.path().join("gitdata"), &opts).unwrap();
             let p = ProjectDir::open(tmp.path()).unwrap();
             assert!(p.resolve("src/ok.rs").is_ok());
-            assert!(p.git_dirs.get().is_some_and(|d| !d.is_empty()));
+            assert!(p.git_dirs.get().is_some_and(|d| !d.paths.is_empty()));
             for bad in ["gitdata/config", "gitdata/hooks/pre-commit"] {
                 assert_eq!(
                     p.resolve(bad).unwrap_err().code(),

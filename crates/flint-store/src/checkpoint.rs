@@ -30,6 +30,9 @@ pub enum Direction {
     Undo,
     /// Being redone (`begin_step`).
     Redo,
+    /// A first apply that failed and could not put everything back: still to be taken
+    /// back to how the files were, then forgotten (`begin_step`).
+    Rollback,
 }
 
 impl Direction {
@@ -38,6 +41,7 @@ impl Direction {
             Self::Apply => "apply",
             Self::Undo => "undo",
             Self::Redo => "redo",
+            Self::Rollback => "rollback",
         }
     }
 }
@@ -190,11 +194,14 @@ impl Store {
     }
 
     /// The undo or redo begun with `begin_step` wrote every file: the checkpoint is now
-    /// undone (or applied again), in one transaction with forgetting the trace.
+    /// undone (or applied again), in one transaction with forgetting the trace; a
+    /// rollback is forgotten with its checkpoint.
     pub fn finish_step(&self, id: i64, direction: Direction) -> Result<()> {
         let state = match direction {
             Direction::Undo => CheckpointState::Undone,
             Direction::Apply | Direction::Redo => CheckpointState::Applied,
+            // Taken back: nothing of it stands, nothing to redo.
+            Direction::Rollback => return self.drop_checkpoint(id),
         };
         let tx = self.write_tx()?;
         tx.execute(
@@ -235,6 +242,7 @@ impl Store {
                 match direction.as_str() {
                     "undo" => Direction::Undo,
                     "redo" => Direction::Redo,
+                    "rollback" => Direction::Rollback,
                     _ => Direction::Apply,
                 },
             ))

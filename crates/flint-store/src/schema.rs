@@ -110,12 +110,13 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     );",
     ),
     // 7: a deleted file comes back with its mode and as the link it was; undo and redo
-    // are written ahead too (a pending row says which way the files were going).
+    // are written ahead too (a pending row says which way the files were going; a
+    // failed apply that could not put everything back is a rollback still to finish).
     M::up(
         "ALTER TABLE checkpoint_files ADD COLUMN before_mode INTEGER;
     ALTER TABLE checkpoint_files ADD COLUMN before_link TEXT;
     ALTER TABLE write_ahead ADD COLUMN direction TEXT NOT NULL DEFAULT 'apply'
-        CHECK (direction IN ('apply', 'undo', 'redo'));",
+        CHECK (direction IN ('apply', 'undo', 'redo', 'rollback'));",
     ),
 ];
 

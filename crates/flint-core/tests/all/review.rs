@@ -282,6 +282,7 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
     let f = fixture();
     write(f.project.path(), "a.txt", "a1\n");
     write(f.project.path(), "b.txt", "b1\n");
+    write(f.project.path(), "c.txt", "c1\n");
     let ws = f.engine.open_project(f.project.path()).await.unwrap();
     let store = Store::open(&f.db).unwrap();
     let file = |p: &str, b: &str, a: &str| flint_core::store::CheckpointFile {
@@ -306,7 +307,7 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
             ws.project.id,
             None,
             "never written",
-            &[file("a.txt", "zz\n", "yy\n")],
+            &[file("c.txt", "c1\n", "yy\n")],
         )
         .unwrap();
     let _ = untouched;
@@ -386,4 +387,119 @@ async fn a_checkpoint_left_pending_by_a_crash_is_finished_and_undoable() {
     // Settled: the next open has nothing to say.
     let opened = f.engine.open_project(f.project.path()).await.unwrap();
     assert!(opened.settled.is_empty());
+}
+
+/// Pending checkpoints are settled by what the files show, never by guessing: a way back
+/// is never thrown away, a failed apply that could not put everything back is put back
+/// on the next open, and what cannot be finished stays pending and is said.
+#[cfg(unix)]
+#[tokio::test]
+async fn pending_checkpoints_are_settled_by_what_the_files_show() {
+    let f = fixture();
+    for (name, text) in [("a.txt", "a1\n"), ("b.txt", "b1\n")] {
+        write(f.project.path(), name, text);
+    }
+    // A link to a folder that is gone: a file "in" it does not exist, and cannot be made.
+    std::os::unix::fs::symlink("gone", f.project.path().join("block")).unwrap();
+    let ws = f.engine.open_project(f.project.path()).await.unwrap();
+    let project = ws.project.id;
+    let store = Store::open(&f.db).unwrap();
+    let file = |p: &str, b: Option<&str>, a: Option<&str>| flint_core::store::CheckpointFile {
+        path: p.into(),
+        before: b.map(|b| b.as_bytes().to_vec()),
+        after: a.map(|a| a.as_bytes().to_vec()),
+        ..Default::default()
+    };
+    let age = || {
+        rusqlite::Connection::open(&f.db)
+            .unwrap()
+            .execute(
+                "UPDATE write_ahead SET created_at = created_at - 120000",
+                [],
+            )
+            .unwrap();
+    };
+    let read = |p: &str| std::fs::read_to_string(f.project.path().join(p)).ok();
+
+    // Written, then changed by the user before the next open: neither end shows, so
+    // nothing is written and the checkpoint - the only way back to "a1" - is kept.
+    let kept = store
+        .begin_checkpoint(
+            project,
+            None,
+            "kept",
+            &[file("a.txt", Some("a1\n"), Some("a2\n"))],
+        )
+        .unwrap();
+    write(f.project.path(), "a.txt", "the user's\n");
+    age();
+    let opened = f.engine.open_project(f.project.path()).await.unwrap();
+    assert!(opened.settled.is_empty(), "{:?}", opened.settled);
+    assert_eq!(
+        store.checkpoint(kept).unwrap().state,
+        CheckpointState::Applied
+    );
+    assert_eq!(
+        store.checkpoint_files(kept).unwrap()[0].before.as_deref(),
+        Some(&b"a1\n"[..])
+    );
+    assert_eq!(read("a.txt").as_deref(), Some("the user's\n"));
+
+    // A first apply failed and could not put b.txt back: the next open does.
+    let failed = store
+        .begin_checkpoint(
+            project,
+            None,
+            "failed",
+            &[file("b.txt", Some("b1\n"), Some("b2\n"))],
+        )
+        .unwrap();
+    store.begin_step(failed, Direction::Rollback).unwrap();
+    write(f.project.path(), "b.txt", "b2\n");
+    age();
+    let opened = f.engine.open_project(f.project.path()).await.unwrap();
+    assert_eq!(opened.settled.len(), 1, "{:?}", opened.settled);
+    assert!(
+        opened.settled[0].contains("putting back failed"),
+        "{:?}",
+        opened.settled
+    );
+    assert_eq!(read("b.txt").as_deref(), Some("b1\n"));
+    assert!(
+        store.checkpoint(failed).is_err(),
+        "a rolled-back apply is forgotten"
+    );
+
+    // Half applied, and the rest cannot be written (its folder is a dangling link):
+    // it stays pending, the user is told, and nothing is marked done.
+    let stuck = store
+        .begin_checkpoint(
+            project,
+            None,
+            "stuck",
+            &[
+                file("b.txt", Some("b1\n"), Some("b3\n")),
+                file("block/new.txt", None, Some("n\n")),
+            ],
+        )
+        .unwrap();
+    write(f.project.path(), "b.txt", "b3\n");
+    age();
+    let opened = f.engine.open_project(f.project.path()).await.unwrap();
+    assert!(
+        opened
+            .settled
+            .iter()
+            .any(|m| m.starts_with("could not finish applying stuck")),
+        "{:?}",
+        opened.settled
+    );
+    let pending: Vec<i64> = store
+        .pending_checkpoints(project, 0)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(pending, vec![stuck]);
+    assert!(!f.project.path().join("gone").exists());
 }
