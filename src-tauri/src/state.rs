@@ -156,17 +156,27 @@ impl AppState {
             let mut opened = false;
             if let Some(path) = initial {
                 match self.open(&path).await {
-                    Ok(_) => opened = true,
+                    Ok(s) => {
+                        opened = true;
+                        if let Some(n) = s.notice {
+                            self.set_notice(n);
+                        }
+                    }
                     Err(e) => self.set_notice(e),
                 }
             }
             if !opened {
                 match self.engine.last_project().await {
-                    Ok(Some(p)) => {
-                        if let Err(e) = self.open(Path::new(&p.path)).await {
-                            self.set_notice(e);
+                    Ok(Some(p)) => match self.open(Path::new(&p.path)).await {
+                        // Why the path asked for did not open is said first.
+                        Ok(s) => {
+                            let free = self.notice.lock().is_ok_and(|n| n.is_none());
+                            if let (Some(n), true) = (s.notice, free) {
+                                self.set_notice(n);
+                            }
                         }
-                    }
+                        Err(e) => self.set_notice(e),
+                    },
                     Ok(None) => {}
                     Err(e) => self.set_notice(e.info()),
                 }
@@ -222,15 +232,14 @@ impl AppState {
     /// instant; at most `MAX_OPEN` projects are open. On failure nothing changes.
     pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
         let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
-        if !workspace.settled.is_empty() {
-            self.set_notice(ErrorInfo {
-                code: "settled".into(),
-                message: format!(
-                    "Flint stopped while writing files last time and has {}. Undo takes it back.",
-                    workspace.settled.join("; ")
-                ),
-            });
-        }
+        // What opening settled is said with the snapshot this returns.
+        let settled = (!workspace.settled.is_empty()).then(|| ErrorInfo {
+            code: "settled".into(),
+            message: format!(
+                "Flint stopped while writing files last time: {}. Undo takes back what was finished.",
+                workspace.settled.join("; ")
+            ),
+        });
         let root = PathBuf::from(&workspace.info.root);
         // Checked before anything changes (it may have gone since it was last open).
         let dir = ProjectDir::open(&root).map_err(|e| CoreError::from(e).info())?;
@@ -276,7 +285,9 @@ impl AppState {
         if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
             crate::tray::refresh_recent(&app);
         }
-        Ok(self.current_snapshot().await)
+        let mut snapshot = self.state_now().await;
+        snapshot.notice = settled;
+        Ok(snapshot)
     }
 
     /// Keeps a project open in the background, closing the longest unused one past

@@ -22,6 +22,7 @@ describe("App", () => {
           name: "demo",
           git: { branch: "main", detached: false, unborn: false },
         },
+        settled: [],
         project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
         session: {
           id: 1,

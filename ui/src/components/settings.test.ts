@@ -13,6 +13,7 @@ HTMLDialogElement.prototype.showModal ??= function (this: HTMLDialogElement) {
 
 const workspace = {
   info: { root: "/code/demo", name: "demo", git: null },
+  settled: [],
   project: { id: 1, path: "/code/demo", name: "demo", opened_at: 0 },
   session: {
     id: 1,
