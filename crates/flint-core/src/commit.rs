@@ -37,6 +37,7 @@ impl Engine {
                 Message::new(Role::System, INSTRUCTIONS),
                 Message::new(Role::User, diff),
             ],
+            tools: Vec::new(),
         };
         let mut stream = slot.client.stream(request);
         let mut text = String::new();

@@ -102,6 +102,7 @@ pub async fn test_connection(slot: &ResolvedSlot) -> ConnectionTest {
             Role::User,
             "Reply with the single word: ready",
         )],
+        tools: Vec::new(),
     };
     let mut stream = client.client.stream(request);
     let deadline = Duration::from_secs(30);

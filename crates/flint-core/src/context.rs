@@ -199,7 +199,7 @@ pub fn assemble(input: &ContextInput<'_>, tok: Tokenizer) -> (Vec<Message>, Cont
     let mut history_tokens = 0;
     let mut dropped = 0;
     for m in input.history.iter().rev() {
-        let t = tok.count(&m.content) + 4;
+        let t = tok.count(&m.flattened()) + 4;
         if dropped == 0 && used.saturating_add(t) <= budget {
             used += t;
             history_tokens += t;
@@ -341,8 +341,8 @@ mod tests {
         );
         assert!(report.left_out.is_empty());
         assert_eq!(messages.len(), 4);
-        assert!(messages[0].content.starts_with("sys"));
-        let last = &messages[3].content;
+        assert!(messages[0].text().starts_with("sys"));
+        let last = &messages[3].text();
         assert!(
             last.starts_with("<file path=\"src/a.rs\">")
                 && last.ends_with("explain @src/a.rs please")
@@ -386,7 +386,7 @@ mod tests {
             "{:?}",
             report.left_out
         );
-        assert!(messages.last().unwrap().content.contains("small.rs"));
-        assert!(!messages.iter().any(|m| m.content.contains("word word")));
+        assert!(messages.last().unwrap().text().contains("small.rs"));
+        assert!(!messages.iter().any(|m| m.text().contains("word word")));
     }
 }

@@ -550,6 +550,7 @@ impl Engine {
         let request = ModelRequest {
             model: slot.model.clone(),
             messages,
+            tools: Vec::new(),
         };
         let mut stream = with_retries(slot.client.clone(), request, self.retry);
         let mut text = String::new();
@@ -622,7 +623,7 @@ impl Engine {
                     // Reasoning and tool calls are kept with the answer (Flint runs no
                     // tools yet; the calls are recorded as the model made them).
                     Some(Ok(ModelEvent::ReasoningDelta(t))) => reasoning.push_str(&t),
-                    Some(Ok(ModelEvent::ToolCallStart { id, name })) => tool_calls.push((id, name, String::new())),
+                    Some(Ok(ModelEvent::ToolCallStart { id, name, .. })) => tool_calls.push((id, name, String::new())),
                     Some(Ok(ModelEvent::ToolCallDelta { id, arguments })) => {
                         if let Some(call) = tool_calls.iter_mut().rev().find(|c| c.0 == id) {
                             call.2.push_str(&arguments);

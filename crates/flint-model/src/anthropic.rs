@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::message::{self, Message, Part, Role, ToolKind};
 use crate::sse::SseEvent;
 use crate::transport::{self, WireParser};
 use crate::{ModelError, ModelEvent, ModelRequest, Usage};
@@ -14,7 +15,8 @@ pub(crate) const VERSION: &str = "2023-06-01";
 const MAX_TOKENS: u32 = 16_384;
 
 pub(crate) fn body(request: &ModelRequest) -> Value {
-    let (system, messages) = request.split_system();
+    let (system, rest) = request.split_system();
+    let messages: Vec<Value> = rest.into_iter().map(message).collect();
     let mut body = json!({
         "model": request.model,
         "max_tokens": MAX_TOKENS,
@@ -24,7 +26,44 @@ pub(crate) fn body(request: &ModelRequest) -> Value {
     if let Some(system) = system {
         body["system"] = Value::String(system);
     }
+    if !request.tools.is_empty() {
+        // Custom tools are JSON tools here, taking their text as `input`.
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| json!({ "name": t.name, "description": t.description, "input_schema": t.json_schema() }))
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
     body
+}
+
+/// One message: text as a plain string; otherwise content blocks (`text`, `tool_use`
+/// with its input as JSON, and tool results as a user's `tool_result` blocks).
+fn message(m: &Message) -> Value {
+    if m.is_text_only() {
+        return json!({ "role": m.role, "content": m.text() });
+    }
+    let mut blocks = Vec::new();
+    for p in &m.parts {
+        match p {
+            Part::Text { text } if !text.is_empty() => {
+                blocks.push(json!({ "type": "text", "text": text }))
+            }
+            Part::ToolCall(c) => blocks.push(json!({
+                "type": "tool_use", "id": c.id, "name": c.name, "input": message::json_arguments(c),
+            })),
+            Part::ToolResult(r) => blocks.push(json!({
+                "type": "tool_result", "tool_use_id": r.call_id, "content": r.output, "is_error": r.is_error,
+            })),
+            Part::Text { .. } | Part::Reasoning { .. } => {}
+        }
+    }
+    let role = match m.role {
+        Role::Assistant => "assistant",
+        _ => "user",
+    };
+    json!({ "role": role, "content": blocks })
 }
 
 #[derive(Default)]
@@ -100,6 +139,7 @@ impl WireParser for AnthropicParser {
                     out.push(ModelEvent::ToolCallStart {
                         id,
                         name: block["name"].as_str().unwrap_or_default().to_string(),
+                        kind: ToolKind::Function,
                     });
                 }
             }

@@ -5,23 +5,83 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::message::{self, Message, Role, ToolKind};
 use crate::sse::SseEvent;
 use crate::transport::{self, WireParser};
 use crate::{ModelError, ModelEvent, ModelRequest, Usage};
 
 /// The request body for a streamed Chat Completions answer.
 pub(crate) fn body(request: &ModelRequest) -> serde_json::Value {
-    json!({
+    let messages: Vec<Value> = request.messages.iter().flat_map(message).collect();
+    let mut body = json!({
         "model": request.model,
-        "messages": request.messages,
+        "messages": messages,
         "stream": true,
         "stream_options": { "include_usage": true },
-    })
+    });
+    if !request.tools.is_empty() {
+        // Custom tools are functions here, taking their text as `input`.
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| {
+                json!({
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.json_schema(),
+                    },
+                })
+            })
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
+    body
+}
+
+/// One message as Chat Completions messages: text as a plain string; an assistant's
+/// calls as `tool_calls`; each tool result as a `tool` message of its own.
+fn message(m: &Message) -> Vec<Value> {
+    match m.role {
+        Role::Tool => m
+            .tool_results()
+            .map(|r| json!({ "role": "tool", "tool_call_id": r.call_id, "content": r.output }))
+            .collect(),
+        Role::Assistant if !m.is_text_only() => {
+            let text = m.text();
+            let calls: Vec<Value> = m
+                .tool_calls()
+                .map(|c| {
+                    json!({
+                        "id": c.id,
+                        "type": "function",
+                        "function": {
+                            "name": c.name,
+                            "arguments": message::json_arguments(c).to_string(),
+                        },
+                    })
+                })
+                .collect();
+            let mut out = json!({
+                "role": "assistant",
+                "content": if text.is_empty() { Value::Null } else { Value::String(text) },
+            });
+            if !calls.is_empty() {
+                out["tool_calls"] = Value::Array(calls);
+            }
+            vec![out]
+        }
+        role => vec![json!({ "role": role, "content": m.text() })],
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct ChatParser {
     finish_reason: Option<String>,
+    /// Tool calls by their `index` in the deltas, to the id they started with: later
+    /// deltas of a call carry only the index.
+    calls: Vec<(u64, String)>,
 }
 
 /// The fields Flint reads, each a `Value` so fields Flint does not use, or a server's
@@ -57,6 +117,42 @@ fn text_of(v: &Value, data: &str) -> Result<Option<String>, ModelError> {
         _ => Err(ModelError::Malformed {
             detail: format!("a delta that is not text in `{}`", transport::preview(data)),
         }),
+    }
+}
+
+impl ChatParser {
+    /// One entry of a delta's `tool_calls`: the first for an index names the call (id,
+    /// name), the rest add to its arguments. Servers that send each call whole in one
+    /// chunk (Groq) are the same case. A call without an id gets one from its index.
+    fn tool_call(&mut self, call: &Value, out: &mut Vec<ModelEvent>) {
+        let index = call["index"].as_u64().unwrap_or(0);
+        let function = &call["function"];
+        let known = self
+            .calls
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, id)| id.clone());
+        let id = match (known, call["id"].as_str().filter(|s| !s.is_empty())) {
+            (Some(id), None) => id,
+            (Some(id), Some(again)) if id == again => id,
+            (_, given) => {
+                let id = given.map_or_else(|| format!("call_{index}"), str::to_owned);
+                self.calls.retain(|(i, _)| *i != index);
+                self.calls.push((index, id.clone()));
+                out.push(ModelEvent::ToolCallStart {
+                    id: id.clone(),
+                    name: function["name"].as_str().unwrap_or_default().to_string(),
+                    kind: ToolKind::Function,
+                });
+                id
+            }
+        };
+        if let Some(arguments) = function["arguments"].as_str().filter(|a| !a.is_empty()) {
+            out.push(ModelEvent::ToolCallDelta {
+                id,
+                arguments: arguments.to_string(),
+            });
+        }
     }
 }
 
@@ -99,6 +195,13 @@ impl WireParser for ChatParser {
             }
             if let Some(text) = text_of(&delta["content"], data)? {
                 out.push(ModelEvent::TextDelta(text));
+            }
+            for call in delta["tool_calls"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
+                self.tool_call(call, &mut out);
             }
             if let Some(r) = choice["finish_reason"].as_str() {
                 self.finish_reason = Some(r.to_string());

@@ -76,7 +76,7 @@ impl ModelClient for FakeModel {
                     Step::Text(t) => yield Ok(ModelEvent::TextDelta(t)),
                     Step::Reason(t) => yield Ok(ModelEvent::ReasoningDelta(t)),
                     Step::ToolCall { id, name, arguments } => {
-                        yield Ok(ModelEvent::ToolCallStart { id: id.clone(), name });
+                        yield Ok(ModelEvent::ToolCallStart { id: id.clone(), name, kind: crate::ToolKind::Function });
                         yield Ok(ModelEvent::ToolCallDelta { id, arguments });
                     }
                     Step::Usage(u) => yield Ok(ModelEvent::Usage(u)),

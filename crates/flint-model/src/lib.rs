@@ -10,6 +10,7 @@ mod endpoint;
 mod error;
 #[cfg(feature = "test-support")]
 pub mod fake;
+mod message;
 pub mod preset;
 mod responses;
 mod retry;
@@ -23,6 +24,9 @@ use serde::{Deserialize, Serialize};
 
 pub use endpoint::{Endpoint, ListedModel, Wire};
 pub use error::ModelError;
+pub use message::{
+    Message, Part, Role, ToolCall, ToolCalls, ToolInput, ToolKind, ToolResult, ToolSpec,
+};
 pub use preset::{Preset, PRESETS};
 pub use retry::{with_retries, RetryPolicy};
 pub use transport::decode_chunks;
@@ -31,53 +35,38 @@ pub use transport::decode_chunks;
 /// reasoning model can think for a while before its first visible token.
 pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Who said a message in the conversation sent to the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: Role,
-    pub content: String,
-}
-
-impl Message {
-    pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self {
-            role,
-            content: content.into(),
-        }
-    }
-}
-
 /// One request for a streamed answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRequest {
     pub model: String,
     pub messages: Vec<Message>,
+    /// The tools the model may call; none: it answers in text only.
+    pub tools: Vec<ToolSpec>,
 }
 
 impl ModelRequest {
-    /// The system messages joined (for formats that take them apart from the
-    /// conversation: Responses' `instructions`, Anthropic's `system`), and the rest as
-    /// `{role, content}` objects.
-    pub(crate) fn split_system(&self) -> (Option<String>, Vec<serde_json::Value>) {
-        let system: Vec<&str> = self
+    /// A request without tools.
+    pub fn new(model: impl Into<String>, messages: Vec<Message>) -> Self {
+        Self {
+            model: model.into(),
+            messages,
+            tools: Vec::new(),
+        }
+    }
+
+    /// The system messages' text joined (for formats that take it apart from the
+    /// conversation: Responses' `instructions`, Anthropic's `system`), and the rest.
+    pub(crate) fn split_system(&self) -> (Option<String>, Vec<&Message>) {
+        let system: Vec<String> = self
             .messages
             .iter()
             .filter(|m| m.role == Role::System)
-            .map(|m| m.content.as_str())
+            .map(Message::text)
             .collect();
         let rest = self
             .messages
             .iter()
             .filter(|m| m.role != Role::System)
-            .map(|m| serde_json::json!({ "role": m.role, "content": m.content }))
             .collect();
         ((!system.is_empty()).then(|| system.join("\n\n")), rest)
     }
@@ -98,8 +87,12 @@ pub enum ModelEvent {
     /// The model's reasoning (a summary, or thinking text where the provider shows it).
     ReasoningDelta(String),
     /// The model starts a tool call.
-    ToolCallStart { id: String, name: String },
-    /// More of a tool call's JSON arguments.
+    ToolCallStart {
+        id: String,
+        name: String,
+        kind: ToolKind,
+    },
+    /// More of a tool call's input: JSON arguments, or a custom tool's raw text.
     ToolCallDelta { id: String, arguments: String },
     /// Token usage, usually in the last chunk.
     Usage(Usage),

@@ -6,12 +6,14 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::message::{Message, Part, ToolInput, ToolKind, ToolSpec};
 use crate::sse::SseEvent;
 use crate::transport::{self, WireParser};
 use crate::{ModelError, ModelEvent, ModelRequest, Usage};
 
 pub(crate) fn body(request: &ModelRequest) -> Value {
-    let (instructions, input) = request.split_system();
+    let (instructions, rest) = request.split_system();
+    let input: Vec<Value> = rest.into_iter().flat_map(items).collect();
     let mut body = json!({
         "model": request.model,
         "input": input,
@@ -22,13 +24,101 @@ pub(crate) fn body(request: &ModelRequest) -> Value {
     if let Some(instructions) = instructions {
         body["instructions"] = Value::String(instructions);
     }
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request.tools.iter().map(tool).collect();
+        body["tools"] = Value::Array(tools);
+    }
     body
+}
+
+/// A tool as the Responses API takes it: a function, or a custom tool taking free text
+/// (with its Lark grammar: how Codex models are given `apply_patch`).
+fn tool(t: &ToolSpec) -> Value {
+    match &t.input {
+        ToolInput::Json { schema } => json!({
+            "type": "function",
+            "name": t.name,
+            "description": t.description,
+            "parameters": schema,
+            "strict": false,
+        }),
+        ToolInput::Freeform { grammar } => {
+            let format = match grammar {
+                Some(g) => json!({ "type": "grammar", "syntax": "lark", "definition": g }),
+                None => json!({ "type": "text" }),
+            };
+            json!({
+                "type": "custom",
+                "name": t.name,
+                "description": t.description,
+                "format": format,
+            })
+        }
+    }
+}
+
+/// One message as input items: text as a `{role, content}` message; each call and
+/// each result as an item of its own.
+fn items(m: &Message) -> Vec<Value> {
+    if m.is_text_only() {
+        return vec![json!({ "role": m.role, "content": m.text() })];
+    }
+    let mut out = Vec::new();
+    let text = m.text();
+    if !text.is_empty() {
+        out.push(json!({ "role": m.role, "content": text }));
+    }
+    for p in &m.parts {
+        match p {
+            Part::ToolCall(c) if c.kind == ToolKind::Custom => out.push(json!({
+                "type": "custom_tool_call", "call_id": c.id, "name": c.name, "input": c.input,
+            })),
+            Part::ToolCall(c) => out.push(json!({
+                "type": "function_call", "call_id": c.id, "name": c.name,
+                "arguments": if c.input.trim().is_empty() { "{}" } else { c.input.as_str() },
+            })),
+            Part::ToolResult(r) => out.push(json!({
+                "type": if r.kind == ToolKind::Custom { "custom_tool_call_output" } else { "function_call_output" },
+                "call_id": r.call_id,
+                "output": r.output,
+            })),
+            Part::Text { .. } | Part::Reasoning { .. } => {}
+        }
+    }
+    out
 }
 
 #[derive(Default)]
 pub(crate) struct ResponsesParser {
-    /// Function-call item ids to the call ids the model will be answered with.
-    calls: Vec<(String, String)>,
+    /// Tool-call item ids to the call ids the model will be answered with, and whether
+    /// any of the call's input has streamed yet.
+    calls: Vec<Call>,
+}
+
+struct Call {
+    item_id: String,
+    call_id: String,
+    streamed: bool,
+}
+
+impl ResponsesParser {
+    /// More input of the call with item id `item_id`.
+    fn input_delta(&mut self, item_id: &str, delta: &Value) -> Vec<ModelEvent> {
+        let Some(d) = delta.as_str().filter(|d| !d.is_empty()) else {
+            return Vec::new();
+        };
+        let id = match self.calls.iter_mut().find(|c| c.item_id == item_id) {
+            Some(call) => {
+                call.streamed = true;
+                call.call_id.clone()
+            }
+            None => item_id.to_string(),
+        };
+        vec![ModelEvent::ToolCallDelta {
+            id,
+            arguments: d.to_string(),
+        }]
+    }
 }
 
 /// The fields Flint reads. Each is a `Value`, so an event Flint does not use may carry
@@ -69,31 +159,45 @@ impl WireParser for ResponsesParser {
             }
             "response.output_item.added" => {
                 let item = &e.item;
-                if item["type"] == "function_call" {
-                    let id = str_of(&item["id"]);
-                    let call_id = str_of(&item["call_id"]);
-                    self.calls.push((id, call_id.clone()));
-                    vec![ModelEvent::ToolCallStart {
-                        id: call_id,
-                        name: str_of(&item["name"]),
-                    }]
+                let kind = match item["type"].as_str() {
+                    Some("function_call") => ToolKind::Function,
+                    Some("custom_tool_call") => ToolKind::Custom,
+                    _ => return Ok(Vec::new()),
+                };
+                let call_id = str_of(&item["call_id"]);
+                self.calls.push(Call {
+                    item_id: str_of(&item["id"]),
+                    call_id: call_id.clone(),
+                    streamed: false,
+                });
+                let mut out = vec![ModelEvent::ToolCallStart {
+                    id: call_id,
+                    name: str_of(&item["name"]),
+                    kind,
+                }];
+                // Some servers put the whole input in the added item.
+                let field = if kind == ToolKind::Custom {
+                    "input"
                 } else {
-                    Vec::new()
-                }
+                    "arguments"
+                };
+                out.extend(self.input_delta(&str_of(&item["id"]), &item[field]));
+                out
             }
-            "response.function_call_arguments.delta" => {
-                let item_id = str_of(&e.item_id);
-                let id = self
-                    .calls
-                    .iter()
-                    .find(|(i, _)| *i == item_id)
-                    .map(|(_, c)| c.clone())
-                    .unwrap_or(item_id);
-                match e.delta.as_str() {
-                    Some(d) if !d.is_empty() => vec![ModelEvent::ToolCallDelta {
-                        id,
-                        arguments: d.to_string(),
-                    }],
+            "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta" => {
+                self.input_delta(&str_of(&e.item_id), &e.delta)
+            }
+            "response.output_item.done" => {
+                // A server that streamed no input deltas (LM Studio) states it here.
+                let item = &e.item;
+                let field = match item["type"].as_str() {
+                    Some("function_call") => "arguments",
+                    Some("custom_tool_call") => "input",
+                    _ => return Ok(Vec::new()),
+                };
+                let item_id = str_of(&item["id"]);
+                match self.calls.iter().find(|c| c.item_id == item_id) {
+                    Some(c) if !c.streamed => self.input_delta(&item_id, &item[field]),
                     _ => Vec::new(),
                 }
             }

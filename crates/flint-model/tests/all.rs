@@ -30,6 +30,7 @@ fn request() -> ModelRequest {
     ModelRequest {
         model: "fixture-model".into(),
         messages: vec![Message::new(Role::User, "what is this project?")],
+        tools: Vec::new(),
     }
 }
 
@@ -325,6 +326,7 @@ async fn each_format_sends_its_own_request_shape() {
             Message::new(Role::Assistant, "hello"),
             Message::new(Role::User, "again"),
         ],
+        tools: Vec::new(),
     };
     for wire in [Wire::Responses, Wire::AnthropicMessages] {
         let client = Endpoint::new(wire, &server.base_url(), Some("k-9".into())).unwrap();
@@ -426,7 +428,7 @@ async fn tool_call_arguments_stream_in_both_formats_that_have_them() {
         let (mut name, mut args) = (String::new(), String::new());
         while let Some(Ok(e)) = stream.next().await {
             match e {
-                ModelEvent::ToolCallStart { id, name: n } => {
+                ModelEvent::ToolCallStart { id, name: n, .. } => {
                     assert_eq!(id, "call_1");
                     name = n;
                 }
@@ -575,6 +577,9 @@ mod chunkings {
                 (Wire::ChatCompletions, "chat-hello.sse"),
                 (Wire::Responses, "responses-hello.sse"),
                 (Wire::AnthropicMessages, "anthropic-hello.sse"),
+                (Wire::ChatCompletions, "chat-tools.sse"),
+                (Wire::Responses, "responses-tools.sse"),
+                (Wire::AnthropicMessages, "anthropic-tools.sse"),
             ] {
                 let mut bytes = std::fs::read(fixture(name)).unwrap();
                 if crlf {
@@ -703,4 +708,294 @@ async fn the_key_stays_with_the_server_it_was_set_for() {
         panic!()
     };
     assert!(!detail.contains("0123456789abcdef"), "{detail}");
+}
+
+mod tools {
+    //! Tool calls: parsed from each format's stream (whole or in any pieces) into the
+    //! same calls, and tools and a conversation with calls sent in each format's shape.
+    use super::fixture;
+    use flint_model::{
+        decode_chunks, Endpoint, Message, ModelClient, ModelEvent, ModelRequest, Part, Role,
+        ToolCall, ToolCalls, ToolInput, ToolKind, ToolResult, ToolSpec, Wire,
+    };
+    use flint_replay::{Config, Reply, StandIn, Transcript};
+    use futures_util::StreamExt;
+    use proptest::prelude::*;
+
+    fn call(id: &str, name: &str, kind: ToolKind, input: &str) -> ToolCall {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            kind,
+            input: input.into(),
+        }
+    }
+
+    fn cases() -> Vec<(Wire, &'static str, Vec<ToolCall>, &'static str)> {
+        let patch = "*** Begin Patch\n*** Update File: src/lib.rs\n@@\n-old\n+new\n*** End Patch";
+        vec![
+            (
+                Wire::ChatCompletions,
+                "chat-tools",
+                vec![
+                    call(
+                        "call_read",
+                        "read_file",
+                        ToolKind::Function,
+                        r#"{"path": "src/lib.rs"}"#,
+                    ),
+                    call(
+                        "call_grep",
+                        "search",
+                        ToolKind::Function,
+                        r#"{"pattern": "fn main"}"#,
+                    ),
+                ],
+                "tool_calls",
+            ),
+            (
+                Wire::Responses,
+                "responses-tools",
+                vec![
+                    call(
+                        "call_read",
+                        "read_file",
+                        ToolKind::Function,
+                        r#"{"path":"src/lib.rs"}"#,
+                    ),
+                    call("call_patch", "apply_patch", ToolKind::Custom, patch),
+                ],
+                "stop",
+            ),
+            (
+                Wire::AnthropicMessages,
+                "anthropic-tools",
+                vec![
+                    call(
+                        "toolu_read",
+                        "read_file",
+                        ToolKind::Function,
+                        r#"{"path": "src/lib.rs"}"#,
+                    ),
+                    call("toolu_list", "list_dir", ToolKind::Function, ""),
+                ],
+                "tool_use",
+            ),
+        ]
+    }
+
+    fn calls_of(events: &[ModelEvent]) -> Vec<ToolCall> {
+        let mut calls = ToolCalls::default();
+        for e in events {
+            calls.push(e);
+        }
+        calls.into_calls()
+    }
+
+    #[test]
+    fn every_format_streams_its_tool_calls() {
+        for (wire, name, want, reason) in cases() {
+            let bytes = std::fs::read(fixture(&format!("{name}.sse"))).unwrap();
+            let events = decode_chunks(wire, [bytes.as_slice()]).unwrap();
+            assert_eq!(calls_of(&events), want, "{name}");
+            let text: String = events
+                .iter()
+                .filter_map(|e| match e {
+                    ModelEvent::TextDelta(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let shown = std::fs::read_to_string(fixture(&format!("{name}.txt"))).unwrap();
+            assert_eq!(text, shown, "{name}");
+            assert_eq!(
+                events.last(),
+                Some(&ModelEvent::Finished {
+                    reason: Some(reason.into())
+                }),
+                "{name}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn tool_calls_come_out_the_same_in_any_pieces(cuts in proptest::collection::vec(0usize..8_000, 0..80)) {
+            for (wire, name, want, _) in cases() {
+                let bytes = std::fs::read(fixture(&format!("{name}.sse"))).unwrap();
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+                cuts.sort_unstable();
+                let mut parts = Vec::new();
+                let mut prev = 0;
+                for c in cuts {
+                    parts.push(&bytes[prev..c]);
+                    prev = c;
+                }
+                parts.push(&bytes[prev..]);
+                let events = decode_chunks(wire, parts).unwrap();
+                prop_assert_eq!(calls_of(&events), want, "{}", name);
+            }
+        }
+    }
+
+    /// A conversation in which the model called tools and got their results, with tools
+    /// offered, as each format must carry it.
+    fn request() -> ModelRequest {
+        let patch = "*** Begin Patch\n*** End Patch";
+        ModelRequest {
+            model: "m".into(),
+            messages: vec![
+                Message::new(Role::System, "be brief"),
+                Message::new(Role::User, "fix it"),
+                Message {
+                    role: Role::Assistant,
+                    parts: vec![
+                        Part::Text {
+                            text: "Looking.".into(),
+                        },
+                        Part::Reasoning {
+                            text: "private".into(),
+                        },
+                        Part::ToolCall(call(
+                            "c1",
+                            "read_file",
+                            ToolKind::Function,
+                            r#"{"path":"a.rs"}"#,
+                        )),
+                        Part::ToolCall(call("c2", "apply_patch", ToolKind::Custom, patch)),
+                    ],
+                },
+                Message {
+                    role: Role::Tool,
+                    parts: vec![
+                        Part::ToolResult(ToolResult {
+                            call_id: "c1".into(),
+                            kind: ToolKind::Function,
+                            output: "fn a() {}".into(),
+                            is_error: false,
+                        }),
+                        Part::ToolResult(ToolResult {
+                            call_id: "c2".into(),
+                            kind: ToolKind::Custom,
+                            output: "no such file".into(),
+                            is_error: true,
+                        }),
+                    ],
+                },
+            ],
+            tools: vec![
+                ToolSpec {
+                    name: "read_file".into(),
+                    description: "Reads a file.".into(),
+                    input: ToolInput::Json {
+                        schema: serde_json::json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
+                    },
+                },
+                ToolSpec {
+                    name: "apply_patch".into(),
+                    description: "Edits files with a V4A patch.".into(),
+                    input: ToolInput::Freeform {
+                        grammar: Some("start: \"*** Begin Patch\"".into()),
+                    },
+                },
+            ],
+        }
+    }
+
+    #[tokio::test]
+    async fn tools_and_calls_are_sent_in_each_formats_shape() {
+        let transcript = |n: &str| Transcript::load(&fixture(&format!("{n}.sse"))).unwrap();
+        let server = StandIn::start(
+            Config::default()
+                .route("/chat/completions", Reply::stream(transcript("chat-hello")))
+                .route("/responses", Reply::stream(transcript("responses-hello")))
+                .route("/messages", Reply::stream(transcript("anthropic-hello"))),
+            0,
+        )
+        .unwrap();
+        for wire in [
+            Wire::ChatCompletions,
+            Wire::Responses,
+            Wire::AnthropicMessages,
+        ] {
+            let client = Endpoint::new(wire, &server.base_url(), Some("k".into())).unwrap();
+            let mut s = client.stream(request());
+            while s.next().await.is_some() {}
+        }
+        let reqs = server.requests();
+        let json = |i: usize| reqs[i].json().unwrap();
+
+        // Chat Completions: functions only (the custom tool takes `input`); calls on the
+        // assistant message, arguments as a JSON string; one `tool` message per result.
+        let chat = json(0);
+        assert_eq!(chat["tools"][0]["function"]["name"], "read_file");
+        assert_eq!(chat["tools"][1]["type"], "function");
+        assert_eq!(
+            chat["tools"][1]["function"]["parameters"]["required"][0],
+            "input"
+        );
+        let m = chat["messages"].as_array().unwrap();
+        assert_eq!(m.len(), 5, "{m:?}");
+        assert_eq!(m[2]["content"], "Looking.");
+        assert_eq!(
+            m[2]["tool_calls"][0]["function"]["arguments"],
+            r#"{"path":"a.rs"}"#
+        );
+        let custom: serde_json::Value = serde_json::from_str(
+            m[2]["tool_calls"][1]["function"]["arguments"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(custom["input"], "*** Begin Patch\n*** End Patch");
+        assert_eq!(
+            (m[3]["role"].as_str(), m[3]["tool_call_id"].as_str()),
+            (Some("tool"), Some("c1"))
+        );
+        assert_eq!(m[4]["content"], "no such file");
+        assert!(
+            !chat.to_string().contains("private"),
+            "reasoning is never sent back"
+        );
+
+        // Responses: a custom tool with its grammar; calls and outputs as items.
+        let responses = json(1);
+        assert_eq!(responses["tools"][0]["type"], "function");
+        assert_eq!(responses["tools"][1]["type"], "custom");
+        assert_eq!(responses["tools"][1]["format"]["syntax"], "lark");
+        let items = responses["input"].as_array().unwrap();
+        let kinds: Vec<&str> = items
+            .iter()
+            .map(|i| i["type"].as_str().unwrap_or("message"))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "message",
+                "message",
+                "function_call",
+                "custom_tool_call",
+                "function_call_output",
+                "custom_tool_call_output"
+            ]
+        );
+        assert_eq!(items[3]["input"], "*** Begin Patch\n*** End Patch");
+        assert_eq!(items[5]["call_id"], "c2");
+
+        // Anthropic: tool_use blocks with JSON input, results as a user's tool_result blocks.
+        let anthropic = json(2);
+        assert_eq!(anthropic["tools"][0]["input_schema"]["required"][0], "path");
+        let m = anthropic["messages"].as_array().unwrap();
+        assert_eq!(m.len(), 3);
+        let blocks = m[1]["content"].as_array().unwrap();
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[1]["input"]["path"], "a.rs");
+        assert_eq!(
+            blocks[2]["input"]["input"],
+            "*** Begin Patch\n*** End Patch"
+        );
+        assert_eq!(m[2]["role"], "user");
+        assert_eq!(m[2]["content"][1]["tool_use_id"], "c2");
+        assert_eq!(m[2]["content"][1]["is_error"], true);
+    }
 }

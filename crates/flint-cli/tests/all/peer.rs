@@ -326,3 +326,77 @@ fn peer_edit_cases_apply_as_their_authors_asserted_or_are_refused_whole() {
     );
     eprintln!("peer edits: {} cases passed", cases.len());
 }
+
+/// The captured streams in which a real model called tools: each call comes out with
+/// its name and its whole input (JSON that parses, for function tools), whole and in
+/// 3-byte pieces alike. The tools each server ran itself (web search, MCP, hosted
+/// apply_patch) are not calls for Flint to run and must not appear as such.
+#[test]
+fn peer_tool_calls_are_read_whole_in_every_format() {
+    use flint_core::model::{decode_chunks, ToolCalls, ToolKind, Wire};
+    let Some(dir) = suite() else { return };
+    let wire = |provider: &str| match provider {
+        "openai" => Wire::Responses,
+        "anthropic" => Wire::AnthropicMessages,
+        _ => Wire::ChatCompletions,
+    };
+    // The cases with calls for the client to run, and how many each has.
+    let expected = [
+        ("chat-groq-tool-call", 1),
+        ("chat-deepseek-tool-call", 1),
+        ("responses-lmstudio-tool-call", 1),
+        ("responses-openai-custom-tool", 1),
+        ("anthropic-json-tool", 1),
+        ("anthropic-tool-no-args", 1),
+        ("anthropic-sdk-tool-use", 1),
+        ("responses-openai-apply-patch-tool", 0),
+        ("responses-openai-mcp-tool", 0),
+        ("responses-openai-web-search", 0),
+        ("anthropic-web-search-citations", 0),
+        ("anthropic-mcp", 0),
+    ];
+    let cases = stream_cases(&dir);
+    let mut failures = Vec::new();
+    for (name, count) in expected {
+        let Some(case) = cases.iter().find(|c| c.name == name) else {
+            failures.push(format!("{name}: not in the suite"));
+            continue;
+        };
+        let body = std::fs::read(dir.join(format!("streams/{name}.sse"))).unwrap();
+        let mut seen = Vec::new();
+        for pieces in [body.len().max(1), 3] {
+            let events = match decode_chunks(wire(&case.provider), body.chunks(pieces)) {
+                Ok(e) => e,
+                Err(e) => {
+                    failures.push(format!("{name}: {e}"));
+                    continue;
+                }
+            };
+            let mut calls = ToolCalls::default();
+            events.iter().for_each(|e| calls.push(e));
+            seen.push(calls.into_calls());
+        }
+        let Some(calls) = seen.first() else { continue };
+        if seen.iter().any(|c| c != calls) {
+            failures.push(format!("{name}: different calls in 3-byte pieces"));
+        }
+        if calls.len() != count {
+            failures.push(format!(
+                "{name}: {} calls, expected {count}: {calls:?}",
+                calls.len()
+            ));
+        }
+        for c in calls {
+            let json_ok = c.input.trim().is_empty()
+                || serde_json::from_str::<serde_json::Value>(&c.input).is_ok();
+            let whole = match c.kind {
+                ToolKind::Function => json_ok,
+                ToolKind::Custom => !c.input.is_empty(),
+            };
+            if c.name.is_empty() || c.id.is_empty() || !whole {
+                failures.push(format!("{name}: an incomplete call {c:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -30,12 +30,7 @@ async fn the_users_edits_since_the_last_turn_are_sent_once_and_flints_own_are_no
         .run_turn(sid, "what changed?", sink, CancellationToken::new())
         .await
         .unwrap();
-    let sent = f.fake.requests()[0]
-        .messages
-        .last()
-        .unwrap()
-        .content
-        .clone();
+    let sent = f.fake.requests()[0].messages.last().unwrap().text();
     assert!(
         sent.contains("<recent-edits by=\"user\">") && sent.contains("-beta\n+BETA"),
         "{sent}"
@@ -73,11 +68,6 @@ async fn the_users_edits_since_the_last_turn_are_sent_once_and_flints_own_are_no
         .run_turn(sid, "and now?", sink, CancellationToken::new())
         .await
         .unwrap();
-    let sent = f.fake.requests()[1]
-        .messages
-        .last()
-        .unwrap()
-        .content
-        .clone();
+    let sent = f.fake.requests()[1].messages.last().unwrap().text();
     assert!(!sent.contains("<recent-edits"), "{sent}");
 }

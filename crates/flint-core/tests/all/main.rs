@@ -140,11 +140,12 @@ async fn history_is_sent_with_each_turn() {
         .await
         .unwrap();
     let reqs = f.fake.requests();
-    let second: Vec<(Role, &str)> = reqs[1]
+    let texts: Vec<(Role, String)> = reqs[1]
         .messages
         .iter()
-        .map(|m| (m.role, m.content.as_str()))
+        .map(|m| (m.role, m.text()))
         .collect();
+    let second: Vec<(Role, &str)> = texts.iter().map(|(r, t)| (*r, t.as_str())).collect();
     assert_eq!(second[0].0, Role::System);
     assert!(
         second[0].1.contains("<<<<<<< SEARCH"),
@@ -403,7 +404,7 @@ async fn escalate_answers_the_latest_prompt_on_the_deep_model_and_stays_there() 
     let sent: Vec<String> = deep.requests()[0]
         .messages
         .iter()
-        .map(|m| m.content.clone())
+        .map(|m| m.text())
         .collect();
     assert_eq!(sent.last().map(String::as_str), Some("hard question"));
     assert!(!sent.iter().any(|m| m == "quick guess"));
@@ -505,7 +506,7 @@ async fn retry_answers_the_latest_prompt_again_and_keeps_the_failed_answer() {
     );
     let reqs = f.fake.requests();
     let last = reqs[1].messages.last().unwrap();
-    assert_eq!((last.role, last.content.as_str()), (Role::User, "question"));
+    assert_eq!((last.role, last.text().as_str()), (Role::User, "question"));
     let store = Store::open(&f.db).unwrap();
     let texts: Vec<String> = store
         .items(sid)
@@ -535,7 +536,7 @@ async fn a_commit_message_is_suggested_from_the_staged_diff() {
         .push_text(&["```\n", "Add a.txt with a greeting", "\n```"]);
     let msg = f.engine.suggest_commit_message(&root).await.unwrap();
     assert_eq!(msg, "Add a.txt with a greeting");
-    let sent = &f.fake.requests()[0].messages[1].content;
+    let sent = &f.fake.requests()[0].messages[1].text();
     assert!(sent.contains("+hello"), "{sent}");
 }
 
