@@ -11,7 +11,7 @@ use flint_core::context::ContextReport;
 use flint_core::project::{Entry, FileMatch};
 use flint_core::review::{ApplyOutcome, FileDecision, Review};
 use flint_core::store::Checkpoint;
-use flint_core::{CoreError, ErrorInfo, TurnEvent};
+use flint_core::{CoreError, ErrorInfo, TurnEvent, TurnKind};
 
 use crate::state::{AppState, Snapshot};
 
@@ -119,7 +119,7 @@ pub async fn send_prompt(
         &state,
         session_id,
         on_event,
-        Turn::Prompt(prompt),
+        TurnKind::Prompt(prompt),
         None,
     ))
 }
@@ -137,7 +137,7 @@ pub async fn retry(
         &state,
         session_id,
         on_event,
-        Turn::Retry,
+        TurnKind::Retry,
         None,
     ))
 }
@@ -155,16 +155,9 @@ pub async fn escalate(
         &state,
         session_id,
         on_event,
-        Turn::Escalate,
+        TurnKind::Escalate,
         None,
     ))
-}
-
-/// What a turn does.
-pub(crate) enum Turn {
-    Prompt(String),
-    Escalate,
-    Retry,
 }
 
 /// The current session, created on first use.
@@ -189,37 +182,29 @@ async fn current_session(state: &AppState) -> Result<i64> {
 /// Also told of each event of a turn (the quick prompt forwards edits to the main window).
 pub(crate) type Forward = Box<dyn Fn(&TurnEvent) + Send + Sync>;
 
-/// Runs a turn in the background; its events go to `on_event` (and `forward`).
+/// Starts a turn in the engine and forwards its events to `on_event` (and `forward`);
+/// returns its id for `stop_turn`.
 pub(crate) fn spawn_turn(
     app: AppHandle,
     state: &AppState,
     session_id: i64,
     on_event: Channel<TurnEvent>,
-    turn: Turn,
+    kind: TurnKind,
     forward: Option<Forward>,
 ) -> u32 {
-    let (turn_id, cancel) = state.register_turn();
+    let mut turn = state.engine.start_turn(session_id, kind);
+    let id = turn.id;
     let engine = state.engine.clone();
     tauri::async_runtime::spawn(async move {
-        let channel = on_event.clone();
         // A closed window drops its channel; the turn still completes and is saved.
-        let sink = move |event: TurnEvent| {
+        while let Some(event) = turn.events.recv().await {
             if let Some(f) = &forward {
                 f(&event);
             }
-            let _ = channel.send(event);
-        };
-        let result = match turn {
-            Turn::Prompt(p) => engine.run_turn(session_id, &p, sink, cancel).await,
-            Turn::Escalate => engine.escalate(session_id, sink, cancel).await,
-            Turn::Retry => engine.retry(session_id, sink, cancel).await,
-        };
-        let state = app.state::<AppState>();
-        state.finish_turn(turn_id);
-        if let Err(e) = &result {
-            let _ = on_event.send(TurnEvent::Error { error: e.info() });
+            let _ = on_event.send(event);
         }
         // Keep the in-memory workspace in step with the store for later snapshots.
+        let state = app.state::<AppState>();
         if let Ok((session, items)) = engine
             .db(move |s| Ok((s.session(session_id)?, s.items(session_id)?)))
             .await
@@ -232,13 +217,13 @@ pub(crate) fn spawn_turn(
             }
         }
     });
-    turn_id
+    id
 }
 
 /// Stops a running turn; what arrived is kept. Stopping a finished turn does nothing.
 #[tauri::command]
 pub fn stop_turn(state: State<'_, AppState>, turn_id: u32) -> bool {
-    state.cancel_turn(turn_id)
+    state.engine.cancel_turn(turn_id)
 }
 
 /// The review of an answer's edits against the files as they are now.

@@ -16,7 +16,7 @@ use ts_rs::TS;
 
 use flint_core::{CoreError, ErrorInfo, TurnEvent};
 
-use crate::commands::{spawn_turn, Turn};
+use crate::commands::spawn_turn;
 use crate::state::AppState;
 
 pub const LABEL: &str = "quick";
@@ -162,7 +162,7 @@ pub async fn quick_send(
         &state,
         session.id,
         on_event,
-        Turn::Prompt(prompt),
+        flint_core::TurnKind::Prompt(prompt),
         Some(Box::new(forward)),
     ))
 }

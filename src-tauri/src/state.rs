@@ -1,11 +1,8 @@
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use flint_core::config::{self, process_env, SettingsView};
@@ -84,8 +81,6 @@ pub struct AppState {
     background: Mutex<Vec<Current>>,
     /// The root the window shows: watcher events of other projects stay off the UI.
     shown_root: Arc<std::sync::RwLock<Option<PathBuf>>>,
-    turns: Mutex<HashMap<u32, CancellationToken>>,
-    next_turn: AtomicU32,
     last_drop: Mutex<Option<(Vec<PathBuf>, Instant)>>,
     app: Mutex<Option<AppHandle>>,
     /// The session the quick prompt asked in last ("Continue in Flint" opens it).
@@ -107,8 +102,6 @@ impl AppState {
             current: tokio::sync::Mutex::new(None),
             background: Mutex::new(Vec::new()),
             shown_root: Arc::new(std::sync::RwLock::new(None)),
-            turns: Mutex::new(HashMap::new()),
-            next_turn: AtomicU32::new(1),
             last_drop: Mutex::new(None),
             app: Mutex::new(None),
             quick_session: Mutex::new(None),
@@ -436,29 +429,5 @@ impl AppState {
         if let Ok(mut n) = self.notice.lock() {
             *n = Some(e);
         }
-    }
-
-    pub fn register_turn(&self) -> (u32, CancellationToken) {
-        let id = self.next_turn.fetch_add(1, Ordering::Relaxed);
-        let token = CancellationToken::new();
-        if let Ok(mut t) = self.turns.lock() {
-            t.insert(id, token.clone());
-        }
-        (id, token)
-    }
-
-    pub fn finish_turn(&self, id: u32) {
-        if let Ok(mut t) = self.turns.lock() {
-            t.remove(&id);
-        }
-    }
-
-    pub fn cancel_turn(&self, id: u32) -> bool {
-        self.turns
-            .lock()
-            .ok()
-            .and_then(|t| t.get(&id).cloned())
-            .map(|t| t.cancel())
-            .is_some()
     }
 }

@@ -11,14 +11,13 @@ use clap::{Parser, Subcommand};
 
 mod terminal;
 use terminal::escaped;
-use tokio_util::sync::CancellationToken;
 
 use flint_core::edit::LineKind;
 use flint_core::keys::Keychain;
 use flint_core::review::ChangeKind;
 use flint_core::store::history::{to_markdown, SearchFilter};
 use flint_core::store::{ItemStatus, ModelSlot, Store};
-use flint_core::{CoreError, Engine, Paths, ResolvedSlot, Settings, Slot, TurnEvent};
+use flint_core::{CoreError, Engine, Paths, ResolvedSlot, Settings, Slot, TurnEvent, TurnKind};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -360,68 +359,70 @@ async fn ask(
         .await
         .map_err(err)?;
 
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
+    let mut turn = engine.start_turn(session.id, TurnKind::Prompt(prompt.to_string()));
     let mut write_failed = None;
     let mut failure = None;
     let mut truncated = false;
     let mut proposed = 0;
-    engine
-        .run_turn(
-            session.id,
-            prompt,
-            |event| match event {
-                TurnEvent::Delta { text, .. } => {
-                    if write_failed.is_none() {
-                        // On a terminal, escape sequences in the answer are shown, not run.
-                        let shown = if tty {
-                            escaped(&text)
-                        } else {
-                            text.as_str().into()
-                        };
-                        if let Err(e) = out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
-                            write_failed = Some(e);
-                        }
-                    }
-                }
-                TurnEvent::Finished { status, error, .. } => {
-                    truncated = status == ItemStatus::Truncated;
-                    failure = match (status, error) {
-                        (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
-                        (_, Some(e)) => Some(for_terminal(&e.code, e.message, &slot, &paths)),
-                        (ItemStatus::Cancelled, None) => {
-                            Some("stopped; the partial answer is kept".into())
-                        }
-                        (_, None) => Some("the answer did not complete".into()),
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut stopped = false;
+    loop {
+        let event = tokio::select! {
+            event = turn.events.recv() => event,
+            // Stops the turn; its last events (the partial answer's Finished) follow.
+            _ = &mut ctrl_c, if !stopped => {
+                stopped = true;
+                turn.cancel();
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
+        match event {
+            TurnEvent::Delta { text, .. } => {
+                if write_failed.is_none() {
+                    // On a terminal, escape sequences in the answer are shown, not run.
+                    let shown = if tty {
+                        escaped(&text)
+                    } else {
+                        text.as_str().into()
                     };
-                }
-                TurnEvent::Error { error } => failure = Some(error.message),
-                TurnEvent::Retrying {
-                    reason, after_ms, ..
-                } => {
-                    eprintln!(
-                        "flint: {} Retrying in {:.1} s.",
-                        escaped(&reason),
-                        after_ms as f64 / 1000.0
-                    );
-                }
-                TurnEvent::Review { review } => proposed = review.files.len(),
-                TurnEvent::Context { report } => {
-                    for what in &report.left_out {
-                        eprintln!("flint: left out of the context: {}", escaped(what));
+                    if let Err(e) = out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
+                        write_failed = Some(e);
                     }
                 }
-                TurnEvent::Started { .. } | TurnEvent::Blocks { .. } => {}
-            },
-            cancel,
-        )
-        .await
-        .map_err(err)?;
+            }
+            TurnEvent::Finished { status, error, .. } => {
+                truncated = status == ItemStatus::Truncated;
+                failure = match (status, error) {
+                    (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
+                    (_, Some(e)) => Some(for_terminal(&e.code, e.message, &slot, &paths)),
+                    (ItemStatus::Cancelled, None) => {
+                        Some("stopped; the partial answer is kept".into())
+                    }
+                    (_, None) => Some("the answer did not complete".into()),
+                };
+            }
+            TurnEvent::Error { error } => failure = Some(error.message),
+            TurnEvent::Retrying {
+                reason, after_ms, ..
+            } => {
+                eprintln!(
+                    "flint: {} Retrying in {:.1} s.",
+                    escaped(&reason),
+                    after_ms as f64 / 1000.0
+                );
+            }
+            TurnEvent::Review { review } => proposed = review.files.len(),
+            TurnEvent::Context { report } => {
+                for what in &report.left_out {
+                    eprintln!("flint: left out of the context: {}", escaped(what));
+                }
+            }
+            TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::ItemAdded { .. } => {}
+        }
+    }
+    turn.finish().await.map_err(err)?;
     if tty {
         let _ = out.write_all(b"\n").and_then(|()| out.flush());
     }

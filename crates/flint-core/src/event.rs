@@ -31,6 +31,9 @@ pub enum TurnEvent {
         reason: String,
     },
     Delta {
+        /// The answer item the text belongs to.
+        #[ts(type = "number")]
+        item_id: i64,
         text: String,
         /// When the oldest text in this batch reached Flint, in Unix milliseconds: the
         /// front end measures how long text takes to be painted against it.
@@ -40,6 +43,8 @@ pub enum TurnEvent {
     /// HTML; `closed_utf16` is how much of the text (in UTF-16 units, as the UI counts)
     /// they cover, so the UI shows only the rest as the open tail.
     Blocks {
+        #[ts(type = "number")]
+        item_id: i64,
         html: Vec<String>,
         closed_utf16: u32,
     },
@@ -48,6 +53,13 @@ pub enum TurnEvent {
     Review {
         review: Box<crate::review::Review>,
     },
+    /// An item the turn added after it started: a tool call the model made, its
+    /// result, or the answer of the next request (which then streams like the first).
+    ItemAdded {
+        item: Box<Item>,
+    },
+    /// An answer is final. With `turn_done` it is the turn's last; otherwise the
+    /// calls it made run and another answer follows.
     Finished {
         #[ts(type = "number")]
         item_id: i64,
@@ -56,6 +68,7 @@ pub enum TurnEvent {
         metrics: Metrics,
         /// The model's reasoning summary, if it sent one.
         reasoning: Option<String>,
+        turn_done: bool,
     },
     Error {
         error: ErrorInfo,

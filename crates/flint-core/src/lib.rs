@@ -13,12 +13,17 @@ mod engine;
 mod error;
 mod event;
 pub mod keys;
+mod prompts;
 pub mod review;
+mod slots;
+pub mod turn;
 
 pub use config::{ModelInfo, Paths, ResolvedSlot, Settings, Slot};
-pub use engine::{Engine, SlotClient, Workspace, FRAME, PERSIST_EVERY};
+pub use engine::{Engine, Workspace, FRAME, PERSIST_EVERY};
 pub use error::{CoreError, ErrorInfo};
 pub use event::TurnEvent;
+pub use slots::SlotClient;
+pub use turn::{ToolOutput, ToolRunner, TurnHandle, TurnKind};
 
 pub use flint_edit as edit;
 pub use flint_model as model;

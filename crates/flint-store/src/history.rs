@@ -180,11 +180,7 @@ impl Store {
             let snippet: String = r.get(4)?;
             Ok(SearchHit {
                 item_id: r.get(0)?,
-                role: if role == "user" {
-                    ItemRole::User
-                } else {
-                    ItemRole::Assistant
-                },
+                role: crate::role_from(&role),
                 model: r.get(2)?,
                 created_at: r.get(3)?,
                 snippet: parts(&snippet),
@@ -219,11 +215,12 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         let copied = tx.execute(
-            "INSERT INTO items (session_id, role, text, status, model, error, created_at, updated_at,
-                                provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning, tool_calls)
-             SELECT ?1, role, text, CASE status WHEN 'streaming' THEN 'interrupted' ELSE status END,
+            "INSERT INTO items (session_id, kind, role, text, status, model, error, created_at, updated_at,
+                                provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning, tool_calls,
+                                call_id, tool_name)
+             SELECT ?1, kind, role, text, CASE status WHEN 'streaming' THEN 'interrupted' ELSE status END,
                     model, error, created_at, updated_at, provider, ttft_ms, tokens_per_sec, input_tokens,
-                    output_tokens, reasoning, tool_calls
+                    output_tokens, reasoning, tool_calls, call_id, tool_name
              FROM items WHERE session_id = ?2 AND id <= ?3 ORDER BY id",
             params![id, session_id, item_id],
         )?;
@@ -281,9 +278,29 @@ pub fn to_markdown(session: &Session, project: &str, items: &[Item]) -> String {
         session.id
     );
     for i in items {
+        let fence = |text: &str| {
+            // A fence longer than any run of backticks inside, so the text cannot end it.
+            let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            "`".repeat(longest.max(2) + 1)
+        };
+        match i.kind {
+            crate::ItemKind::ToolCall | crate::ItemKind::ToolResult => {
+                let what = match (&i.kind, &i.tool_name) {
+                    (crate::ItemKind::ToolCall, Some(name)) => format!("Tool call: {name}"),
+                    (crate::ItemKind::ToolCall, None) => "Tool call".to_string(),
+                    _ => "Tool result".to_string(),
+                };
+                let f = fence(&i.text);
+                out.push_str(&format!("\n### {what}\n\n{f}\n{}\n{f}\n", i.text));
+                continue;
+            }
+            crate::ItemKind::Prompt | crate::ItemKind::Answer => {}
+        }
         let who = match i.role {
             ItemRole::User => "You".to_string(),
-            ItemRole::Assistant => i.model.clone().unwrap_or_else(|| "Assistant".into()),
+            ItemRole::Assistant | ItemRole::Tool => {
+                i.model.clone().unwrap_or_else(|| "Assistant".into())
+            }
         };
         out.push_str(&format!("\n## {who}\n\n{}\n", i.text));
         if !matches!(i.status, crate::ItemStatus::Complete) {

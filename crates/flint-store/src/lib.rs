@@ -95,6 +95,42 @@ pub struct Session {
 pub enum ItemRole {
     User,
     Assistant,
+    /// What Flint ran for the model (a tool result): sent back as the tool's answer.
+    Tool,
+}
+
+/// What an item is. A turn is a prompt, then what the model made of it: an answer,
+/// tool calls and their results, more answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ItemKind {
+    Prompt,
+    Answer,
+    /// A call the model made: `text` is its input, `tool_name` and `call_id` name it.
+    ToolCall,
+    /// What running a call gave: `text` is its output, `call_id` names the call.
+    ToolResult,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prompt => "prompt",
+            Self::Answer => "answer",
+            Self::ToolCall => "tool_call",
+            Self::ToolResult => "tool_result",
+        }
+    }
+
+    /// Who it comes from, as the conversation sent to a model has it.
+    pub fn role(self) -> ItemRole {
+        match self {
+            Self::Prompt => ItemRole::User,
+            Self::Answer | Self::ToolCall => ItemRole::Assistant,
+            Self::ToolResult => ItemRole::Tool,
+        }
+    }
 }
 
 /// Where an item is in its life. Only assistant items are ever anything but `Complete`.
@@ -122,6 +158,7 @@ pub struct Item {
     pub id: i64,
     #[ts(type = "number")]
     pub session_id: i64,
+    pub kind: ItemKind,
     pub role: ItemRole,
     pub text: String,
     pub status: ItemStatus,
@@ -133,8 +170,13 @@ pub struct Item {
     pub metrics: Option<Metrics>,
     /// The model's reasoning summary, where the provider sent one.
     pub reasoning: Option<String>,
-    /// Tool calls the model made, as JSON (`[{"id","name","arguments"}]`).
+    /// Tool calls recorded with an answer before calls became items of their own, as
+    /// JSON (`[{"id","name","arguments"}]`); new answers leave it empty.
     pub tool_calls: Option<String>,
+    /// The call a tool-call or tool-result item belongs to.
+    pub call_id: Option<String>,
+    /// The tool a tool-call item calls.
+    pub tool_name: Option<String>,
     #[ts(type = "number")]
     pub created_at: i64,
 }
@@ -306,12 +348,65 @@ impl Store {
         model: Option<&str>,
         provider: Option<&str>,
     ) -> Result<Item> {
+        let kind = match role {
+            ItemRole::User => ItemKind::Prompt,
+            ItemRole::Assistant => ItemKind::Answer,
+            ItemRole::Tool => ItemKind::ToolResult,
+        };
+        self.insert_item(session_id, kind, text, status, model, provider, None)
+    }
+
+    /// Adds a tool call (`text`: its input) or a tool result (`text`: its output) to a
+    /// session, naming its call (and, for a call, the tool).
+    pub fn add_tool_item(
+        &self,
+        session_id: i64,
+        kind: ItemKind,
+        call_id: &str,
+        tool_name: Option<&str>,
+        text: &str,
+        status: ItemStatus,
+    ) -> Result<Item> {
+        self.insert_item(
+            session_id,
+            kind,
+            text,
+            status,
+            None,
+            None,
+            Some((call_id, tool_name)),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_item(
+        &self,
+        session_id: i64,
+        kind: ItemKind,
+        text: &str,
+        status: ItemStatus,
+        model: Option<&str>,
+        provider: Option<&str>,
+        call: Option<(&str, Option<&str>)>,
+    ) -> Result<Item> {
         let now = now_ms();
+        let (call_id, tool_name) = call.map_or((None, None), |(c, t)| (Some(c), t));
         let tx = self.write_tx()?;
         tx.execute(
-            "INSERT INTO items (session_id, role, text, status, model, provider, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            params![session_id, role_str(role), text, status_str(status), model, provider, now],
+            "INSERT INTO items (session_id, kind, role, text, status, model, provider, created_at, updated_at, call_id, tool_name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+            params![
+                session_id,
+                kind.as_str(),
+                role_str(kind.role()),
+                text,
+                status_str(status),
+                model,
+                provider,
+                now,
+                call_id,
+                tool_name
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.execute(
@@ -429,6 +524,15 @@ fn role_str(r: ItemRole) -> &'static str {
     match r {
         ItemRole::User => "user",
         ItemRole::Assistant => "assistant",
+        ItemRole::Tool => "tool",
+    }
+}
+
+pub(crate) fn role_from(s: &str) -> ItemRole {
+    match s {
+        "user" => ItemRole::User,
+        "tool" => ItemRole::Tool,
+        _ => ItemRole::Assistant,
     }
 }
 
@@ -468,19 +572,29 @@ pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 const ITEM_COLUMNS: &str = "id, session_id, role, text, status, model, error, created_at, \
-    provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning, tool_calls";
+    provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning, tool_calls, \
+    kind, call_id, tool_name";
 
 fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
-    let role: String = r.get(2)?;
+    let role = role_from(&r.get::<_, String>(2)?);
     let status: String = r.get(4)?;
+    let kind: String = r.get(15)?;
     Ok(Item {
         id: r.get(0)?,
         session_id: r.get(1)?,
-        role: if role == "user" {
-            ItemRole::User
-        } else {
-            ItemRole::Assistant
+        kind: match kind.as_str() {
+            "prompt" => ItemKind::Prompt,
+            "tool_call" => ItemKind::ToolCall,
+            "tool_result" => ItemKind::ToolResult,
+            "answer" => ItemKind::Answer,
+            // A kind this version does not know, read as what its role says.
+            _ => match role {
+                ItemRole::User => ItemKind::Prompt,
+                ItemRole::Tool => ItemKind::ToolResult,
+                ItemRole::Assistant => ItemKind::Answer,
+            },
         },
+        role,
         text: r.get(3)?,
         status: match status.as_str() {
             "streaming" => ItemStatus::Streaming,
@@ -505,6 +619,8 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         },
         reasoning: r.get(13)?,
         tool_calls: r.get(14)?,
+        call_id: r.get(16)?,
+        tool_name: r.get(17)?,
     })
 }
 

@@ -118,16 +118,69 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE write_ahead ADD COLUMN direction TEXT NOT NULL DEFAULT 'apply'
         CHECK (direction IN ('apply', 'undo', 'redo', 'rollback'));",
     ),
+    // 8: items of several kinds - a prompt, an answer, a tool call, a tool result, and
+    // room for more (no CHECK on the role or the kind: a new kind needs no rebuild).
+    // SQLite cannot drop a CHECK, so the table is rebuilt (ids kept, so the
+    // full-text index, checkpoints and reviews still point at the same items; foreign
+    // keys are off while migrating and checked before it commits).
+    M::up(
+        "CREATE TABLE items_v8 (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        model TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        provider TEXT,
+        ttft_ms REAL,
+        tokens_per_sec REAL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        reasoning TEXT,
+        tool_calls TEXT,
+        call_id TEXT,
+        tool_name TEXT
+    );
+    INSERT INTO items_v8 (id, session_id, kind, role, text, status, model, error, created_at,
+        updated_at, provider, ttft_ms, tokens_per_sec, input_tokens, output_tokens, reasoning,
+        tool_calls)
+    SELECT id, session_id, CASE role WHEN 'user' THEN 'prompt' ELSE 'answer' END, role, text,
+        status, model, error, created_at, updated_at, provider, ttft_ms, tokens_per_sec,
+        input_tokens, output_tokens, reasoning, tool_calls
+    FROM items;
+    DROP TABLE items;
+    ALTER TABLE items_v8 RENAME TO items;
+    CREATE INDEX items_by_session ON items(session_id, id);
+    CREATE INDEX items_by_created ON items(created_at);
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF text ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO items_fts(rowid, text) VALUES (new.id, new.text);
+    END;",
+    )
+    .foreign_key_check(),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {
     // WAL lets the app and the CLI read while the other writes; the busy timeout makes a
     // second writer wait its turn instead of failing.
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Off while migrating: rebuilding a table (8) must not fire the ON DELETE actions of
+    // the tables that point at it. Migrations that rebuild check the keys themselves.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     Migrations::from_slice(MIGRATIONS).to_latest(conn)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
 }
 
@@ -159,6 +212,22 @@ mod tests {
                               (1, 'assistant', 'partial', 'streaming', 'm', 2, 2);",
                 )
                 .unwrap();
+                // What points at items: a checkpoint and a review (3 on), what an answer
+                // kept with it (5 on).
+                if version >= 3 {
+                    conn.execute_batch(
+                        "INSERT INTO checkpoints (id, project_id, item_id, summary, state, created_at)
+                           VALUES (1, 1, 2, 'a.txt', 'applied', 3);
+                         INSERT INTO reviews (item_id, path, status, detail) VALUES (2, 'a.txt', 'applied', NULL);",
+                    )
+                    .unwrap();
+                }
+                if version >= 5 {
+                    conn.execute_batch(
+                        "UPDATE items SET reasoning = 'thought', tool_calls = '[]' WHERE id = 2;",
+                    )
+                    .unwrap();
+                }
             }
             let store = crate::Store::open(&path).unwrap();
             let items = store.items(1).unwrap();
@@ -168,6 +237,49 @@ mod tests {
             assert_eq!(items[1].metrics, None);
             assert_eq!(store.session(1).unwrap().slot, crate::ModelSlot::Fast);
             assert_eq!(store.integrity_check().unwrap(), Ok(()));
+            // Every item has its kind; nothing that pointed at one lost it.
+            let kinds: Vec<crate::ItemKind> = items.iter().map(|i| i.kind).collect();
+            assert_eq!(kinds, [crate::ItemKind::Prompt, crate::ItemKind::Answer]);
+            if version >= 3 {
+                assert_eq!(
+                    store.checkpoint(1).unwrap().item_id,
+                    Some(2),
+                    "from {version}"
+                );
+                assert_eq!(store.reviews(2).unwrap().len(), 1, "from {version}");
+            }
+            if version >= 5 {
+                assert_eq!(items[1].reasoning.as_deref(), Some("thought"));
+            }
+            // The full-text index still finds the items, and follows new ones.
+            let filter = crate::history::SearchFilter::default();
+            assert_eq!(
+                store.search("hello", &filter, 10).unwrap().len(),
+                1,
+                "from {version}"
+            );
+            store
+                .add_tool_item(
+                    1,
+                    crate::ItemKind::ToolCall,
+                    "c1",
+                    Some("search"),
+                    "needle",
+                    crate::ItemStatus::Complete,
+                )
+                .unwrap();
+            assert_eq!(
+                store.search("needle", &filter, 10).unwrap().len(),
+                1,
+                "from {version}"
+            );
+            let fk: i64 = store
+                .conn
+                .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(fk, 0);
         }
     }
 }

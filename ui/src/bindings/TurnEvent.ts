@@ -16,13 +16,17 @@ export type TurnEvent = { "type": "started",
 /**
  * The prompt just recorded; none when escalating (the answer is to the latest).
  */
-user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", text: string, 
+user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", 
+/**
+ * The answer item the text belongs to.
+ */
+item_id: number, text: string, 
 /**
  * When the oldest text in this batch reached Flint, in Unix milliseconds: the
  * front end measures how long text takes to be painted against it.
  */
-arrived_ms: number, } | { "type": "blocks", html: Array<string>, closed_utf16: number, } | { "type": "review", review: Review, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, 
+arrived_ms: number, } | { "type": "blocks", item_id: number, html: Array<string>, closed_utf16: number, } | { "type": "review", review: Review, } | { "type": "itemAdded", item: Item, } | { "type": "finished", item_id: number, status: ItemStatus, error: ErrorInfo | null, metrics: Metrics, 
 /**
  * The model's reasoning summary, if it sent one.
  */
-reasoning: string | null, } | { "type": "error", error: ErrorInfo, };
+reasoning: string | null, turn_done: boolean, } | { "type": "error", error: ErrorInfo, };

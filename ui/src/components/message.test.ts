@@ -11,8 +11,10 @@ describe("Message", () => {
     setIpc(fake);
     const item: ChatItem = {
       id: 1,
+      kind: "answer",
       role: "assistant",
       text: "x",
+      toolName: null,
       status: "complete",
       error: null,
       model: "m",

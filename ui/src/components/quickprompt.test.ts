@@ -19,6 +19,9 @@ function item(id: number, role: "user" | "assistant", text: string): Item {
     metrics: null,
     reasoning: null,
     tool_calls: null,
+    kind: role === "user" ? "prompt" : "answer",
+    call_id: null,
+    tool_name: null,
     created_at: 0,
   };
 }
@@ -39,7 +42,7 @@ describe("QuickPrompt", () => {
       user_item: item(1, "user", "what is this?"),
       assistant_item: item(2, "assistant", ""),
     });
-    fake.emit({ type: "delta", text: "A small crate.", arrived_ms: 0 });
+    fake.emit({ type: "delta", item_id: 2, text: "A small crate.", arrived_ms: 0 });
     fake.emit({
       type: "finished",
       item_id: 2,
@@ -47,6 +50,7 @@ describe("QuickPrompt", () => {
       error: null,
       metrics: { ttft_ms: 1, tokens_per_sec: 1, input_tokens: 1, output_tokens: 3 },
       reasoning: null,
+      turn_done: true,
     });
     expect(await screen.findByText(/A small crate\./)).toBeTruthy();
     await fireEvent.click(await screen.findByTestId("quick-continue"));

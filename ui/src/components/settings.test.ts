@@ -36,6 +36,9 @@ const workspace = {
       metrics: null,
       reasoning: null,
       tool_calls: null,
+      kind: "prompt" as const,
+      call_id: null,
+      tool_name: null,
       created_at: 0,
     },
   ],
@@ -155,6 +158,7 @@ describe("Retry", () => {
           {
             ...workspace.items[0]!,
             id: 2,
+            kind: "answer",
             role: "assistant",
             text: "half",
             status: "failed",

@@ -3,6 +3,8 @@
 // updated once per frame.
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Item } from "../bindings/Item";
+import type { ItemKind } from "../bindings/ItemKind";
+import type { ItemRole } from "../bindings/ItemRole";
 import type { ItemStatus } from "../bindings/ItemStatus";
 import type { TurnEvent } from "../bindings/TurnEvent";
 import type { Metrics } from "../bindings/Metrics";
@@ -16,8 +18,11 @@ export const CONTINUE_PROMPT =
 
 export interface ChatItem {
   id: number;
-  role: "user" | "assistant";
+  kind: ItemKind;
+  role: ItemRole;
   text: string;
+  /** For a tool call: the tool it calls. */
+  toolName: string | null;
   status: ItemStatus;
   error: string | null;
   model: string | null;
@@ -40,8 +45,10 @@ const browserFrame: FrameScheduler = (cb) => {
 function fromItem(i: Item): ChatItem {
   return {
     id: i.id,
+    kind: i.kind,
     role: i.role,
     text: i.text,
+    toolName: i.tool_name,
     status: i.status,
     error: i.error,
     model: i.model,
@@ -66,6 +73,8 @@ export class Conversation {
   review = $state<Review | null>(null);
 
   #pending = "";
+  /** The answer the pending text belongs to. */
+  #pendingItem: number | null = null;
   /** When the oldest pending text reached Rust (Unix ms). */
   #pendingArrived = 0;
   #sentAt = 0;
@@ -91,7 +100,7 @@ export class Conversation {
     this.#pending = "";
     this.error = null;
     this.review = null;
-    const last = [...items].reverse().find((i) => i.role === "assistant");
+    const last = [...items].reverse().find((i) => i.kind === "answer");
     if (last) {
       ipc()
         .review(last.id)
@@ -171,10 +180,21 @@ export class Conversation {
         break;
       case "blocks": {
         this.#flush();
-        const last = this.items[this.items.length - 1];
-        if (last && last.role === "assistant") {
-          last.blocks = [...(last.blocks ?? []), ...e.html];
-          last.closed = e.closed_utf16;
+        const item = this.items.find((i) => i.id === e.item_id);
+        if (item) {
+          item.blocks = [...(item.blocks ?? []), ...e.html];
+          item.closed = e.closed_utf16;
+        }
+        break;
+      }
+      case "itemAdded": {
+        // A tool call, its result, or the answer of the next request, in turn order.
+        this.#flush();
+        const live = e.item.kind === "answer" ? { ttftMs: null, tokensPerSec: null } : null;
+        this.items.push({ ...fromItem(e.item), live });
+        if (live) {
+          this.#sentAt = performance.now();
+          this.#firstAt = null;
         }
         break;
       }
@@ -186,6 +206,8 @@ export class Conversation {
         break;
       case "delta":
         this.retrying = null;
+        if (this.#pendingItem !== e.item_id) this.#flush();
+        this.#pendingItem = e.item_id;
         this.#firstAt ??= performance.now();
         if (!this.#pending) this.#pendingArrived = e.arrived_ms;
         this.#pending += e.text;
@@ -205,8 +227,10 @@ export class Conversation {
           item.metrics = e.metrics;
           item.reasoning = e.reasoning;
         }
-        this.turnId = null;
-        turnEnded();
+        if (e.turn_done) {
+          this.turnId = null;
+          turnEnded();
+        }
         break;
       }
       case "error":
@@ -223,14 +247,14 @@ export class Conversation {
     this.#frameQueued = false;
     if (!this.#pending) return;
     textShown(this.#pendingArrived, inFrame);
-    const last = this.items[this.items.length - 1];
-    if (last && last.role === "assistant") {
-      last.text += this.#pending;
-      if (last.live && this.#firstAt !== null) {
+    const item = this.items.find((i) => i.id === this.#pendingItem);
+    if (item) {
+      item.text += this.#pending;
+      if (item.live && this.#firstAt !== null) {
         const secs = (performance.now() - this.#firstAt) / 1000;
-        last.live = {
+        item.live = {
           ttftMs: this.#firstAt - this.#sentAt,
-          tokensPerSec: secs > 0.05 ? last.text.length / 4 / secs : null,
+          tokensPerSec: secs > 0.05 ? item.text.length / 4 / secs : null,
         };
       }
     }

@@ -18,6 +18,9 @@ function item(id: number, role: "user" | "assistant", text: string): Item {
     metrics: null,
     reasoning: null,
     tool_calls: null,
+    kind: role === "user" ? "prompt" : "answer",
+    call_id: null,
+    tool_name: null,
     created_at: 0,
   };
 }
@@ -35,6 +38,49 @@ describe("Conversation", () => {
     conv = new Conversation((cb) => frames.push(cb));
   });
 
+  it("follows a turn of several answers and tool items by their ids", async () => {
+    await conv.send("what is in a.rs?");
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "what is in a.rs?"),
+      assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+    });
+    fake.emit({ type: "delta", item_id: 2, text: "Let me read it.", arrived_ms: 0 });
+    const done = {
+      type: "finished" as const,
+      status: "complete" as const,
+      error: null,
+      metrics: { ttft_ms: 1, tokens_per_sec: 1, input_tokens: 1, output_tokens: 1 },
+      reasoning: null,
+    };
+    fake.emit({ ...done, item_id: 2, turn_done: false });
+    // The first answer is final, the turn goes on.
+    expect(conv.streaming).toBe(true);
+    const call = { ...item(3, "assistant", '{"path":"a.rs"}'), kind: "tool_call" as const };
+    fake.emit({ type: "itemAdded", item: { ...call, call_id: "c1", tool_name: "read_file" } });
+    const result = { ...item(4, "assistant", "fn hi() {}"), kind: "tool_result" as const };
+    fake.emit({ type: "itemAdded", item: { ...result, role: "tool", call_id: "c1" } });
+    fake.emit({
+      type: "itemAdded",
+      item: { ...item(5, "assistant", ""), status: "streaming" },
+    });
+    // Text for the second answer goes there, even with the first still pending.
+    fake.emit({ type: "delta", item_id: 5, text: "It defines hi.", arrived_ms: 0 });
+    paint();
+    expect(conv.items.map((i) => [i.id, i.kind, i.text])).toEqual([
+      [1, "prompt", "what is in a.rs?"],
+      [2, "answer", "Let me read it."],
+      [3, "tool_call", '{"path":"a.rs"}'],
+      [4, "tool_result", "fn hi() {}"],
+      [5, "answer", "It defines hi."],
+    ]);
+    expect(conv.items[2]!.toolName).toBe("read_file");
+    expect(conv.items[4]!.live).not.toBeNull();
+    fake.emit({ ...done, item_id: 5, turn_done: true });
+    expect(conv.streaming).toBe(false);
+    expect(conv.items[4]!.live).toBeNull();
+  });
+
   it("appends many deltas in one frame", async () => {
     expect(await conv.send("  hi  ")).toBe(true);
     expect(fake.sent).toEqual(["hi"]);
@@ -44,13 +90,14 @@ describe("Conversation", () => {
       user_item: item(1, "user", "hi"),
       assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
     });
-    for (const t of ["a", "b", "c"]) fake.emit({ type: "delta", text: t, arrived_ms: 0 });
+    for (const t of ["a", "b", "c"])
+      fake.emit({ type: "delta", item_id: 2, text: t, arrived_ms: 0 });
     expect(frames.length).toBe(1); // one paint scheduled for three batches
     expect(conv.items[1]!.text).toBe("");
     paint();
     expect(conv.items[1]!.text).toBe("abc");
     expect(conv.items[1]!.live?.ttftMs).not.toBeNull(); // the live readout runs while streaming
-    fake.emit({ type: "delta", text: "d", arrived_ms: 0 });
+    fake.emit({ type: "delta", item_id: 2, text: "d", arrived_ms: 0 });
     fake.emit({
       type: "finished",
       item_id: 2,
@@ -58,6 +105,7 @@ describe("Conversation", () => {
       error: null,
       metrics: { ttft_ms: 12, tokens_per_sec: 900, input_tokens: 5, output_tokens: 4 },
       reasoning: "thought",
+      turn_done: true,
     });
     // Finished flushes what is pending without waiting for the frame.
     expect(conv.items[1]!.text).toBe("abcd");
@@ -76,8 +124,8 @@ describe("Conversation", () => {
       assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
     });
     const arrived = unixNow() - 30; // reached Rust 30 ms ago
-    fake.emit({ type: "delta", text: "a", arrived_ms: arrived });
-    fake.emit({ type: "delta", text: "b", arrived_ms: arrived + 5 });
+    fake.emit({ type: "delta", item_id: 2, text: "a", arrived_ms: arrived });
+    fake.emit({ type: "delta", item_id: 2, text: "b", arrived_ms: arrived + 5 });
     paint();
     fake.emit({
       type: "finished",
@@ -86,6 +134,7 @@ describe("Conversation", () => {
       error: null,
       metrics: { ttft_ms: 1, tokens_per_sec: 1, input_tokens: 1, output_tokens: 2 },
       reasoning: null,
+      turn_done: true,
     });
     await new Promise((r) => setTimeout(r, 60));
     // One painted frame, measured from the oldest text in it.
@@ -105,7 +154,7 @@ describe("Conversation", () => {
     });
     conv.load([item(7, "user", "elsewhere")]);
     expect(conv.streaming).toBe(false);
-    fake.emit({ type: "delta", text: "late", arrived_ms: 0 });
+    fake.emit({ type: "delta", item_id: 2, text: "late", arrived_ms: 0 });
     paint();
     expect(conv.items.map((i) => i.text)).toEqual(["elsewhere"]);
   });
@@ -117,8 +166,8 @@ describe("Conversation", () => {
       user_item: item(1, "user", "q"),
       assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
     });
-    fake.emit({ type: "delta", text: "Para.\n\nMore", arrived_ms: 0 });
-    fake.emit({ type: "blocks", html: ["<p>Para.</p>"], closed_utf16: 7 });
+    fake.emit({ type: "delta", item_id: 2, text: "Para.\n\nMore", arrived_ms: 0 });
+    fake.emit({ type: "blocks", item_id: 2, html: ["<p>Para.</p>"], closed_utf16: 7 });
     expect(conv.items[1]!.blocks).toEqual(["<p>Para.</p>"]);
     expect(conv.items[1]!.text.slice(conv.items[1]!.closed)).toBe("More");
   });
@@ -130,7 +179,7 @@ describe("Conversation", () => {
       user_item: item(1, "user", "q"),
       assistant_item: item(2, "assistant", ""),
     });
-    fake.emit({ type: "delta", text: "half", arrived_ms: 0 });
+    fake.emit({ type: "delta", item_id: 2, text: "half", arrived_ms: 0 });
     fake.emit({
       type: "finished",
       item_id: 2,
@@ -138,6 +187,7 @@ describe("Conversation", () => {
       error: { code: "dropped", message: "The connection closed" },
       metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
       reasoning: null,
+      turn_done: true,
     });
     expect(conv.items[1]).toMatchObject({
       text: "half",
@@ -189,7 +239,7 @@ describe("Conversation escalation and retries", () => {
       reason: "The provider had a server error.",
     });
     expect(conv.retrying).toContain("attempt 2");
-    fake.emit({ type: "delta", text: "careful", arrived_ms: 0 });
+    fake.emit({ type: "delta", item_id: 3, text: "careful", arrived_ms: 0 });
     expect(conv.retrying).toBeNull();
     frames.splice(0).forEach((f) => f());
     expect(conv.items.map((i) => i.text)).toEqual(["hard question", "quick guess", "careful"]);

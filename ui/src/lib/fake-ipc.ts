@@ -334,6 +334,9 @@ export function makeItem(over: Partial<Item> & { id: number }): Item {
     metrics: null,
     reasoning: null,
     tool_calls: null,
+    kind: "answer",
+    call_id: null,
+    tool_name: null,
     created_at: 0,
     ...over,
   };

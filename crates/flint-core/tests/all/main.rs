@@ -479,6 +479,7 @@ async fn no_model_is_a_clear_error() {
 }
 
 mod connect;
+mod turn;
 
 #[tokio::test]
 async fn retry_answers_the_latest_prompt_again_and_keeps_the_failed_answer() {
@@ -597,6 +598,7 @@ async fn closed_markdown_blocks_are_rendered_once_and_cover_the_whole_answer() {
         if let TurnEvent::Blocks {
             html: h,
             closed_utf16,
+            ..
         } = e
         {
             html.extend(h.clone());

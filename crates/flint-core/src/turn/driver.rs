@@ -1,0 +1,533 @@
+//! The turn's loop: the prompt recorded, the context built, then request after request.
+//! Each answer streams through its live view into a new answer item; the calls it made
+//! are recorded and run, and their results recorded; until the model answers without
+//! calls (with no tool runner: after one request). Messages are only ever appended
+//! between requests, so the request prefix stays byte-stable for prompt caches.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use flint_edit::Edit;
+use flint_model::{
+    with_retries, Message, ModelError, ModelEvent, ModelRequest, Part, Role, ToolCalls, ToolResult,
+    Usage,
+};
+use flint_project::ProjectDir;
+use flint_store::{Item, ItemKind, ItemRole, ItemStatus, Metrics, ModelSlot};
+
+use super::live::LiveAnswer;
+use super::{TurnKind, MAX_STEPS};
+use crate::engine::{FRAME, PERSIST_EVERY};
+use crate::prompts::{build_context, history_messages, ProjectNow};
+use crate::{CoreError, Engine, ErrorInfo, SlotClient, TurnEvent};
+
+/// Where a turn's events go.
+pub(crate) type Sink<'a> = dyn FnMut(TurnEvent) + Send + 'a;
+
+/// How one request ended.
+struct Answered {
+    item: Item,
+    status: ItemStatus,
+    error: Option<ErrorInfo>,
+    metrics: Metrics,
+    reasoning: Option<String>,
+    calls: Vec<flint_model::ToolCall>,
+}
+
+impl Engine {
+    /// Runs a turn of `kind` in `session_id`: only store failures (and a missing
+    /// prompt or model) return `Err`; model failures end the turn normally, the partial
+    /// answer kept.
+    pub(crate) async fn drive(
+        &self,
+        session_id: i64,
+        kind: TurnKind,
+        sink: &mut Sink<'_>,
+        cancel: CancellationToken,
+    ) -> Result<Item, CoreError> {
+        let (user_item, slot) = match kind {
+            TurnKind::Prompt(prompt) => {
+                let prompt = prompt.trim().to_string();
+                if prompt.is_empty() {
+                    return Err(CoreError::EmptyPrompt);
+                }
+                let session = self.db(move |s| s.session(session_id)).await?;
+                let slot = self
+                    .slot(session.slot)
+                    .ok_or(CoreError::NoModel(session.slot))?;
+                let user = self
+                    .db(move |s| {
+                        if s.items(session_id)?.is_empty() {
+                            s.set_session_title(session_id, &title_from(&prompt))?;
+                        }
+                        s.add_item(
+                            session_id,
+                            ItemRole::User,
+                            &prompt,
+                            ItemStatus::Complete,
+                            None,
+                        )
+                    })
+                    .await?;
+                (Some(user), slot)
+            }
+            TurnKind::Escalate => {
+                let slot = self
+                    .slot(ModelSlot::Deep)
+                    .ok_or(CoreError::NoModel(ModelSlot::Deep))?;
+                let has_prompt = self
+                    .db(move |s| {
+                        let any = s
+                            .items(session_id)?
+                            .iter()
+                            .any(|i| i.kind == ItemKind::Prompt);
+                        if any {
+                            s.set_session_slot(session_id, ModelSlot::Deep)?;
+                        }
+                        Ok(any)
+                    })
+                    .await?;
+                if !has_prompt {
+                    return Err(CoreError::NoPrompt);
+                }
+                (None, slot)
+            }
+            TurnKind::Retry => {
+                let (session, has_prompt) = self
+                    .db(move |s| {
+                        let any = s
+                            .items(session_id)?
+                            .iter()
+                            .any(|i| i.kind == ItemKind::Prompt);
+                        Ok((s.session(session_id)?, any))
+                    })
+                    .await?;
+                if !has_prompt {
+                    return Err(CoreError::NoPrompt);
+                }
+                let slot = self
+                    .slot(session.slot)
+                    .ok_or(CoreError::NoModel(session.slot))?;
+                (None, slot)
+            }
+        };
+        self.answer(session_id, user_item, slot, sink, cancel).await
+    }
+
+    /// Answers the conversation so far (ending at its latest prompt), request after
+    /// request while the model calls tools, each answer in a new item: `Started`,
+    /// frame-sized `Delta`s, `Finished` (its `turn_done` set on the last), and between
+    /// requests `ItemAdded` for each call, its result and the next answer.
+    async fn answer(
+        &self,
+        session_id: i64,
+        user_item: Option<Item>,
+        slot: SlotClient,
+        sink: &mut Sink<'_>,
+        cancel: CancellationToken,
+    ) -> Result<Item, CoreError> {
+        let tools = self.tool_specs();
+        let (history, project_root) = self
+            .db(move |s| {
+                let session = s.session(session_id)?;
+                let root = s.project(session.project_id)?.path;
+                let mut history = s.items(session_id)?;
+                // The answer goes to the latest prompt: drop anything after it (a
+                // previous answer being escalated or retried).
+                if let Some(last) = history.iter().rposition(|i| i.kind == ItemKind::Prompt) {
+                    history.truncate(last + 1);
+                }
+                Ok((history, root))
+            })
+            .await?;
+        let root = PathBuf::from(&project_root);
+        let mut item = self.new_answer(session_id, &slot).await?;
+        sink(TurnEvent::Started {
+            user_item: user_item.map(Box::new),
+            assistant_item: Box::new(item.clone()),
+        });
+        let mut messages = self.context(&root, &history, &slot, &tools, sink).await?;
+        let mut step = 1;
+        loop {
+            let request = ModelRequest {
+                model: slot.model.clone(),
+                messages: messages.clone(),
+                tools: tools.clone(),
+            };
+            let answered = self
+                .stream_answer(item, &root, &slot, request, sink, &cancel)
+                .await?;
+            let go_on = !answered.calls.is_empty()
+                && answered.status == ItemStatus::Complete
+                && self.tools.is_some()
+                && step < MAX_STEPS
+                && !cancel.is_cancelled();
+            sink(TurnEvent::Finished {
+                item_id: answered.item.id,
+                status: answered.status,
+                error: answered.error.clone(),
+                metrics: answered.metrics.clone(),
+                reasoning: answered.reasoning.clone(),
+                turn_done: !go_on,
+            });
+            if !go_on {
+                return Ok(answered.item);
+            }
+            // The answer and its calls, then their results, appended to what was sent.
+            let mut said = Message {
+                role: Role::Assistant,
+                parts: Vec::new(),
+            };
+            if !answered.item.text.is_empty() {
+                said.parts.push(Part::Text {
+                    text: answered.item.text.clone(),
+                });
+            }
+            let mut results = Message {
+                role: Role::Tool,
+                parts: Vec::new(),
+            };
+            for call in &answered.calls {
+                said.parts.push(Part::ToolCall(call.clone()));
+                let result = self.run_call(session_id, &root, call, sink).await?;
+                results.parts.push(Part::ToolResult(result));
+            }
+            messages.push(said);
+            messages.push(results);
+            step += 1;
+            item = self.new_answer(session_id, &slot).await?;
+            sink(TurnEvent::ItemAdded {
+                item: Box::new(item.clone()),
+            });
+        }
+    }
+
+    async fn new_answer(&self, session_id: i64, slot: &SlotClient) -> Result<Item, CoreError> {
+        let (model, provider) = (slot.model.clone(), slot.provider.clone());
+        self.db(move |s| {
+            s.add_item_from(
+                session_id,
+                ItemRole::Assistant,
+                "",
+                ItemStatus::Streaming,
+                Some(&model),
+                Some(&provider),
+            )
+        })
+        .await
+    }
+
+    /// The conversation before the latest prompt, then the context for the prompt
+    /// (blocking: reads files), reported to the front end.
+    async fn context(
+        &self,
+        root: &Path,
+        history: &[Item],
+        slot: &SlotClient,
+        tools: &[flint_model::ToolSpec],
+        sink: &mut Sink<'_>,
+    ) -> Result<Vec<Message>, CoreError> {
+        let (prompt, earlier) = match history.iter().rposition(|i| i.kind == ItemKind::Prompt) {
+            Some(i) => (history[i].text.clone(), &history[..i]),
+            None => (String::new(), history),
+        };
+        let earlier = history_messages(earlier, tools);
+        let (root, global, slot) = (root.to_path_buf(), self.global_agents.clone(), slot.clone());
+        let engine = self.clone();
+        let (messages, report) = tokio::task::spawn_blocking(move || {
+            let recent = engine.recent_edits(&root);
+            let built = build_context(
+                &root,
+                global.as_deref(),
+                &earlier,
+                &prompt,
+                &slot,
+                ProjectNow {
+                    recent_edits: recent.as_deref(),
+                    git: engine.git_summary(&root),
+                    exact: false,
+                },
+            );
+            // What was just sent is the baseline for the next turn's "recent edits".
+            if let Ok(mut a) = engine.activity.lock() {
+                if let Some(act) = a.get_mut(&root) {
+                    act.turn_taken(&root);
+                }
+            }
+            built
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        sink(TurnEvent::Context { report });
+        Ok(messages)
+    }
+
+    /// Records a call, runs it, records its result; both shown as they are added.
+    async fn run_call(
+        &self,
+        session_id: i64,
+        root: &Path,
+        call: &flint_model::ToolCall,
+        sink: &mut Sink<'_>,
+    ) -> Result<ToolResult, CoreError> {
+        let (id, name, input) = (call.id.clone(), call.name.clone(), call.input.clone());
+        let recorded = self
+            .db(move |s| {
+                s.add_tool_item(
+                    session_id,
+                    ItemKind::ToolCall,
+                    &id,
+                    Some(&name),
+                    &input,
+                    ItemStatus::Complete,
+                )
+            })
+            .await?;
+        sink(TurnEvent::ItemAdded {
+            item: Box::new(recorded),
+        });
+        let out = match &self.tools {
+            Some(runner) => runner.run(root, call).await,
+            None => super::ToolOutput {
+                output: "no tools are available".into(),
+                is_error: true,
+            },
+        };
+        let (id, output, failed) = (call.id.clone(), out.output.clone(), out.is_error);
+        let result = self
+            .db(move |s| {
+                let item = s.add_tool_item(
+                    session_id,
+                    ItemKind::ToolResult,
+                    &id,
+                    None,
+                    &output,
+                    ItemStatus::Complete,
+                )?;
+                if failed {
+                    s.update_item(
+                        item.id,
+                        &output,
+                        ItemStatus::Complete,
+                        Some("the call failed"),
+                    )?;
+                }
+                s.item(item.id)
+            })
+            .await?;
+        sink(TurnEvent::ItemAdded {
+            item: Box::new(result),
+        });
+        Ok(ToolResult {
+            call_id: call.id.clone(),
+            kind: call.kind,
+            output: out.output,
+            is_error: out.is_error,
+        })
+    }
+
+    /// Streams one request's answer into `item`: frame-sized batches, blocks and edit
+    /// reviews through its live view, the text written to the store as it grows.
+    /// Cancelling stops the stream and keeps what arrived.
+    async fn stream_answer(
+        &self,
+        item: Item,
+        root: &Path,
+        slot: &SlotClient,
+        request: ModelRequest,
+        sink: &mut Sink<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<Answered, CoreError> {
+        let item_id = item.id;
+        // Edits are planned against the project while the answer streams; a project
+        // that no longer opens just means no review.
+        let dir = ProjectDir::open(root).ok();
+        let sent = Instant::now();
+        let mut live = LiveAnswer::new(item_id, self.live_view, sent);
+        let mut stream = with_retries(slot.client.clone(), request, self.retry);
+        let mut usage: Option<Usage> = None;
+        let mut reasoning = String::new();
+        let mut calls = ToolCalls::default();
+        let mut first_token: Option<Instant> = None;
+        let mut cut_off = false;
+        let mut last_persist = sent;
+        let mut persisted_len = 0;
+        let mut tick = tokio::time::interval(FRAME);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+        let outcome: Result<(), Option<ModelError>> = loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break Err(None),
+                event = stream.next() => match event {
+                    Some(Ok(ModelEvent::TextDelta(t))) => {
+                        first_token.get_or_insert_with(Instant::now);
+                        let pushed = live.push(&t, unix_ms_f64());
+                        if pushed.edits_changed {
+                            // The text before the edit goes out first.
+                            if let Some(e) = pushed.before_review {
+                                sink(e);
+                            }
+                            let (shown, errors) = live.edits_shown();
+                            if let Some(review) = self.review_now(item_id, &dir, &shown, errors).await {
+                                sink(TurnEvent::Review { review: Box::new(review) });
+                            }
+                        }
+                    }
+                    Some(Ok(ModelEvent::Usage(u))) => usage = Some(u),
+                    Some(Ok(ModelEvent::Retrying { attempt, after, reason })) => {
+                        sink(TurnEvent::Retrying {
+                            attempt,
+                            after_ms: after.as_millis() as u64,
+                            reason,
+                        });
+                    }
+                    Some(Ok(ModelEvent::ReasoningDelta(t))) => reasoning.push_str(&t),
+                    Some(Ok(e @ (ModelEvent::ToolCallStart { .. } | ModelEvent::ToolCallDelta { .. }))) => calls.push(&e),
+                    Some(Ok(ModelEvent::Finished { reason })) => {
+                        cut_off = flint_model::cut_off(reason.as_deref());
+                        break Ok(());
+                    }
+                    None => break Ok(()),
+                    Some(Err(e)) => break Err(Some(e)),
+                },
+                // Wakes the loop while something waits to be sent or saved, so a pause
+                // in the stream delays neither.
+                _ = tick.tick(), if live.has_pending() || persisted_len != live.text().len() => {}
+            }
+            for e in live.due() {
+                sink(e);
+            }
+            if persisted_len != live.text().len() && last_persist.elapsed() >= PERSIST_EVERY {
+                let snapshot = live.text().to_string();
+                persisted_len = snapshot.len();
+                self.db(move |s| s.update_item(item_id, &snapshot, ItemStatus::Streaming, None))
+                    .await?;
+                last_persist = Instant::now();
+            }
+        };
+        drop(stream); // closes the connection at once when cancelled
+        let (rest, redo) = live.finish();
+        for e in rest {
+            sink(e);
+        }
+        if redo {
+            let (edits, errors): (Vec<Edit>, Vec<String>) = {
+                let (e, r) = live.edits();
+                (e.to_vec(), r.to_vec())
+            };
+            if let Some(review) = self.review_now(item_id, &dir, &edits, &errors).await {
+                sink(TurnEvent::Review {
+                    review: Box::new(review),
+                });
+            }
+        }
+
+        let (status, error) = match outcome {
+            Ok(()) if cut_off => (ItemStatus::Truncated, None),
+            Ok(()) => (ItemStatus::Complete, None),
+            Err(None) => (ItemStatus::Cancelled, None),
+            Err(Some(e)) => (ItemStatus::Failed, Some(ErrorInfo::from(&e))),
+        };
+        let text = live.text().to_string();
+        let metrics = metrics(sent, first_token, usage, &text);
+        let message = error.as_ref().map(|e| e.message.clone());
+        let saved_metrics = metrics.clone();
+        let reasoning = (!reasoning.is_empty()).then_some(reasoning);
+        let saved_reasoning = reasoning.clone();
+        let calls = calls.into_calls();
+        // The calls as the model made them, kept with the answer too (a turn without
+        // a tool runner runs none; with one, each also becomes an item when it runs).
+        let saved_calls = (!calls.is_empty()).then(|| {
+            let list: Vec<serde_json::Value> = calls
+                .iter()
+                .map(|c| serde_json::json!({ "id": c.id, "name": c.name, "arguments": c.input }))
+                .collect();
+            serde_json::Value::Array(list).to_string()
+        });
+        let item = self
+            .db(move |s| {
+                s.update_item(item_id, &text, status, message.as_deref())?;
+                s.set_metrics(item_id, &saved_metrics)?;
+                s.set_extras(item_id, saved_reasoning.as_deref(), saved_calls.as_deref())?;
+                s.item(item_id)
+            })
+            .await?;
+        Ok(Answered {
+            item,
+            status,
+            error,
+            metrics,
+            reasoning,
+            calls,
+        })
+    }
+
+    /// Plans the edits so far against the project, off the executor.
+    async fn review_now(
+        &self,
+        item_id: i64,
+        dir: &Option<ProjectDir>,
+        edits: &[Edit],
+        errors: &[String],
+    ) -> Option<crate::review::Review> {
+        let dir = dir.clone()?;
+        let (edits, errors) = (edits.to_vec(), errors.to_vec());
+        tokio::task::spawn_blocking(move || {
+            crate::review::review_of(item_id, &dir, &edits, &errors).1
+        })
+        .await
+        .ok()
+    }
+}
+
+fn metrics(sent: Instant, first: Option<Instant>, usage: Option<Usage>, text: &str) -> Metrics {
+    let end = Instant::now();
+    let ttft = first.map(|f| f.duration_since(sent));
+    let output = usage
+        .map(|u| u.output_tokens)
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| (text.len() as u64).div_ceil(4));
+    let tokens_per_sec = first.and_then(|f| {
+        let secs = end.duration_since(f).as_secs_f64();
+        (secs > 0.0 && output > 1).then(|| output as f64 / secs)
+    });
+    Metrics {
+        ttft_ms: ttft.map(|d| d.as_secs_f64() * 1000.0),
+        tokens_per_sec,
+        input_tokens: usage.map(|u| u.input_tokens),
+        output_tokens: usage.map(|u| u.output_tokens),
+    }
+}
+
+/// A session's title: the first line of its first prompt, shortened.
+fn title_from(prompt: &str) -> String {
+    let line = prompt.lines().next().unwrap_or_default().trim();
+    let mut t: String = line.chars().take(60).collect();
+    if line.chars().count() > 60 {
+        t.push('…');
+    }
+    t
+}
+
+/// Now, in Unix milliseconds with sub-millisecond precision (what a webview's
+/// `performance.timeOrigin + performance.now()` is comparable to).
+fn unix_ms_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_the_first_line_shortened() {
+        assert!(title_from(&"x".repeat(100)).ends_with('…'));
+        assert_eq!(title_from("fix the parser\nplease"), "fix the parser");
+    }
+}

@@ -1,0 +1,218 @@
+//! The turn's room: started as a handle any front end drives the same way, and a loop
+//! that sends the model's tool calls' results back and asks again.
+
+use super::*;
+use flint_core::model::{Part, ToolCall, ToolInput, ToolSpec};
+use flint_core::store::ItemKind;
+use flint_core::{ToolOutput, ToolRunner, TurnKind};
+
+/// A tool that reads a file of the project, as a real runner would (bounded).
+struct ReadFile;
+
+impl ToolRunner for ReadFile {
+    fn specs(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: "read_file".into(),
+            description: "Reads a file of the project.".into(),
+            input: ToolInput::Json {
+                schema: serde_json::json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+            },
+        }]
+    }
+
+    fn run<'a>(
+        &'a self,
+        root: &'a std::path::Path,
+        call: &'a ToolCall,
+    ) -> futures_util::future::BoxFuture<'a, ToolOutput> {
+        Box::pin(async move {
+            let args: serde_json::Value = serde_json::from_str(&call.input).unwrap_or_default();
+            let path = args["path"].as_str().unwrap_or_default();
+            match std::fs::read_to_string(root.join(path)) {
+                Ok(text) => ToolOutput {
+                    output: text,
+                    is_error: false,
+                },
+                Err(e) => ToolOutput {
+                    output: format!("cannot read {path}: {e}"),
+                    is_error: true,
+                },
+            }
+        })
+    }
+}
+
+async fn all_events(turn: &mut flint_core::TurnHandle) -> Vec<TurnEvent> {
+    let mut out = Vec::new();
+    while let Some(e) = turn.events.recv().await {
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_tool_call_is_run_and_its_result_sent_in_a_second_request() {
+    let mut f = fixture();
+    std::fs::write(f.project.path().join("a.rs"), "fn hi() {}\n").unwrap();
+    f.engine = f.engine.clone().with_tools(Arc::new(ReadFile));
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("Let me read it.".into()),
+        Step::ToolCall {
+            id: "c1".into(),
+            name: "read_file".into(),
+            arguments: r#"{"path":"a.rs"}"#.into(),
+        },
+        Step::Finish,
+    ]);
+    f.fake.push_text(&["It defines ", "`hi`."]);
+
+    let mut turn = f
+        .engine
+        .start_turn(sid, TurnKind::Prompt("what is in a.rs?".into()));
+    let events = all_events(&mut turn).await;
+    let last = turn.finish().await.unwrap();
+    assert_eq!(last.text, "It defines `hi`.");
+
+    // Two requests: the second is the first with the answer, its call and the
+    // result appended (a byte-stable prefix), the same tools offered with both.
+    let reqs = f.fake.requests();
+    assert_eq!(reqs.len(), 2);
+    let (first, second) = (&reqs[0], &reqs[1]);
+    assert_eq!(first.tools, ReadFile.specs());
+    assert_eq!(second.tools, first.tools);
+    assert_eq!(
+        &second.messages[..first.messages.len()],
+        &first.messages[..]
+    );
+    let added = &second.messages[first.messages.len()..];
+    assert_eq!(added.len(), 2);
+    assert_eq!(added[0].role, Role::Assistant);
+    assert_eq!(added[0].text(), "Let me read it.");
+    assert_eq!(
+        added[0].tool_calls().next().map(|c| c.name.as_str()),
+        Some("read_file")
+    );
+    let result = added[1].tool_results().next().unwrap();
+    assert_eq!(
+        (result.call_id.as_str(), result.output.as_str()),
+        ("c1", "fn hi() {}\n")
+    );
+    assert!(matches!(added[1].parts[0], Part::ToolResult(_)));
+
+    // Everything is in the history, in order, of its kind.
+    let store = Store::open(&f.db).unwrap();
+    let kinds: Vec<ItemKind> = store.items(sid).unwrap().iter().map(|i| i.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ItemKind::Prompt,
+            ItemKind::Answer,
+            ItemKind::ToolCall,
+            ItemKind::ToolResult,
+            ItemKind::Answer
+        ]
+    );
+
+    // The events name their items: each answer's text goes to that answer; the calls,
+    // the result and the second answer are announced; only the last Finished ends it.
+    let Some(TurnEvent::Started { assistant_item, .. }) = events.first() else {
+        panic!("{events:?}")
+    };
+    let first_answer = assistant_item.id;
+    let mut text_of = std::collections::BTreeMap::<i64, String>::new();
+    let mut added_kinds = Vec::new();
+    let mut done = Vec::new();
+    for e in &events {
+        match e {
+            TurnEvent::Delta { item_id, text, .. } => {
+                text_of.entry(*item_id).or_default().push_str(text)
+            }
+            TurnEvent::ItemAdded { item } => added_kinds.push(item.kind),
+            TurnEvent::Finished { turn_done, .. } => done.push(*turn_done),
+            _ => {}
+        }
+    }
+    assert_eq!(text_of[&first_answer], "Let me read it.");
+    assert_eq!(text_of[&last.id], "It defines `hi`.");
+    assert_eq!(
+        added_kinds,
+        [ItemKind::ToolCall, ItemKind::ToolResult, ItemKind::Answer]
+    );
+    assert_eq!(done, [false, true]);
+}
+
+#[tokio::test]
+async fn without_a_runner_a_turn_is_one_request_and_calls_are_only_recorded() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::ToolCall {
+            id: "c1".into(),
+            name: "read_file".into(),
+            arguments: "{}".into(),
+        },
+        Step::Finish,
+    ]);
+    let mut turn = f.engine.start_turn(sid, TurnKind::Prompt("go".into()));
+    let events = all_events(&mut turn).await;
+    turn.finish().await.unwrap();
+    assert_eq!(f.fake.requests().len(), 1);
+    assert!(f.fake.requests()[0].tools.is_empty());
+    assert!(matches!(
+        events.last(),
+        Some(TurnEvent::Finished {
+            turn_done: true,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_started_turn_stops_by_its_id_and_keeps_what_arrived() {
+    let f = fixture();
+    let sid = session(&f).await;
+    f.fake.push(vec![
+        Step::Text("partial".into()),
+        Step::Sleep(Duration::from_secs(30)),
+        Step::Text(" never".into()),
+        Step::Finish,
+    ]);
+    let mut turn = f.engine.start_turn(sid, TurnKind::Prompt("go".into()));
+    // Once the text arrived, stop it the way the app does: by id.
+    while let Some(e) = turn.events.recv().await {
+        if matches!(e, TurnEvent::Delta { .. }) {
+            break;
+        }
+    }
+    let id = turn.id;
+    assert!(f.engine.cancel_turn(id));
+    let rest = all_events(&mut turn).await;
+    let item = turn.finish().await.unwrap();
+    assert_eq!(
+        (item.text.as_str(), item.status),
+        ("partial", ItemStatus::Cancelled)
+    );
+    assert!(matches!(
+        rest.last(),
+        Some(TurnEvent::Finished {
+            turn_done: true,
+            ..
+        })
+    ));
+    // Finished: its id is free, stopping it again does nothing.
+    assert!(!f.engine.cancel_turn(id));
+}
+
+#[tokio::test]
+async fn a_turn_that_cannot_start_says_why_on_its_events() {
+    let f = fixture();
+    let sid = session(&f).await;
+    let mut turn = f.engine.start_turn(sid, TurnKind::Retry);
+    let events = all_events(&mut turn).await;
+    assert!(turn.finish().await.is_err());
+    assert!(
+        matches!(events.as_slice(), [TurnEvent::Error { .. }]),
+        "{events:?}"
+    );
+}
