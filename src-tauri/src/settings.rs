@@ -144,7 +144,7 @@ fn draft_slot(
         .unwrap_or_default();
     let mut elsewhere = false;
     if let Some(url) = base_url.filter(|u| !u.trim().is_empty()) {
-        elsewhere = host_of(&url) != host_of(&saved_url);
+        elsewhere = !same_server(&url, &saved_url);
         settings
             .providers
             .entry(slot.provider.clone())
@@ -167,6 +167,13 @@ fn draft_slot(
         fast.key_source = flint_core::keys::KeySource::None;
     }
     Ok(fast)
+}
+
+/// Whether a draft URL is the server a key was saved for (host and port; a URL that
+/// does not parse is no server).
+fn same_server(draft: &str, saved: &str) -> bool {
+    let (d, s) = (host_of(draft), host_of(saved));
+    !d.is_empty() && d == s
 }
 
 /// The host (and port) of a URL, lowercased; empty if it does not parse.
@@ -233,4 +240,28 @@ pub async fn use_provider(
     })
     .await?;
     Ok(state.current_snapshot().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page asking to list models or test a connection at another address gets no
+    /// stored key sent there.
+    #[test]
+    fn a_stored_key_goes_only_to_the_server_it_was_saved_for() {
+        let saved = "https://api.openai.com/v1";
+        assert!(same_server("https://API.openai.com/v1/", saved));
+        assert!(same_server("https://api.openai.com:443/other", saved));
+        for elsewhere in [
+            "https://api.openai.com.evil.example/v1",
+            "http://api.openai.com:8443/v1",
+            "https://evil.example/?https://api.openai.com/v1",
+            "https://user@evil.example/v1",
+            "not a url",
+            "",
+        ] {
+            assert!(!same_server(elsewhere, saved), "{elsewhere}");
+        }
+    }
 }

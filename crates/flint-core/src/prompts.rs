@@ -99,6 +99,54 @@ pub(crate) fn history_messages(items: &[Item], tools: &[ToolSpec]) -> Vec<Messag
     out
 }
 
+/// Keeps only tool calls that have their result after them and results whose call
+/// came before, dropping messages left empty: every provider refuses a conversation
+/// with one without the other (a call recorded before a crash, a history cut by the
+/// window between a call and its result).
+pub(crate) fn paired(messages: Vec<Message>) -> Vec<Message> {
+    use std::collections::HashSet;
+    let called: Vec<HashSet<String>> = {
+        // The calls made before each message.
+        let mut seen = HashSet::new();
+        messages
+            .iter()
+            .map(|m| {
+                let before = seen.clone();
+                seen.extend(m.tool_calls().map(|c| c.id.clone()));
+                before
+            })
+            .collect()
+    };
+    let answered: Vec<HashSet<String>> = {
+        // The results given after each message.
+        let mut seen = HashSet::new();
+        let mut after: Vec<HashSet<String>> = messages
+            .iter()
+            .rev()
+            .map(|m| {
+                let later = seen.clone();
+                seen.extend(m.tool_results().map(|r| r.call_id.clone()));
+                later
+            })
+            .collect();
+        after.reverse();
+        after
+    };
+    messages
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, mut m)| {
+            let had = m.parts.len();
+            m.parts.retain(|p| match p {
+                Part::ToolCall(c) => answered[i].contains(&c.id),
+                Part::ToolResult(r) => called[i].contains(&r.call_id),
+                _ => true,
+            });
+            (m.parts.len() == had || !m.parts.is_empty()).then_some(m)
+        })
+        .collect()
+}
+
 /// Files larger than this are not attached whole when mentioned.
 const MAX_MENTION_BYTES: u64 = 256 * 1024;
 
@@ -167,7 +215,7 @@ pub(crate) fn build_context(
         context::assemble_sparingly(&input, tok)
     };
     report.left_out.extend(unreadable);
-    (messages, report)
+    (paired(messages), report)
 }
 
 impl Engine {
@@ -220,6 +268,45 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_and_results_go_only_in_pairs() {
+        let call = |id: &str| {
+            Part::ToolCall(ToolCall {
+                id: id.into(),
+                name: "read_file".into(),
+                kind: ToolKind::Function,
+                input: "{}".into(),
+            })
+        };
+        let result = |id: &str| {
+            Part::ToolResult(ToolResult {
+                call_id: id.into(),
+                kind: ToolKind::Function,
+                output: "x".into(),
+                is_error: false,
+            })
+        };
+        let msg = |role, parts| Message { role, parts };
+        let messages = vec![
+            // A result whose call was cut off by the window.
+            msg(Role::Tool, vec![result("gone")]),
+            Message::new(Role::User, "q"),
+            msg(
+                Role::Assistant,
+                vec![Part::Text { text: "a".into() }, call("c1"), call("c2")],
+            ),
+            // c2 was recorded, then the process stopped: no result.
+            msg(Role::Tool, vec![result("c1")]),
+        ];
+        let kept = paired(messages);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[0].text(), "q");
+        let calls: Vec<&str> = kept[1].tool_calls().map(|c| c.id.as_str()).collect();
+        assert_eq!(calls, ["c1"]);
+        assert_eq!(kept[1].text(), "a");
+        assert_eq!(kept[2].tool_results().count(), 1);
+    }
 
     #[test]
     fn codex_models_are_asked_for_apply_patch_and_others_for_search_replace() {

@@ -104,6 +104,8 @@ thread_local! {
     /// Tests run this once every folder is opened and checked, before anything is
     /// staged: where an attacker would swap a folder for a link.
     pub(crate) static AFTER_CHECK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
+    /// Tests make the n-th staging write (counting from 0) fail halfway (a full disk).
+    pub(crate) static FAIL_STAGE_AT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
     /// Tests run this when a commit failed, before anything is put back.
     pub(crate) static BEFORE_ROLLBACK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
 }
@@ -435,6 +437,15 @@ fn write_new(
         return Ok(()); // a link: nothing to write
     };
     let mut file = file.into_std();
+    #[cfg(test)]
+    {
+        let n = FAIL_STAGE_AT.with(|f| f.get());
+        if n == Some(0) {
+            file.write_all(&content[..content.len() / 2])?;
+            return Err(std::io::Error::other("No space left on device (injected)"));
+        }
+        FAIL_STAGE_AT.with(|f| f.set(n.map(|n| n - 1)));
+    }
     file.write_all(content)?;
     #[cfg(unix)]
     if let Some(mode) = mode {
@@ -588,6 +599,29 @@ mod tests {
             fs::create_dir(dir.path().join("sub")).unwrap();
             fs::write(dir.path().join("sub/x.txt"), "x\n").unwrap();
         }
+    }
+
+    #[test]
+    fn a_staging_write_that_fails_halfway_leaves_nothing_behind() {
+        let (dir, p) = setup();
+        FAIL_STAGE_AT.with(|f| f.set(Some(1)));
+        let err = apply(
+            &p,
+            &[
+                w("a.txt", Some(b"a\n"), Some(b"A\n")),
+                w("new/b.txt", None, Some(b"a longer new file\n")),
+            ],
+        )
+        .unwrap_err();
+        FAIL_STAGE_AT.with(|f| f.set(None));
+        assert_eq!(err.code(), "io");
+        assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
+        assert!(!dir.path().join("new").exists());
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     }
 
     #[cfg(unix)]

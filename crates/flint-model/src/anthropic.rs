@@ -47,7 +47,9 @@ fn message(m: &Message) -> Value {
     let mut blocks = Vec::new();
     for p in &m.parts {
         match p {
-            Part::Text { text } if !text.is_empty() => {
+            // Anthropic refuses text blocks of only whitespace (models often write a
+            // blank line before a call).
+            Part::Text { text } if !text.trim().is_empty() => {
                 blocks.push(json!({ "type": "text", "text": text }))
             }
             Part::ToolCall(c) => blocks.push(json!({

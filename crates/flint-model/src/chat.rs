@@ -46,7 +46,7 @@ fn message(m: &Message) -> Vec<Value> {
     match m.role {
         Role::Tool => m
             .tool_results()
-            .map(|r| json!({ "role": "tool", "tool_call_id": r.call_id, "content": r.output }))
+            .map(|r| json!({ "role": "tool", "tool_call_id": r.call_id, "content": message::result_text(r) }))
             .collect(),
         Role::Assistant if !m.is_text_only() => {
             let text = m.text();
@@ -136,7 +136,7 @@ impl ChatParser {
             (Some(id), None) => id,
             (Some(id), Some(again)) if id == again => id,
             (_, given) => {
-                let id = given.map_or_else(|| format!("call_{index}"), str::to_owned);
+                let id = given.map_or_else(message::fresh_call_id, str::to_owned);
                 self.calls.retain(|(i, _)| *i != index);
                 self.calls.push((index, id.clone()));
                 out.push(ModelEvent::ToolCallStart {

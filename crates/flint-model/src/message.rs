@@ -159,6 +159,29 @@ impl ToolSpec {
     }
 }
 
+/// An id for a call a server sent without one: unique in this process (a fixed
+/// `call_0` would repeat in every request, and providers refuse two calls of one id in a
+/// conversation).
+pub(crate) fn fresh_call_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("call_flint_{stamp:x}_{n}")
+}
+
+/// A result's text where a format has no error flag (Chat Completions, Responses): a
+/// failed call says so in words, so the model is told.
+pub(crate) fn result_text(r: &ToolResult) -> String {
+    if r.is_error {
+        format!("Error: {}", r.output)
+    } else {
+        r.output.clone()
+    }
+}
+
 /// A call's input as JSON arguments, for formats that send calls back as JSON: a custom
 /// call's text becomes `{"input": text}` (as its tool was described there), and empty
 /// arguments (a tool without parameters) are `{}`.

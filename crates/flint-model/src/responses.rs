@@ -80,7 +80,7 @@ fn items(m: &Message) -> Vec<Value> {
             Part::ToolResult(r) => out.push(json!({
                 "type": if r.kind == ToolKind::Custom { "custom_tool_call_output" } else { "function_call_output" },
                 "call_id": r.call_id,
-                "output": r.output,
+                "output": crate::message::result_text(r),
             })),
             Part::Text { .. } | Part::Reasoning { .. } => {}
         }
@@ -164,7 +164,10 @@ impl WireParser for ResponsesParser {
                     Some("custom_tool_call") => ToolKind::Custom,
                     _ => return Ok(Vec::new()),
                 };
-                let call_id = str_of(&item["call_id"]);
+                let call_id = match item["call_id"].as_str().filter(|c| !c.is_empty()) {
+                    Some(c) => c.to_string(),
+                    None => crate::message::fresh_call_id(),
+                };
                 self.calls.push(Call {
                     item_id: str_of(&item["id"]),
                     call_id: call_id.clone(),

@@ -952,7 +952,7 @@ mod tools {
             (m[3]["role"].as_str(), m[3]["tool_call_id"].as_str()),
             (Some("tool"), Some("c1"))
         );
-        assert_eq!(m[4]["content"], "no such file");
+        assert_eq!(m[4]["content"], "Error: no such file");
         assert!(
             !chat.to_string().contains("private"),
             "reasoning is never sent back"
@@ -981,6 +981,7 @@ mod tools {
         );
         assert_eq!(items[3]["input"], "*** Begin Patch\n*** End Patch");
         assert_eq!(items[5]["call_id"], "c2");
+        assert_eq!(items[5]["output"], "Error: no such file");
 
         // Anthropic: tool_use blocks with JSON input, results as a user's tool_result blocks.
         let anthropic = json(2);

@@ -119,7 +119,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.project_id, s.title, s.created_at, s.updated_at, s.slot,
                     p.name, p.path,
-                    (SELECT model FROM items WHERE session_id = s.id AND role = 'assistant' ORDER BY id DESC LIMIT 1),
+                    (SELECT model FROM items WHERE session_id = s.id AND kind = 'answer' ORDER BY id DESC LIMIT 1),
                     (SELECT count(*) FROM items WHERE session_id = s.id)
              FROM sessions s JOIN projects p ON p.id = s.project_id
              WHERE (?1 IS NULL OR s.project_id = ?1)

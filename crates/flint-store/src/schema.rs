@@ -119,7 +119,8 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         CHECK (direction IN ('apply', 'undo', 'redo', 'rollback'));",
     ),
     // 8: items of several kinds - a prompt, an answer, a tool call, a tool result, and
-    // room for more (no CHECK on the role or the kind: a new kind needs no rebuild).
+    // room for more (no CHECK on the role or the kind: a new kind needs no rebuild; an
+    // empty kind, what a Flint still running from before writes, is read by its role).
     // SQLite cannot drop a CHECK, so the table is rebuilt (ids kept, so the
     // full-text index, checkpoints and reviews still point at the same items; foreign
     // keys are off while migrating and checked before it commits).
@@ -127,7 +128,7 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         "CREATE TABLE items_v8 (
         id INTEGER PRIMARY KEY,
         session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT '',
         role TEXT NOT NULL,
         text TEXT NOT NULL,
         status TEXT NOT NULL,

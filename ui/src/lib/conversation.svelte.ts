@@ -73,6 +73,8 @@ export class Conversation {
   review = $state<Review | null>(null);
 
   #pending = "";
+  /** The turn started last has ended (its last Finished, or an Error). */
+  #ended = false;
   /** The answer the pending text belongs to. */
   #pendingItem: number | null = null;
   /** When the oldest pending text reached Rust (Unix ms). */
@@ -150,10 +152,12 @@ export class Conversation {
     turnSent();
     const epoch = this.#epoch;
     try {
+      this.#ended = false;
       const id = await begin((e) => {
         if (epoch === this.#epoch) this.#onEvent(e);
       });
-      if (epoch === this.#epoch) this.turnId = id;
+      // A turn can end before its id comes back (a fast failure): then it is not running.
+      if (epoch === this.#epoch && !this.#ended) this.turnId = id;
       return true;
     } catch (e) {
       this.error = asError(e);
@@ -228,6 +232,7 @@ export class Conversation {
           item.reasoning = e.reasoning;
         }
         if (e.turn_done) {
+          this.#ended = true;
           this.turnId = null;
           turnEnded();
         }
@@ -236,6 +241,14 @@ export class Conversation {
       case "error":
         this.#flush();
         this.error = e.error;
+        // An answer that was streaming stops there (the store has it interrupted).
+        for (const item of this.items) {
+          if (item.status === "streaming") {
+            item.status = "interrupted";
+            item.live = null;
+          }
+        }
+        this.#ended = true;
         this.turnId = null;
         turnEnded();
         break;

@@ -81,6 +81,25 @@ describe("Conversation", () => {
     expect(conv.items[4]!.live).toBeNull();
   });
 
+  it("a turn that ends before its id comes back is not left running", async () => {
+    // The fake answers the whole turn while the send is still in flight.
+    const original = fake.sendPrompt;
+    fake.sendPrompt = async (prompt, onEvent) => {
+      onEvent({
+        type: "started",
+        user_item: item(1, "user", prompt),
+        assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+      });
+      onEvent({ type: "error", error: { code: "store", message: "the disk is full" } });
+      return 7;
+    };
+    await conv.send("hi");
+    fake.sendPrompt = original;
+    expect(conv.streaming).toBe(false);
+    expect(conv.items[1]!.status).toBe("interrupted");
+    expect(conv.error?.message).toBe("the disk is full");
+  });
+
   it("appends many deltas in one frame", async () => {
     expect(await conv.send("  hi  ")).toBe(true);
     expect(fake.sent).toEqual(["hi"]);

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use flint_edit::Edit;
 use flint_model::{
-    with_retries, Message, ModelError, ModelEvent, ModelRequest, Part, Role, ToolCalls, ToolResult,
-    Usage,
+    with_retries, Message, ModelError, ModelEvent, ModelRequest, Part, Role, ToolCall, ToolCalls,
+    ToolKind, ToolResult, Usage,
 };
 use flint_project::ProjectDir;
 use flint_store::{Item, ItemKind, ItemRole, ItemStatus, Metrics, ModelSlot};
@@ -186,14 +186,35 @@ impl Engine {
                     text: answered.item.text.clone(),
                 });
             }
-            let mut results = Message {
+            said.parts
+                .extend(answered.calls.iter().cloned().map(Part::ToolCall));
+            let outputs = self
+                .run_calls(session_id, &root, &answered.calls, sink, &cancel)
+                .await?;
+            let results = Message {
                 role: Role::Tool,
-                parts: Vec::new(),
+                parts: outputs.into_iter().map(Part::ToolResult).collect(),
             };
-            for call in &answered.calls {
-                said.parts.push(Part::ToolCall(call.clone()));
-                let result = self.run_call(session_id, &root, call, sink).await?;
-                results.parts.push(Part::ToolResult(result));
+            if cancel.is_cancelled() {
+                // Stopped while the calls ran: the turn ends here, the answer marked
+                // stopped (what ran is recorded; what did not says so).
+                let id = answered.item.id;
+                let item = self
+                    .db(move |s| {
+                        let item = s.item(id)?;
+                        s.update_item(id, &item.text, ItemStatus::Cancelled, None)?;
+                        s.item(id)
+                    })
+                    .await?;
+                sink(TurnEvent::Finished {
+                    item_id: id,
+                    status: ItemStatus::Cancelled,
+                    error: None,
+                    metrics: answered.metrics,
+                    reasoning: answered.reasoning,
+                    turn_done: true,
+                });
+                return Ok(item);
             }
             messages.push(said);
             messages.push(results);
@@ -265,68 +286,86 @@ impl Engine {
         Ok(messages)
     }
 
-    /// Records a call, runs it, records its result; both shown as they are added.
-    async fn run_call(
+    /// Records the answer's calls (all of them first, so a parallel batch stays one
+    /// assistant message in the history), then runs each and records its result; each
+    /// shown as it is added. A stop skips the calls not yet run: their results say so.
+    async fn run_calls(
         &self,
         session_id: i64,
         root: &Path,
-        call: &flint_model::ToolCall,
+        calls: &[flint_model::ToolCall],
         sink: &mut Sink<'_>,
-    ) -> Result<ToolResult, CoreError> {
-        let (id, name, input) = (call.id.clone(), call.name.clone(), call.input.clone());
-        let recorded = self
-            .db(move |s| {
-                s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolCall,
-                    &id,
-                    Some(&name),
-                    &input,
-                    ItemStatus::Complete,
-                )
-            })
-            .await?;
-        sink(TurnEvent::ItemAdded {
-            item: Box::new(recorded),
-        });
-        let out = match &self.tools {
-            Some(runner) => runner.run(root, call).await,
-            None => super::ToolOutput {
-                output: "no tools are available".into(),
+        cancel: &CancellationToken,
+    ) -> Result<Vec<ToolResult>, CoreError> {
+        for call in calls {
+            let (id, name, input) = (call.id.clone(), call.name.clone(), call.input.clone());
+            let recorded = self
+                .db(move |s| {
+                    s.add_tool_item(
+                        session_id,
+                        ItemKind::ToolCall,
+                        &id,
+                        Some(&name),
+                        &input,
+                        ItemStatus::Complete,
+                    )
+                })
+                .await?;
+            sink(TurnEvent::ItemAdded {
+                item: Box::new(recorded),
+            });
+        }
+        let mut results = Vec::new();
+        for call in calls {
+            let stopped = || super::ToolOutput {
+                output: "not run: the user stopped the turn".into(),
                 is_error: true,
-            },
-        };
-        let (id, output, failed) = (call.id.clone(), out.output.clone(), out.is_error);
-        let result = self
-            .db(move |s| {
-                let item = s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolResult,
-                    &id,
-                    None,
-                    &output,
-                    ItemStatus::Complete,
-                )?;
-                if failed {
-                    s.update_item(
-                        item.id,
+            };
+            let out = match &self.tools {
+                _ if cancel.is_cancelled() => stopped(),
+                Some(runner) => tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => stopped(),
+                    out = runner.run(root, call) => out,
+                },
+                None => super::ToolOutput {
+                    output: "no tools are available".into(),
+                    is_error: true,
+                },
+            };
+            let (id, output, failed) = (call.id.clone(), out.output.clone(), out.is_error);
+            let result = self
+                .db(move |s| {
+                    let item = s.add_tool_item(
+                        session_id,
+                        ItemKind::ToolResult,
+                        &id,
+                        None,
                         &output,
                         ItemStatus::Complete,
-                        Some("the call failed"),
                     )?;
-                }
-                s.item(item.id)
-            })
-            .await?;
-        sink(TurnEvent::ItemAdded {
-            item: Box::new(result),
-        });
-        Ok(ToolResult {
-            call_id: call.id.clone(),
-            kind: call.kind,
-            output: out.output,
-            is_error: out.is_error,
-        })
+                    if failed {
+                        s.update_item(
+                            item.id,
+                            &output,
+                            ItemStatus::Complete,
+                            Some("the call failed"),
+                        )?;
+                    }
+                    s.item(item.id)
+                })
+                .await?;
+            sink(TurnEvent::ItemAdded {
+                item: Box::new(result),
+            });
+            results.push(ToolResult {
+                call_id: call.id.clone(),
+                kind: call.kind,
+                output: out.output,
+                is_error: out.is_error,
+            });
+        }
+        Ok(results)
     }
 
     /// Streams one request's answer into `item`: frame-sized batches, blocks and edit
@@ -438,7 +477,7 @@ impl Engine {
         let saved_metrics = metrics.clone();
         let reasoning = (!reasoning.is_empty()).then_some(reasoning);
         let saved_reasoning = reasoning.clone();
-        let calls = calls.into_calls();
+        let calls = as_offered(calls.into_calls(), &self.tool_specs());
         // The calls as the model made them, kept with the answer too (a turn without
         // a tool runner runs none; with one, each also becomes an item when it runs).
         let saved_calls = (!calls.is_empty()).then(|| {
@@ -482,6 +521,30 @@ impl Engine {
         .await
         .ok()
     }
+}
+
+/// Calls as the tools were offered: where a free-text tool had to be offered as a
+/// function taking `input` (Chat Completions, Anthropic), its call's `{"input": ...}`
+/// is its text again, a custom call, as on the Responses API.
+fn as_offered(calls: Vec<ToolCall>, tools: &[flint_model::ToolSpec]) -> Vec<ToolCall> {
+    calls
+        .into_iter()
+        .map(|mut call| {
+            let free = tools.iter().any(|t| {
+                t.name == call.name && matches!(t.input, flint_model::ToolInput::Freeform { .. })
+            });
+            if free && call.kind == ToolKind::Function {
+                let text = serde_json::from_str::<serde_json::Value>(&call.input)
+                    .ok()
+                    .and_then(|v| v["input"].as_str().map(str::to_owned));
+                if let Some(text) = text {
+                    call.input = text;
+                    call.kind = ToolKind::Custom;
+                }
+            }
+            call
+        })
+        .collect()
 }
 
 fn metrics(sent: Instant, first: Option<Instant>, usage: Option<Usage>, text: &str) -> Metrics {

@@ -26,8 +26,9 @@ use crate::{CoreError, Engine, TurnEvent};
 
 pub use tools::{ToolOutput, ToolRunner};
 
-/// How many requests one turn may make before it stops and says so (a model that
-/// keeps calling tools); the user can go on with another prompt.
+/// How many requests one turn may make (a model that keeps calling tools): the last
+/// answer's calls are then kept with it, not run, and the turn ends; the user can go
+/// on with another prompt.
 pub const MAX_STEPS: u32 = 50;
 
 /// What a turn does.

@@ -216,3 +216,140 @@ async fn a_turn_that_cannot_start_says_why_on_its_events() {
         "{events:?}"
     );
 }
+
+/// A tool that records what it was given and takes as long as it is told.
+struct Slow {
+    seen: Arc<Mutex<Vec<ToolCall>>>,
+    takes: Duration,
+    free_text: bool,
+}
+
+impl ToolRunner for Slow {
+    fn specs(&self) -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: "apply_patch".into(),
+            description: "Edits files.".into(),
+            input: if self.free_text {
+                ToolInput::Freeform { grammar: None }
+            } else {
+                ToolInput::Json {
+                    schema: serde_json::json!({"type": "object"}),
+                }
+            },
+        }]
+    }
+
+    fn run<'a>(
+        &'a self,
+        _root: &'a std::path::Path,
+        call: &'a ToolCall,
+    ) -> futures_util::future::BoxFuture<'a, ToolOutput> {
+        self.seen.lock().unwrap().push(call.clone());
+        Box::pin(async move {
+            tokio::time::sleep(self.takes).await;
+            ToolOutput {
+                output: "done".into(),
+                is_error: false,
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn stop_while_a_tool_runs_ends_the_turn_there() {
+    let mut f = fixture();
+    let seen = Arc::default();
+    f.engine = f.engine.clone().with_tools(Arc::new(Slow {
+        seen: Arc::clone(&seen),
+        takes: Duration::from_secs(30),
+        free_text: false,
+    }));
+    let sid = session(&f).await;
+    let call = |id: &str| Step::ToolCall {
+        id: id.into(),
+        name: "apply_patch".into(),
+        arguments: "{}".into(),
+    };
+    f.fake.push(vec![call("c1"), call("c2"), Step::Finish]);
+    let mut turn = f.engine.start_turn(sid, TurnKind::Prompt("go".into()));
+    // Both calls are recorded before the first runs; stop while it runs.
+    let mut calls = 0;
+    while let Some(e) = turn.events.recv().await {
+        if matches!(&e, TurnEvent::ItemAdded { item } if item.kind == ItemKind::ToolCall) {
+            calls += 1;
+            if calls == 2 {
+                break;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    turn.cancel();
+    let rest = tokio::time::timeout(Duration::from_secs(5), all_events(&mut turn))
+        .await
+        .expect("the stop takes effect at once");
+    let last = turn.finish().await.unwrap();
+    assert_eq!(last.status, ItemStatus::Cancelled);
+    assert_eq!(f.fake.requests().len(), 1, "no request after a stop");
+    assert!(matches!(
+        rest.last(),
+        Some(TurnEvent::Finished {
+            status: ItemStatus::Cancelled,
+            turn_done: true,
+            ..
+        })
+    ));
+    let results: Vec<String> = Store::open(&f.db)
+        .unwrap()
+        .items(sid)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == ItemKind::ToolResult)
+        .map(|i| i.text)
+        .collect();
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|r| r.contains("stopped")), "{results:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "the second call never ran");
+}
+
+#[tokio::test]
+async fn a_free_text_tool_called_as_a_function_gets_its_text() {
+    let mut f = fixture();
+    let seen: Arc<Mutex<Vec<ToolCall>>> = Arc::default();
+    f.engine = f.engine.clone().with_tools(Arc::new(Slow {
+        seen: Arc::clone(&seen),
+        takes: Duration::ZERO,
+        free_text: true,
+    }));
+    let sid = session(&f).await;
+    let patch = "*** Begin Patch\n*** End Patch";
+    // Chat Completions and Anthropic models call it as a function taking `input`.
+    f.fake.push(vec![
+        Step::ToolCall {
+            id: "c1".into(),
+            name: "apply_patch".into(),
+            arguments: serde_json::json!({ "input": patch }).to_string(),
+        },
+        Step::Finish,
+    ]);
+    f.fake.push_text(&["Done."]);
+    let mut turn = f.engine.start_turn(sid, TurnKind::Prompt("edit".into()));
+    all_events(&mut turn).await;
+    turn.finish().await.unwrap();
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].input, patch);
+    assert_eq!(got[0].kind, flint_core::model::ToolKind::Custom);
+    // Recorded as its text, and sent back as the call it was.
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    assert!(items
+        .iter()
+        .any(|i| i.kind == ItemKind::ToolCall && i.text == patch));
+    let second = &f.fake.requests()[1];
+    let sent = second
+        .messages
+        .iter()
+        .flat_map(|m| m.tool_calls())
+        .next()
+        .unwrap();
+    assert_eq!(sent.input, patch);
+}
