@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 
 use flint_core::context::ContextReport;
@@ -96,7 +96,6 @@ pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
         .map_err(|e| e.info())?;
     if let Some(c) = state.current.lock().await.as_mut() {
         c.workspace.session = Some(session);
-        c.workspace.items.clear();
     }
     Ok(state.current_snapshot().await)
 }
@@ -105,7 +104,6 @@ pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
 /// turn's id for `stop_turn`.
 #[tauri::command]
 pub async fn send_prompt(
-    app: AppHandle,
     state: State<'_, AppState>,
     prompt: String,
     on_event: Channel<TurnEvent>,
@@ -115,7 +113,6 @@ pub async fn send_prompt(
     }
     let session_id = current_session(&state).await?;
     Ok(spawn_turn(
-        app,
         &state,
         session_id,
         on_event,
@@ -126,14 +123,9 @@ pub async fn send_prompt(
 
 /// Answers the latest prompt again on the session's model (after a failure or Stop).
 #[tauri::command]
-pub async fn retry(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    on_event: Channel<TurnEvent>,
-) -> Result<u32> {
+pub async fn retry(state: State<'_, AppState>, on_event: Channel<TurnEvent>) -> Result<u32> {
     let session_id = current_session(&state).await?;
     Ok(spawn_turn(
-        app,
         &state,
         session_id,
         on_event,
@@ -144,14 +136,9 @@ pub async fn retry(
 
 /// Re-answers the latest prompt with the deep model; the session stays on it.
 #[tauri::command]
-pub async fn escalate(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    on_event: Channel<TurnEvent>,
-) -> Result<u32> {
+pub async fn escalate(state: State<'_, AppState>, on_event: Channel<TurnEvent>) -> Result<u32> {
     let session_id = current_session(&state).await?;
     Ok(spawn_turn(
-        app,
         &state,
         session_id,
         on_event,
@@ -185,7 +172,6 @@ pub(crate) type Forward = Box<dyn Fn(&TurnEvent) + Send + Sync>;
 /// Starts a turn in the engine and forwards its events to `on_event` (and `forward`);
 /// returns its id for `stop_turn`.
 pub(crate) fn spawn_turn(
-    app: AppHandle,
     state: &AppState,
     session_id: i64,
     on_event: Channel<TurnEvent>,
@@ -194,7 +180,6 @@ pub(crate) fn spawn_turn(
 ) -> u32 {
     let mut turn = state.engine.start_turn(session_id, kind);
     let id = turn.id;
-    let engine = state.engine.clone();
     tauri::async_runtime::spawn(async move {
         // A closed window drops its channel; the turn still completes and is saved.
         while let Some(event) = turn.events.recv().await {
@@ -202,19 +187,6 @@ pub(crate) fn spawn_turn(
                 f(&event);
             }
             let _ = on_event.send(event);
-        }
-        // Keep the in-memory workspace in step with the store for later snapshots.
-        let state = app.state::<AppState>();
-        if let Ok((session, items)) = engine
-            .db(move |s| Ok((s.session(session_id)?, s.items(session_id)?)))
-            .await
-        {
-            if let Some(c) = state.current.lock().await.as_mut() {
-                if c.workspace.session.as_ref().map(|s| s.id) == Some(session_id) {
-                    c.workspace.session = Some(session);
-                    c.workspace.items = items;
-                }
-            }
         }
     });
     id

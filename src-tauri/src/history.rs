@@ -58,12 +58,12 @@ pub async fn open_session(state: State<'_, AppState>, id: i64) -> Result<Snapsho
 
 /// Makes session `id` the current one (opening its project if another is open).
 pub(crate) async fn open_session_now(state: &AppState, id: i64) -> Result<Snapshot> {
-    let (session, items, project) = state
+    let (session, project) = state
         .engine
         .db(move |s| {
-            let (session, items) = s.session_with_items(id)?;
+            let session = s.session(id)?;
             let project = s.project(session.project_id)?;
-            Ok((session, items, project))
+            Ok((session, project))
         })
         .await
         .map_err(info)?;
@@ -78,7 +78,6 @@ pub(crate) async fn open_session_now(state: &AppState, id: i64) -> Result<Snapsh
     }
     if let Some(c) = state.current.lock().await.as_mut() {
         c.workspace.session = Some(session);
-        c.workspace.items = items;
     }
     Ok(state.current_snapshot().await)
 }
@@ -136,19 +135,11 @@ pub async fn delete_session(state: State<'_, AppState>, id: i64) -> Result<Snaps
         if sid == id {
             let next = state
                 .engine
-                .db(move |s| {
-                    let session = s.latest_session(pid)?;
-                    let items = match &session {
-                        Some(x) => s.items(x.id)?,
-                        None => Vec::new(),
-                    };
-                    Ok((session, items))
-                })
+                .db(move |s| s.latest_session(pid))
                 .await
                 .map_err(info)?;
             if let Some(c) = state.current.lock().await.as_mut() {
-                c.workspace.session = next.0;
-                c.workspace.items = next.1;
+                c.workspace.session = next;
             }
         }
     }

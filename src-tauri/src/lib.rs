@@ -2,6 +2,8 @@
 //! UI calls into engine calls (`commands`), streams each turn over its own Channel, and
 //! opens folders dropped on the window. No product logic lives here.
 
+#[macro_use]
+mod command_list;
 mod commands;
 mod git;
 mod history;
@@ -12,11 +14,12 @@ mod shortcut;
 mod state;
 mod tray;
 mod webview;
+mod windows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
+use tauri::{DragDropEvent, Emitter, Listener, Manager, WindowEvent};
 
 use state::AppState;
 
@@ -83,65 +86,22 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
             shortcut::register_from_settings(&handle, &state);
             app.manage(state);
             tray::install(&handle);
+            {
+                let h = handle.clone();
+                app.listen_any(state::PROJECTS_CHANGED, move |_| tray::refresh_recent(&h));
+            }
             if let Some(primary) = primary {
                 let h = handle.clone();
                 app.manage(primary.serve(move |launch| on_launch(&h, launch)));
             }
             if quick_prompt {
-                if let Err(e) = quick::show(&handle) {
+                if let Err(e) = windows::show(&handle) {
                     eprintln!("flint: cannot show the quick prompt: {e}");
                 }
             }
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::snapshot,
-            commands::open_project,
-            commands::open_dropped,
-            commands::pick_project,
-            commands::list_dir,
-            commands::new_session,
-            commands::send_prompt,
-            commands::escalate,
-            commands::retry,
-            commands::stop_turn,
-            commands::review,
-            commands::apply_review,
-            commands::undo,
-            commands::search_files,
-            commands::render_markdown,
-            commands::open_url,
-            commands::ui_ready,
-            commands::projects,
-            quick::quick_info,
-            quick::quick_send,
-            quick::quick_continue,
-            quick::quick_hide,
-            shortcut::set_quick_shortcut,
-            history::list_sessions,
-            history::search_sessions,
-            history::open_session,
-            history::rename_session,
-            history::fork_session,
-            history::delete_session,
-            history::export_session,
-            git::git_status,
-            git::git_diff,
-            git::git_stage,
-            git::git_unstage,
-            git::git_commit,
-            git::git_suggest_message,
-            commands::preview_context,
-            commands::redo,
-            settings::get_settings,
-            settings::save_settings,
-            settings::save_key,
-            settings::forget_key,
-            settings::list_models,
-            settings::test_connection,
-            settings::detect_providers,
-            settings::use_provider,
-        ])
+        .invoke_handler(with_commands!(tauri::generate_handler))
         .on_window_event(|window, event| {
             // Closing the main window quits Flint, even while the hidden quick prompt
             // exists (the tray's Quit does the same).
@@ -210,53 +170,38 @@ fn software_rendering_fallback() {
 fn on_launch(app: &tauri::AppHandle, launch: instance::Launch) {
     let has_path = launch.path.is_some();
     if let Some(path) = launch.path {
-        quick::show_main(app);
+        windows::show_main(app);
         tray::open_in_main(app, path);
     }
     if launch.quick_prompt {
-        if let Err(e) = quick::show(app) {
+        if let Err(e) = windows::show(app) {
             eprintln!("flint: cannot show the quick prompt: {e}");
         }
     } else if !has_path {
-        quick::show_main(app);
+        windows::show_main(app);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    /// The commands between `generate_handler![` and `]` in this file.
-    fn registered() -> Vec<String> {
-        let src = include_str!("lib.rs");
-        let start = src.find("generate_handler![").map(|i| i + 18).unwrap_or(0);
-        let end = start + src[start..].find(']').unwrap_or(0);
-        src[start..end]
-            .split(',')
-            .filter_map(|c| c.trim().rsplit("::").next().map(str::to_string))
-            .filter(|c| !c.is_empty())
-            .collect()
+    macro_rules! names {
+        ($($module:ident :: $name:ident),* $(,)?) => {
+            vec![$(stringify!($name).to_string()),*]
+        };
     }
 
-    fn quoted(text: &str) -> Vec<String> {
-        text.split('"')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
+    /// The commands the app registers (and build.rs declares): the one list.
+    fn registered() -> Vec<String> {
+        with_commands!(names)
     }
 
     #[test]
     fn every_command_is_declared_and_allowed_where_it_is_used() {
         let mut registered = registered();
-        let build = include_str!("../build.rs");
-        let list = &build[build.find("COMMANDS").unwrap_or(0)..build.find("];").unwrap_or(0)];
-        let mut declared = quoted(list);
         registered.sort();
-        declared.sort();
-        assert_eq!(
-            registered, declared,
-            "src-tauri/build.rs COMMANDS is out of step"
-        );
-
+        let unique = registered.len();
+        registered.dedup();
+        assert_eq!(unique, registered.len(), "a command is listed twice");
         let main = include_str!("../capabilities/main.json");
         let quick = include_str!("../capabilities/quick.json");
         let allowed =

@@ -8,20 +8,14 @@
 
 use serde::Serialize;
 use tauri::ipc::Channel;
-use tauri::{
-    AppHandle, Emitter, Manager, PhysicalPosition, State, WebviewUrl, WebviewWindow,
-    WebviewWindowBuilder,
-};
+use tauri::{AppHandle, Emitter, State};
 use ts_rs::TS;
 
 use flint_core::{CoreError, ErrorInfo, TurnEvent};
 
 use crate::commands::spawn_turn;
 use crate::state::AppState;
-
-pub const LABEL: &str = "quick";
-const WIDTH: f64 = 640.0; // logical pixels
-const HEIGHT: f64 = 360.0;
+use crate::windows::{hide, show_main};
 
 type Result<T> = std::result::Result<T, ErrorInfo>;
 
@@ -35,71 +29,6 @@ pub struct QuickInfo {
     pub model: String,
     /// The global shortcut that opens the window, if one is registered.
     pub shortcut: Option<String>,
-}
-
-/// Shows the quick prompt (creating it on first use) on the pointer's screen, focused.
-pub fn show(app: &AppHandle) -> tauri::Result<()> {
-    let window = match app.get_webview_window(LABEL) {
-        Some(w) => w,
-        None => create(app)?,
-    };
-    place_on_pointer_screen(app, &window);
-    window.show()?;
-    window.set_focus()?;
-    Ok(())
-}
-
-fn create(app: &AppHandle) -> tauri::Result<WebviewWindow> {
-    // The same UI bundle; main.ts mounts the quick prompt in a window with this label.
-    WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
-        .title("Flint quick prompt")
-        .inner_size(WIDTH, HEIGHT)
-        .resizable(false)
-        .maximizable(false)
-        .minimizable(false)
-        .decorations(false)
-        .always_on_top(true)
-        .skip_taskbar(true)
-        .visible(false) // shown once placed: no flash at (0, 0)
-        .center()
-        .build()
-}
-
-/// Centres the window on the monitor under the pointer, a third of the way down. Where
-/// the pointer cannot be read (Wayland) the window keeps its centred placement.
-fn place_on_pointer_screen(app: &AppHandle, window: &WebviewWindow) {
-    let Ok(pointer) = app.cursor_position() else {
-        return;
-    };
-    let monitor = app
-        .monitor_from_point(pointer.x, pointer.y)
-        .ok()
-        .flatten()
-        .or_else(|| app.primary_monitor().ok().flatten());
-    let Some(monitor) = monitor else {
-        return;
-    };
-    let scale = monitor.scale_factor();
-    let area = monitor.work_area();
-    let (w, h) = (WIDTH * scale, HEIGHT * scale);
-    let x = f64::from(area.position.x) + (f64::from(area.size.width) - w) / 2.0;
-    let y = f64::from(area.position.y) + (f64::from(area.size.height) - h) / 3.0;
-    let _ = window.set_position(PhysicalPosition::new(x.round() as i32, y.round() as i32));
-}
-
-pub fn hide(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window(LABEL) {
-        let _ = w.hide();
-    }
-}
-
-/// Shows the main window, brought to the front.
-pub fn show_main(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
 }
 
 #[tauri::command]
@@ -158,7 +87,6 @@ pub async fn quick_send(
         }
     };
     Ok(spawn_turn(
-        app,
         &state,
         session.id,
         on_event,

@@ -20,7 +20,7 @@ pub struct Registered(Mutex<Option<(Shortcut, String)>>);
 
 fn on_press(app: &AppHandle, _shortcut: &Shortcut, event: ShortcutEvent) {
     if event.state == ShortcutState::Pressed {
-        if let Err(e) = crate::quick::show(app) {
+        if let Err(e) = crate::windows::show(app) {
             eprintln!("flint: cannot show the quick prompt: {e}");
         }
     }

@@ -27,6 +27,9 @@ pub struct Snapshot {
     pub notice: Option<ErrorInfo>,
 }
 
+/// Emitted (app-wide, not to the page) when the list of recent projects changed.
+pub const PROJECTS_CHANGED: &str = "flint://projects-changed";
+
 /// How many projects may be open at once (each has a watcher and a file index).
 const MAX_OPEN: usize = 6;
 
@@ -209,11 +212,40 @@ impl AppState {
         self.quick_session.lock().ok().and_then(|q| *q)
     }
 
+    /// The state as the window shows it. The transcript is read from the store, which
+    /// has every turn as it was saved (the shell keeps no copy of its own to go stale).
     async fn state_now(&self) -> Snapshot {
-        let current = self.current.lock().await;
+        let workspace = self
+            .current
+            .lock()
+            .await
+            .as_ref()
+            .map(|c| c.workspace.clone());
+        let workspace = match workspace {
+            Some(mut ws) => {
+                ws.items = Vec::new();
+                if let Some(id) = ws.session.as_ref().map(|s| s.id) {
+                    let read = self
+                        .engine
+                        .db(move |s| Ok((s.session(id)?, s.items(id)?)))
+                        .await;
+                    match read {
+                        Ok((session, items)) => {
+                            ws.session = Some(session);
+                            ws.items = items;
+                        }
+                        // Deleted meanwhile (another Flint, the CLI): no session shown.
+                        Err(_) => ws.session = None,
+                    }
+                }
+                ws.settled = Vec::new();
+                Some(ws)
+            }
+            None => None,
+        };
         let (fast, deep) = self.models();
         Snapshot {
-            workspace: current.as_ref().map(|c| c.workspace.clone()),
+            workspace,
             fast,
             deep,
             notice: None,
@@ -275,8 +307,9 @@ impl AppState {
         }
         *current = Some(next);
         drop(current);
+        // The tray's recent projects follow (it listens; the state knows no menus).
         if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
-            crate::tray::refresh_recent(&app);
+            let _ = app.emit_to(tauri::EventTarget::App, PROJECTS_CHANGED, ());
         }
         let mut snapshot = self.state_now().await;
         snapshot.notice = settled;

@@ -137,11 +137,11 @@ fn set_recent(app: &AppHandle, paths: &[PathBuf], names: &[String]) -> tauri::Re
 pub fn run(app: &AppHandle, action: Action) {
     match action {
         Action::QuickPrompt => {
-            if let Err(e) = crate::quick::show(app) {
+            if let Err(e) = crate::windows::show(app) {
                 eprintln!("flint: cannot show the quick prompt: {e}");
             }
         }
-        Action::OpenMain => crate::quick::show_main(app),
+        Action::OpenMain => crate::windows::show_main(app),
         Action::OpenRecent(i) => {
             let path = app.try_state::<Tray>().and_then(|t| {
                 t.paths
@@ -151,7 +151,7 @@ pub fn run(app: &AppHandle, action: Action) {
                     .cloned()
             });
             if let Some(path) = path {
-                crate::quick::show_main(app);
+                crate::windows::show_main(app);
                 open_in_main(app, path);
             }
         }

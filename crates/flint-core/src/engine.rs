@@ -207,7 +207,7 @@ impl Engine {
             .db(move |s| {
                 let project = s.touch_project(&root, &name)?;
                 // Changes a stopped process was writing are settled before anything else.
-                let settled = crate::review::reconcile(s, project.id, &dir)?;
+                let settled = crate::undo::reconcile(s, project.id, &dir)?;
                 let session = s.latest_session(project.id)?;
                 let items = match &session {
                     Some(sess) => s.items(sess.id)?,

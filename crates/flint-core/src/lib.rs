@@ -17,6 +17,7 @@ mod prompts;
 pub mod review;
 mod slots;
 pub mod turn;
+mod undo;
 
 pub use config::{ModelInfo, Paths, ResolvedSlot, Settings, Slot};
 pub use engine::{Engine, Workspace, FRAME, PERSIST_EVERY};

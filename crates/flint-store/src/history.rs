@@ -180,7 +180,7 @@ impl Store {
             let snippet: String = r.get(4)?;
             Ok(SearchHit {
                 item_id: r.get(0)?,
-                role: crate::role_from(&role),
+                role: crate::items::role_from(&role),
                 model: r.get(2)?,
                 created_at: r.get(3)?,
                 snippet: parts(&snippet),

@@ -1,0 +1,260 @@
+//! `flint ask`: choosing the fast model (a key in the environment is enough), running
+//! one turn and printing its answer, with remedies a terminal user can act on.
+
+use super::*;
+
+/// The model chosen on the command line, over the settings.
+pub(crate) struct Choice {
+    pub(crate) provider: Option<String>,
+    pub(crate) base_url: Option<String>,
+    pub(crate) model: Option<String>,
+}
+
+/// The fast slot the command line and the settings choose, and, when nothing chose one
+/// but a provider's key is in the environment, that provider with its default model
+/// (returned as a notice for stderr saying which, and how to change it).
+pub(crate) fn fast_slot(
+    paths: &Paths,
+    choice: Choice,
+) -> Result<(ResolvedSlot, Option<String>), CoreError> {
+    let keys = Keychain;
+    let mut settings = Settings::read(&paths.settings_file())?;
+    if let Some(provider) = choice.provider {
+        let model = choice.model.clone().unwrap_or_default();
+        settings.fast = Some(Slot { provider, model });
+    }
+    let env = &flint_core::config::process_env;
+    let mut notice = None;
+    // A server or a model named without its provider (--base-url, --model,
+    // FLINT_BASE_URL) is not handed to whichever provider has a key: that key would go
+    // to a server the user never tied to it. Such a command asks for --provider.
+    let unnamed = choice.base_url.is_some()
+        || choice.model.is_some()
+        || env("FLINT_BASE_URL").is_some_and(|v| !v.trim().is_empty());
+    if !unnamed && !flint_core::config::fast_is_chosen(&settings, env) {
+        if let Some((slot, var)) = flint_core::config::slot_from_env_key(env) {
+            let url = settings
+                .providers
+                .get(&slot.provider)
+                .and_then(|o| o.base_url.clone())
+                .or_else(|| {
+                    flint_core::model::preset::preset(&slot.provider)
+                        .map(|p| p.base_url.to_string())
+                })
+                .unwrap_or_default();
+            notice = Some(format!(
+                "using {} with {} at {url} ({var} is set); choose another with --provider and \
+                 --model, or under [fast] in {}",
+                slot.provider,
+                slot.model,
+                paths.settings_file().display()
+            ));
+            settings.fast = Some(slot);
+        }
+    }
+    if let Some(slot) = settings.fast.as_mut() {
+        if let Some(m) = choice.model {
+            slot.model = m;
+        }
+        if let Some(url) = choice.base_url {
+            settings
+                .providers
+                .entry(slot.provider.clone())
+                .or_default()
+                .base_url = Some(url);
+        }
+    }
+    let (fast, _) = flint_core::config::resolve(&settings, env, &keys)?;
+    let fast = fast.ok_or(CoreError::NoModel(ModelSlot::Fast))?;
+    Ok((fast, notice))
+}
+
+/// What to do when no model is set up, said for a terminal.
+pub(crate) fn no_model_remedy(paths: &Paths) -> String {
+    format!(
+        "no model is set up: pass --provider and --model (e.g. `--provider ollama --model \
+         qwen3`), set a provider's key variable (CEREBRAS_API_KEY, GROQ_API_KEY, \
+         OPENAI_API_KEY or ANTHROPIC_API_KEY), or write a [fast] slot in {}",
+        paths.settings_file().display()
+    )
+}
+
+/// A model error as a terminal should say it: the remedies name flags, variables and
+/// the settings file, not the app's buttons.
+pub(crate) fn for_terminal(
+    code: &str,
+    message: String,
+    slot: &ResolvedSlot,
+    paths: &Paths,
+) -> String {
+    let settings = paths.settings_file();
+    let settings = settings.display();
+    let provider = &slot.provider;
+    match code {
+        "missing_key" => {
+            let var = flint_core::model::preset::preset(provider)
+                .and_then(|p| p.key_env)
+                .unwrap_or("the provider's key variable");
+            format!(
+                "No API key is set for {provider}. Set {var}, or put api_key under \
+                 [providers.{provider}] in {settings}."
+            )
+        }
+        "bad_key" => format!(
+            "{} Check the key in {} or in [providers.{provider}] in {settings}.",
+            message.split(" Check the key").next().unwrap_or(&message),
+            flint_core::model::preset::preset(provider)
+                .and_then(|p| p.key_env)
+                .unwrap_or("the provider's key variable"),
+        ),
+        "unknown_model" => format!(
+            "The provider does not serve the model `{}`. Pass another with --model, or set it \
+             under [fast] in {settings}.",
+            slot.model
+        ),
+        "no_route" => format!("{message} Pass the right one with --base-url."),
+        _ => message,
+    }
+}
+
+/// The fast model chosen on the command line (or in the settings, or by a key in the
+/// environment) and the notice to print when the environment chose it; `None` when
+/// nothing chooses one.
+pub(crate) async fn chosen_fast_slot(
+    paths: &Paths,
+    choice: Choice,
+) -> Result<Option<(ResolvedSlot, Option<String>)>, String> {
+    // The keychain is a blocking call (D-Bus, Keychain Services): off the executor.
+    let paths = paths.clone();
+    match tokio::task::spawn_blocking(move || fast_slot(&paths, choice))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Ok(chosen) => Ok(Some(chosen)),
+        Err(CoreError::NoModel(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// An engine on the history database with `fast` as its fast model, text only.
+pub(crate) fn cli_engine(paths: &Paths, fast: flint_core::SlotClient) -> Result<Engine, String> {
+    let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
+    Ok(Engine::new(store, Some(fast), None)
+        .with_global_agents(paths.global_agents())
+        .text_only())
+}
+
+pub(crate) async fn ask(
+    project: Option<PathBuf>,
+    choice: Choice,
+    prompt: &str,
+    out: &mut (dyn Write + Send),
+    tty: bool,
+) -> Result<(), String> {
+    let err = |e: CoreError| e.to_string();
+    let paths = Paths::from_env().map_err(|e| e.to_string())?;
+    let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {
+        return Err(no_model_remedy(&paths));
+    };
+    let engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
+    if let Some(notice) = notice {
+        eprintln!("flint: {}", escaped(&notice));
+    }
+    if slot.model.is_empty() {
+        return Err(format!(
+            "no model is chosen for {}; pass --model, or set model under [fast] in {}",
+            slot.provider,
+            paths.settings_file().display()
+        ));
+    }
+    let dir = project_dir(project)?;
+    let workspace = open_project(&engine, &dir).await.map_err(err)?;
+    let session = engine
+        .new_session(workspace.project.id, "")
+        .await
+        .map_err(err)?;
+
+    let mut turn = engine.start_turn(session.id, TurnKind::Prompt(prompt.to_string()));
+    let mut write_failed = None;
+    let mut failure = None;
+    let mut truncated = false;
+    let mut proposed = 0;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut stopped = false;
+    loop {
+        let event = tokio::select! {
+            event = turn.events.recv() => event,
+            // Stops the turn; its last events (the partial answer's Finished) follow.
+            _ = &mut ctrl_c, if !stopped => {
+                stopped = true;
+                turn.cancel();
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
+        match event {
+            TurnEvent::Delta { text, .. } => {
+                if write_failed.is_none() {
+                    // On a terminal, escape sequences in the answer are shown, not run.
+                    let shown = if tty {
+                        escaped(&text)
+                    } else {
+                        text.as_str().into()
+                    };
+                    if let Err(e) = out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
+                        write_failed = Some(e);
+                    }
+                }
+            }
+            TurnEvent::Finished { status, error, .. } => {
+                truncated = status == ItemStatus::Truncated;
+                failure = match (status, error) {
+                    (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
+                    (_, Some(e)) => Some(for_terminal(&e.code, e.message, &slot, &paths)),
+                    (ItemStatus::Cancelled, None) => {
+                        Some("stopped; the partial answer is kept".into())
+                    }
+                    (_, None) => Some("the answer did not complete".into()),
+                };
+            }
+            TurnEvent::Error { error } => failure = Some(error.message),
+            TurnEvent::Retrying {
+                reason, after_ms, ..
+            } => {
+                eprintln!(
+                    "flint: {} Retrying in {:.1} s.",
+                    escaped(&reason),
+                    after_ms as f64 / 1000.0
+                );
+            }
+            TurnEvent::Review { review } => proposed = review.files.len(),
+            TurnEvent::Context { report } => {
+                for what in &report.left_out {
+                    eprintln!("flint: left out of the context: {}", escaped(what));
+                }
+            }
+            TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::ItemAdded { .. } => {}
+        }
+    }
+    turn.finish().await.map_err(err)?;
+    if tty {
+        let _ = out.write_all(b"\n").and_then(|()| out.flush());
+    }
+    if let Some(e) = write_failed {
+        return Err(format!("cannot write the answer: {e}"));
+    }
+    if truncated {
+        eprintln!(
+            "flint: warning: the provider cut the answer off at its length limit; it is kept \
+             as cut off (ask again to continue it)"
+        );
+    }
+    if proposed > 0 && failure.is_none() {
+        eprintln!("flint: the answer proposes changes to {proposed} file(s); review them in the app, or pipe the answer to `flint apply`");
+    }
+    match failure {
+        Some(msg) => Err(msg),
+        None => Ok(()),
+    }
+}

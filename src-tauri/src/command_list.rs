@@ -1,0 +1,56 @@
+// The one list of Flint's commands, `module::name`. It feeds `generate_handler!`
+// (src-tauri/src/lib.rs), the app manifest that makes every window's capability allow
+// each command it calls (src-tauri/build.rs includes this file too), and the test that
+// checks the capabilities. A command added here is registered, declared and checked.
+macro_rules! with_commands {
+    ($($apply:tt)+) => {
+        $($apply)+![
+            commands::snapshot,
+            commands::open_project,
+            commands::open_dropped,
+            commands::pick_project,
+            commands::list_dir,
+            commands::new_session,
+            commands::send_prompt,
+            commands::escalate,
+            commands::retry,
+            commands::stop_turn,
+            commands::review,
+            commands::apply_review,
+            commands::undo,
+            commands::search_files,
+            commands::render_markdown,
+            commands::open_url,
+            commands::ui_ready,
+            commands::projects,
+            quick::quick_info,
+            quick::quick_send,
+            quick::quick_continue,
+            quick::quick_hide,
+            shortcut::set_quick_shortcut,
+            history::list_sessions,
+            history::search_sessions,
+            history::open_session,
+            history::rename_session,
+            history::fork_session,
+            history::delete_session,
+            history::export_session,
+            git::git_status,
+            git::git_diff,
+            git::git_stage,
+            git::git_unstage,
+            git::git_commit,
+            git::git_suggest_message,
+            commands::preview_context,
+            commands::redo,
+            settings::get_settings,
+            settings::save_settings,
+            settings::save_key,
+            settings::forget_key,
+            settings::list_models,
+            settings::test_connection,
+            settings::detect_providers,
+            settings::use_provider,
+        ]
+    };
+}

@@ -1,0 +1,78 @@
+//! The app's windows, shown and hidden: the quick prompt (small, undecorated, always on
+//! top, out of the taskbar, placed on the screen that holds the pointer; created on
+//! first use, then hidden and shown again) and the main window. A leaf: the tray, the
+//! global shortcut, the quick prompt's commands and a second launch all come here.
+
+use tauri::{
+    AppHandle, Manager, PhysicalPosition, WebviewUrl, WebviewWindow, WebviewWindowBuilder,
+};
+
+/// The quick prompt's window label (main.ts mounts the quick prompt in it).
+pub const QUICK: &str = "quick";
+const WIDTH: f64 = 640.0; // logical pixels
+const HEIGHT: f64 = 360.0;
+
+/// Shows the quick prompt (creating it on first use) on the pointer's screen, focused.
+pub fn show(app: &AppHandle) -> tauri::Result<()> {
+    let window = match app.get_webview_window(QUICK) {
+        Some(w) => w,
+        None => create(app)?,
+    };
+    place_on_pointer_screen(app, &window);
+    window.show()?;
+    window.set_focus()?;
+    Ok(())
+}
+
+fn create(app: &AppHandle) -> tauri::Result<WebviewWindow> {
+    // The same UI bundle; main.ts mounts the quick prompt in a window with this label.
+    WebviewWindowBuilder::new(app, QUICK, WebviewUrl::App("index.html".into()))
+        .title("Flint quick prompt")
+        .inner_size(WIDTH, HEIGHT)
+        .resizable(false)
+        .maximizable(false)
+        .minimizable(false)
+        .decorations(false)
+        .always_on_top(true)
+        .skip_taskbar(true)
+        .visible(false) // shown once placed: no flash at (0, 0)
+        .center()
+        .build()
+}
+
+/// Centres the window on the monitor under the pointer, a third of the way down. Where
+/// the pointer cannot be read (Wayland) the window keeps its centred placement.
+fn place_on_pointer_screen(app: &AppHandle, window: &WebviewWindow) {
+    let Ok(pointer) = app.cursor_position() else {
+        return;
+    };
+    let monitor = app
+        .monitor_from_point(pointer.x, pointer.y)
+        .ok()
+        .flatten()
+        .or_else(|| app.primary_monitor().ok().flatten());
+    let Some(monitor) = monitor else {
+        return;
+    };
+    let scale = monitor.scale_factor();
+    let area = monitor.work_area();
+    let (w, h) = (WIDTH * scale, HEIGHT * scale);
+    let x = f64::from(area.position.x) + (f64::from(area.size.width) - w) / 2.0;
+    let y = f64::from(area.position.y) + (f64::from(area.size.height) - h) / 3.0;
+    let _ = window.set_position(PhysicalPosition::new(x.round() as i32, y.round() as i32));
+}
+
+pub fn hide(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(QUICK) {
+        let _ = w.hide();
+    }
+}
+
+/// Shows the main window, brought to the front.
+pub fn show_main(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
