@@ -57,7 +57,7 @@ pub async fn pick_project(app: AppHandle, state: State<'_, AppState>) -> Result<
         return Ok(None);
     };
     let path = folder.into_path().map_err(|e| ErrorInfo {
-        code: "not_a_folder".into(),
+        code: flint_core::ErrorCode::NotAFolder,
         message: format!("that location cannot be opened as a folder: {e}"),
     })?;
     state.open(&path).await.map(Some)
@@ -308,12 +308,12 @@ pub fn open_url(url: String) -> Result<()> {
     let lower = url.trim().to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
         return Err(ErrorInfo {
-            code: "unsafe_link".into(),
+            code: flint_core::ErrorCode::UnsafeLink,
             message: "Only http and https links open.".into(),
         });
     }
     open::that_detached(url.trim()).map_err(|e| ErrorInfo {
-        code: "open_failed".into(),
+        code: flint_core::ErrorCode::OpenFailed,
         message: format!("could not open the link: {e}"),
     })
 }

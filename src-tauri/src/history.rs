@@ -195,7 +195,7 @@ pub async fn export_session(
         return Ok(None);
     };
     std::fs::write(&path, text).map_err(|e| ErrorInfo {
-        code: "io".into(),
+        code: flint_core::ErrorCode::Io,
         message: format!("could not write {}: {e}", path.display()),
     })?;
     Ok(Some(path.display().to_string()))

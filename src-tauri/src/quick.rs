@@ -40,7 +40,7 @@ pub async fn quick_info(app: AppHandle, state: State<'_, AppState>) -> Result<Qu
         .as_ref()
         .map(|c| c.workspace.info.name.clone())
         .ok_or_else(|| ErrorInfo {
-            code: "no_project".into(),
+            code: flint_core::ErrorCode::NoProject,
             message: "Open a project in Flint first.".into(),
         })?;
     let model = state
@@ -99,7 +99,7 @@ pub async fn quick_send(
 #[tauri::command]
 pub async fn quick_continue(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
     let id = state.quick_session().ok_or_else(|| ErrorInfo {
-        code: "nothing_to_continue".into(),
+        code: flint_core::ErrorCode::NothingToContinue,
         message: "Ask something first.".into(),
     })?;
     let snapshot = crate::history::open_session_now(&state, id).await?;

@@ -87,7 +87,7 @@ pub async fn save_key(
     let key = key.trim().to_string();
     if key.is_empty() {
         return Err(ErrorInfo {
-            code: "empty_key".into(),
+            code: flint_core::ErrorCode::EmptyKey,
             message: "The key is empty.".into(),
         });
     }

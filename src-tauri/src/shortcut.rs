@@ -33,12 +33,12 @@ fn refused(accelerator: &str, e: impl std::fmt::Display) -> ErrorInfo {
     // it), or a parse error.
     if text.contains("already registered") || text.contains("Unable to register") {
         ErrorInfo {
-            code: "shortcut_taken".into(),
+            code: flint_core::ErrorCode::ShortcutTaken,
             message: format!("{accelerator} is taken by another program; choose another."),
         }
     } else {
         ErrorInfo {
-            code: "shortcut_invalid".into(),
+            code: flint_core::ErrorCode::ShortcutInvalid,
             message: format!(
                 "{accelerator:?} is not a shortcut Flint understands ({text}). Write it like \
                  CommandOrControl+Shift+Space."

@@ -259,7 +259,7 @@ impl AppState {
         let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
         // What opening settled is said with the snapshot this returns.
         let settled = (!workspace.settled.is_empty()).then(|| ErrorInfo {
-            code: "settled".into(),
+            code: flint_core::ErrorCode::Settled,
             message: format!(
                 "Flint stopped while writing files last time: {}. Undo takes back what was finished.",
                 workspace.settled.join("; ")
@@ -426,7 +426,7 @@ impl AppState {
                 let _ = app.emit(
                     "notice",
                     ErrorInfo {
-                        code: "watch_limit".into(),
+                        code: flint_core::ErrorCode::WatchLimit,
                         message: format!(
                             "Flint is polling this project for changes every 2 s: {reason}."
                         ),
@@ -437,7 +437,7 @@ impl AppState {
                 let _ = app.emit(
                     "notice",
                     ErrorInfo {
-                        code: "watch_error".into(),
+                        code: flint_core::ErrorCode::WatchError,
                         message: e,
                     },
                 );

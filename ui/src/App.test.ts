@@ -96,6 +96,31 @@ describe("App", () => {
     setIpc(fake);
     render(App);
     expect((await screen.findByTestId("notice")).textContent).toContain("/x is not a folder");
+    expect(screen.getByTestId("notice").getAttribute("role")).toBe("alert");
+  });
+
+  it("tells of writes finished after a stop as news, not as an alarm", async () => {
+    const fake = new FakeIpc();
+    fake.snapshotValue = {
+      ...fake.snapshotValue,
+      notice: { code: "settled", message: "Flint stopped while writing files last time" },
+    };
+    setIpc(fake);
+    render(App);
+    const notice = await screen.findByTestId("notice");
+    expect(notice.getAttribute("role")).toBe("status");
+    expect(notice.classList.contains("info")).toBe(true);
+  });
+});
+
+describe("Errors by code", () => {
+  it("offers Settings for what is fixed there, and reads unknown rejections as other", async () => {
+    const { asError, fixedInSettings } = await import("./lib/ipc");
+    expect(fixedInSettings("bad_key")).toBe(true);
+    expect(fixedInSettings("no_model")).toBe(true);
+    expect(fixedInSettings("network")).toBe(false);
+    expect(asError(new Error("boom"))).toEqual({ code: "other", message: "boom" });
+    expect(asError({ code: "bad_key", message: "no" }).code).toBe("bad_key");
   });
 });
 

@@ -2,6 +2,7 @@
 //! one turn and printing its answer, with remedies a terminal user can act on.
 
 use super::*;
+use flint_core::ErrorCode;
 
 /// The model chosen on the command line, over the settings.
 pub(crate) struct Choice {
@@ -82,7 +83,7 @@ pub(crate) fn no_model_remedy(paths: &Paths) -> String {
 /// A model error as a terminal should say it: the remedies name flags, variables and
 /// the settings file, not the app's buttons.
 pub(crate) fn for_terminal(
-    code: &str,
+    code: ErrorCode,
     message: String,
     slot: &ResolvedSlot,
     paths: &Paths,
@@ -91,7 +92,7 @@ pub(crate) fn for_terminal(
     let settings = settings.display();
     let provider = &slot.provider;
     match code {
-        "missing_key" => {
+        ErrorCode::MissingKey => {
             let var = flint_core::model::preset::preset(provider)
                 .and_then(|p| p.key_env)
                 .unwrap_or("the provider's key variable");
@@ -100,19 +101,19 @@ pub(crate) fn for_terminal(
                  [providers.{provider}] in {settings}."
             )
         }
-        "bad_key" => format!(
+        ErrorCode::BadKey => format!(
             "{} Check the key in {} or in [providers.{provider}] in {settings}.",
             message.split(" Check the key").next().unwrap_or(&message),
             flint_core::model::preset::preset(provider)
                 .and_then(|p| p.key_env)
                 .unwrap_or("the provider's key variable"),
         ),
-        "unknown_model" => format!(
+        ErrorCode::UnknownModel => format!(
             "The provider does not serve the model `{}`. Pass another with --model, or set it \
              under [fast] in {settings}.",
             slot.model
         ),
-        "no_route" => format!("{message} Pass the right one with --base-url."),
+        ErrorCode::NoRoute => format!("{message} Pass the right one with --base-url."),
         _ => message,
     }
 }
@@ -211,7 +212,7 @@ pub(crate) async fn ask(
                 truncated = status == ItemStatus::Truncated;
                 failure = match (status, error) {
                     (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
-                    (_, Some(e)) => Some(for_terminal(&e.code, e.message, &slot, &paths)),
+                    (_, Some(e)) => Some(for_terminal(e.code, e.message, &slot, &paths)),
                     (ItemStatus::Cancelled, None) => {
                         Some("stopped; the partial answer is kept".into())
                     }

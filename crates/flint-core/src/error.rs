@@ -55,9 +55,90 @@ impl CoreError {
 
     pub fn info(&self) -> ErrorInfo {
         ErrorInfo {
-            code: self.code().to_string(),
+            code: ErrorCode::of(self.code()),
             message: self.to_string(),
         }
+    }
+}
+
+/// Every error code Flint reports, as the UI receives it (its TypeScript twin is what
+/// the UI matches on: a key problem offers Settings, a settled write is news, not an
+/// alarm). Each crate's errors name theirs with `code()`; `ErrorCode::of` reads them,
+/// and a test holds every code a crate can give to a variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ErrorCode {
+    // The model and its provider (flint-model).
+    BadKey,
+    BadRequest,
+    ContextTooLong,
+    Dropped,
+    IdleTimeout,
+    InsecureKey,
+    MalformedStream,
+    MissingKey,
+    Network,
+    NoRoute,
+    ProviderError,
+    RateLimited,
+    ServerError,
+    TooLarge,
+    UnknownModel,
+    // Edits (flint-edit).
+    Binary,
+    Conflict,
+    InvalidPatch,
+    IsFolder,
+    Missing,
+    NoMatch,
+    PartlyWritten,
+    Shrink,
+    // The project on disk (flint-project).
+    Git,
+    NotAFolder,
+    NotFound,
+    OutsideProject,
+    Unreadable,
+    // The history (flint-store).
+    Store,
+    // The engine (flint-core).
+    ChangedSince,
+    EmptyPrompt,
+    Internal,
+    NoDataDir,
+    NoModel,
+    NoProject,
+    NoPrompt,
+    NothingToDo,
+    Settings,
+    // The desktop shell.
+    EmptyKey,
+    Io,
+    NothingToContinue,
+    OpenFailed,
+    /// Opening a project finished writes a stopped process had left half done.
+    Settled,
+    ShortcutInvalid,
+    ShortcutTaken,
+    UnsafeLink,
+    WatchError,
+    WatchLimit,
+    /// A code this build does not know (never one of Flint's own: see the test).
+    Other,
+}
+
+impl ErrorCode {
+    /// The code a crate's `code()` gives, as a variant.
+    pub fn of(code: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(code.to_string())).unwrap_or(Self::Other)
+    }
+}
+
+/// A code compares equal to its name (`ErrorCode::Dropped == "dropped"`).
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        *self != Self::Other && Self::of(other) == *self
     }
 }
 
@@ -65,15 +146,59 @@ impl CoreError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct ErrorInfo {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl From<&flint_model::ModelError> for ErrorInfo {
     fn from(e: &flint_model::ModelError) -> Self {
         Self {
-            code: e.code().to_string(),
+            code: ErrorCode::of(e.code()),
             message: e.user_message(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The quoted codes in a crate's `fn code(&self)` body (read from its source, so a
+    /// code added there without a variant here fails this test).
+    fn codes_in(src: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let src = src.split("#[cfg(test)]").next().unwrap_or(src);
+        for body in src.split("fn code(&self)").skip(1) {
+            let end = body.find("\n    }\n").unwrap_or(body.len());
+            out.extend(
+                body[..end]
+                    .split('"')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn every_code_a_crate_gives_is_a_variant() {
+        let sources = [
+            include_str!("../../flint-model/src/error.rs"),
+            include_str!("../../flint-edit/src/lib.rs"),
+            include_str!("../../flint-project/src/lib.rs"),
+            include_str!("../../flint-store/src/lib.rs"),
+            include_str!("error.rs"),
+        ];
+        let codes: Vec<String> = sources.iter().flat_map(|s| codes_in(s)).collect();
+        assert!(codes.len() > 30, "{codes:?}");
+        for code in codes {
+            assert_ne!(
+                ErrorCode::of(&code),
+                ErrorCode::Other,
+                "{code} has no variant"
+            );
+        }
+        assert_eq!(ErrorCode::of("something new"), ErrorCode::Other);
     }
 }

@@ -21,7 +21,7 @@ mod undo;
 
 pub use config::{ModelInfo, Paths, ResolvedSlot, Settings, Slot};
 pub use engine::{Engine, Workspace, FRAME, PERSIST_EVERY};
-pub use error::{CoreError, ErrorInfo};
+pub use error::{CoreError, ErrorCode, ErrorInfo};
 pub use event::TurnEvent;
 pub use slots::SlotClient;
 pub use turn::{ToolOutput, ToolRunner, TurnHandle, TurnKind};

@@ -53,7 +53,7 @@ pub struct FileReview {
 #[ts(export)]
 pub struct EditFailure {
     pub path: String,
-    pub code: String,
+    pub code: crate::ErrorCode,
     pub message: String,
     pub feedback: String,
 }
@@ -174,14 +174,14 @@ fn plan_review(
                 .get(i)
                 .map(|e| e.path().to_string())
                 .unwrap_or_default(),
-            code: e.code().into(),
+            code: crate::ErrorCode::of(e.code()),
             message: e.to_string(),
             feedback: e.feedback(),
         })
         .collect();
     failures.extend(parse_errors.iter().map(|m| EditFailure {
         path: String::new(),
-        code: "invalid_patch".into(),
+        code: crate::ErrorCode::InvalidPatch,
         message: m.clone(),
         feedback: format!("The edit could not be read: {m}"),
     }));

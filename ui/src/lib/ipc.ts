@@ -20,6 +20,7 @@ import type { Dropped } from "../bindings/Dropped";
 import type { Entry } from "../bindings/Entry";
 import type { SettingsView } from "../bindings/SettingsView";
 import type { Slot } from "../bindings/Slot";
+import type { ErrorCode } from "../bindings/ErrorCode";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Snapshot } from "../bindings/Snapshot";
 import type { QuickInfo } from "../bindings/QuickInfo";
@@ -204,11 +205,28 @@ export function setIpc(next: Ipc): void {
   current = next;
 }
 
-/** Rust commands reject with `{code, message}`; anything else becomes one. */
+/** Rust commands reject with `{code, message}`; anything else becomes one (its code
+ * `other`: not one Flint knows). */
 export function asError(e: unknown): ErrorInfo {
   if (e && typeof e === "object" && "message" in e) {
     const o = e as { code?: unknown; message: unknown };
-    return { code: typeof o.code === "string" ? o.code : "error", message: String(o.message) };
+    const code = typeof o.code === "string" ? (o.code as ErrorCode) : "other";
+    return { code, message: String(o.message) };
   }
-  return { code: "error", message: String(e) };
+  return { code: "other", message: String(e) };
+}
+
+/** Errors the user fixes in Settings (a key, a model): offered with a way there. */
+export function fixedInSettings(code: ErrorCode): boolean {
+  switch (code) {
+    case "missing_key":
+    case "bad_key":
+    case "insecure_key":
+    case "no_model":
+    case "unknown_model":
+    case "no_route":
+      return true;
+    default:
+      return false;
+  }
 }
