@@ -67,7 +67,7 @@ pub async fn pick_project(app: AppHandle, state: State<'_, AppState>) -> Result<
 #[tauri::command]
 pub async fn list_dir(state: State<'_, AppState>, path: String) -> Result<Vec<Entry>> {
     let dir = {
-        let current = state.current.lock().await;
+        let current = state.projects.current.lock().await;
         current
             .as_ref()
             .map(|c| c.dir.clone())
@@ -83,7 +83,7 @@ pub async fn list_dir(state: State<'_, AppState>, path: String) -> Result<Vec<En
 #[tauri::command]
 pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
     let project_id = {
-        let current = state.current.lock().await;
+        let current = state.projects.current.lock().await;
         current
             .as_ref()
             .map(|c| c.workspace.project.id)
@@ -94,7 +94,7 @@ pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
         .new_session(project_id, "")
         .await
         .map_err(|e| e.info())?;
-    if let Some(c) = state.current.lock().await.as_mut() {
+    if let Some(c) = state.projects.current.lock().await.as_mut() {
         c.workspace.session = Some(session);
     }
     Ok(state.current_snapshot().await)
@@ -149,7 +149,7 @@ pub async fn escalate(state: State<'_, AppState>, on_event: Channel<TurnEvent>) 
 
 /// The current session, created on first use.
 async fn current_session(state: &AppState) -> Result<i64> {
-    let mut current = state.current.lock().await;
+    let mut current = state.projects.current.lock().await;
     let c = current
         .as_mut()
         .ok_or_else(|| CoreError::NoProject.info())?;
@@ -219,7 +219,7 @@ pub async fn apply_review(
 }
 
 async fn current_project_id(state: &AppState) -> Result<i64> {
-    let current = state.current.lock().await;
+    let current = state.projects.current.lock().await;
     current
         .as_ref()
         .map(|c| c.workspace.project.id)
@@ -244,7 +244,7 @@ pub async fn redo(state: State<'_, AppState>) -> Result<Checkpoint> {
 #[tauri::command]
 pub async fn search_files(state: State<'_, AppState>, query: String) -> Result<Vec<FileMatch>> {
     let index = {
-        let current = state.current.lock().await;
+        let current = state.projects.current.lock().await;
         current
             .as_ref()
             .map(|c| c.index.clone())
@@ -264,7 +264,7 @@ pub async fn search_files(state: State<'_, AppState>, query: String) -> Result<V
 #[tauri::command]
 pub async fn preview_context(state: State<'_, AppState>, prompt: String) -> Result<ContextReport> {
     let (root, session) = {
-        let current = state.current.lock().await;
+        let current = state.projects.current.lock().await;
         let c = current
             .as_ref()
             .ok_or_else(|| CoreError::NoProject.info())?;

@@ -13,7 +13,7 @@ use crate::state::AppState;
 type Result<T> = std::result::Result<T, ErrorInfo>;
 
 async fn root(state: &AppState) -> Result<PathBuf> {
-    let current = state.current.lock().await;
+    let current = state.projects.current.lock().await;
     current
         .as_ref()
         .map(|c| c.dir.root().to_path_buf())

@@ -24,6 +24,7 @@ pub async fn list_sessions(state: State<'_, AppState>, all: bool) -> Result<Vec<
         None
     } else {
         state
+            .projects
             .current
             .lock()
             .await
@@ -68,6 +69,7 @@ pub(crate) async fn open_session_now(state: &AppState, id: i64) -> Result<Snapsh
         .await
         .map_err(info)?;
     let same = state
+        .projects
         .current
         .lock()
         .await
@@ -76,7 +78,7 @@ pub(crate) async fn open_session_now(state: &AppState, id: i64) -> Result<Snapsh
     if !same {
         state.open(Path::new(&project.path)).await?;
     }
-    if let Some(c) = state.current.lock().await.as_mut() {
+    if let Some(c) = state.projects.current.lock().await.as_mut() {
         c.workspace.session = Some(session);
     }
     Ok(state.current_snapshot().await)
@@ -94,7 +96,7 @@ pub async fn rename_session(
         .db(move |s| s.set_session_title(id, &t))
         .await
         .map_err(info)?;
-    if let Some(c) = state.current.lock().await.as_mut() {
+    if let Some(c) = state.projects.current.lock().await.as_mut() {
         if let Some(s) = c.workspace.session.as_mut().filter(|s| s.id == id) {
             s.title = title.trim().to_string();
         }
@@ -125,7 +127,7 @@ pub async fn delete_session(state: State<'_, AppState>, id: i64) -> Result<Snaps
         .db(move |s| s.delete_session(id))
         .await
         .map_err(info)?;
-    let current_id = state.current.lock().await.as_ref().and_then(|c| {
+    let current_id = state.projects.current.lock().await.as_ref().and_then(|c| {
         c.workspace
             .session
             .as_ref()
@@ -138,7 +140,7 @@ pub async fn delete_session(state: State<'_, AppState>, id: i64) -> Result<Snaps
                 .db(move |s| s.latest_session(pid))
                 .await
                 .map_err(info)?;
-            if let Some(c) = state.current.lock().await.as_mut() {
+            if let Some(c) = state.projects.current.lock().await.as_mut() {
                 c.workspace.session = next;
             }
         }

@@ -34,6 +34,7 @@ pub struct QuickInfo {
 #[tauri::command]
 pub async fn quick_info(app: AppHandle, state: State<'_, AppState>) -> Result<QuickInfo> {
     let project = state
+        .projects
         .current
         .lock()
         .await
@@ -67,6 +68,7 @@ pub async fn quick_send(
         return Err(CoreError::EmptyPrompt.info());
     }
     let project_id = state
+        .projects
         .current
         .lock()
         .await

@@ -7,7 +7,7 @@ use ts_rs::TS;
 
 use flint_core::config::{self, process_env, SettingsView};
 use flint_core::keys::{KeyStore, Keychain};
-use flint_core::project::{FileIndex, ProjectDir, ProjectWatcher, WatchEvent};
+use flint_core::projects::{OpenProjectInfo, OpenProjects, ProjectEvent};
 use flint_core::store::Store;
 use flint_core::{
     CoreError, Engine, ErrorInfo, ModelInfo, Paths, ResolvedSlot, Settings, Workspace,
@@ -38,18 +38,9 @@ const MAX_OPEN: usize = 6;
 #[ts(export)]
 pub struct ProjectList {
     /// Open projects, the shown one first.
-    pub open: Vec<OpenProject>,
+    pub open: Vec<OpenProjectInfo>,
     /// Recently opened projects that are not open now, newest first.
     pub recent: Vec<flint_core::store::Project>,
-}
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[ts(export)]
-pub struct OpenProject {
-    pub root: String,
-    pub name: String,
-    /// The one the window shows.
-    pub shown: bool,
 }
 
 /// Paths dropped on the window, at a point in CSS pixels.
@@ -61,16 +52,6 @@ pub struct Dropped {
     pub y: f64,
 }
 
-pub struct Current {
-    pub dir: ProjectDir,
-    pub workspace: Workspace,
-    /// Every file of the project, for @-mentions; filled in the background on open
-    /// and kept current by the watcher.
-    pub index: Arc<std::sync::RwLock<FileIndex>>,
-    /// Watches the project while it is open (dropped with it).
-    pub _watcher: Option<ProjectWatcher>,
-}
-
 pub struct AppState {
     pub engine: Engine,
     pub paths: Paths,
@@ -79,13 +60,11 @@ pub struct AppState {
     initial: Mutex<Option<PathBuf>>,
     restored: tokio::sync::Mutex<bool>,
     notice: Mutex<Option<ErrorInfo>>,
-    pub current: tokio::sync::Mutex<Option<Current>>,
-    /// Projects open in the background, longest unused first.
-    background: Mutex<Vec<Current>>,
-    /// The root the window shows: watcher events of other projects stay off the UI.
-    shown_root: Arc<std::sync::RwLock<Option<PathBuf>>>,
+    /// The projects open: the one shown (`projects.current`) and those kept in the
+    /// background, with their file indexes and watchers.
+    pub projects: OpenProjects,
     last_drop: Mutex<Option<(Vec<PathBuf>, Instant)>>,
-    app: Mutex<Option<AppHandle>>,
+    app: Arc<Mutex<Option<AppHandle>>>,
     /// The session the quick prompt asked in last ("Continue in Flint" opens it).
     quick_session: Mutex<Option<i64>>,
 }
@@ -94,19 +73,37 @@ impl AppState {
     pub fn init(initial: Option<PathBuf>) -> Result<Self, Box<dyn std::error::Error>> {
         let paths = Paths::from_env()?;
         let store = Store::open(&paths.database())?;
+        let engine = Engine::new(store, None, None).with_global_agents(paths.global_agents());
+        // What the shown project's watcher sees reaches the window as events.
+        let app: Arc<Mutex<Option<AppHandle>>> = Arc::default();
+        let to_window = app.clone();
+        let projects = OpenProjects::new(engine.clone(), MAX_OPEN, move |event| {
+            let Some(app) = to_window.lock().ok().and_then(|a| a.clone()) else {
+                return;
+            };
+            let _ = match event {
+                ProjectEvent::FilesChanged { user_changes, git } => {
+                    let sent = app.emit("files-changed", user_changes);
+                    match git {
+                        Some(changes) => app.emit("git-changes", changes),
+                        None => sent,
+                    }
+                }
+                ProjectEvent::GitChanged => app.emit("git-refresh", ()),
+                ProjectEvent::Notice(info) => app.emit("notice", info),
+            };
+        });
         let state = Self {
-            engine: Engine::new(store, None, None).with_global_agents(paths.global_agents()),
+            engine,
             paths,
             keys: Arc::new(Keychain),
             slots: Mutex::new((None, None)),
             initial: Mutex::new(initial),
             restored: tokio::sync::Mutex::new(false),
             notice: Mutex::new(None),
-            current: tokio::sync::Mutex::new(None),
-            background: Mutex::new(Vec::new()),
-            shown_root: Arc::new(std::sync::RwLock::new(None)),
+            projects,
             last_drop: Mutex::new(None),
-            app: Mutex::new(None),
+            app,
             quick_session: Mutex::new(None),
         };
         // A broken settings file must not keep the app from starting: run without
@@ -216,6 +213,7 @@ impl AppState {
     /// has every turn as it was saved (the shell keeps no copy of its own to go stale).
     async fn state_now(&self) -> Snapshot {
         let workspace = self
+            .projects
             .current
             .lock()
             .await
@@ -256,7 +254,10 @@ impl AppState {
     /// background (its watcher runs, its files stay indexed) so switching back is
     /// instant; at most `MAX_OPEN` projects are open. On failure nothing changes.
     pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
-        let workspace = self.engine.open_project(path).await.map_err(|e| e.info())?;
+        let (workspace, watch_failed) = self.projects.open(path).await.map_err(|e| e.info())?;
+        if let Some(e) = watch_failed {
+            self.set_notice(e.info());
+        }
         // What opening settled is said with the snapshot this returns.
         let settled = (!workspace.settled.is_empty()).then(|| ErrorInfo {
             code: flint_core::ErrorCode::Settled,
@@ -265,48 +266,6 @@ impl AppState {
                 workspace.settled.join("; ")
             ),
         });
-        let root = PathBuf::from(&workspace.info.root);
-        // Checked before anything changes (it may have gone since it was last open).
-        let dir = ProjectDir::open(&root).map_err(|e| CoreError::from(e).info())?;
-        let mut current = self.current.lock().await;
-        let kept = match current.take() {
-            Some(c) if c.dir.root() == root => Some(c),
-            Some(c) => {
-                self.stash(c);
-                None
-            }
-            None => None,
-        };
-        let next = match kept.or_else(|| self.unstash(&root)) {
-            Some(mut c) => {
-                c.workspace = workspace;
-                c
-            }
-            None => {
-                let index = Arc::new(std::sync::RwLock::new(FileIndex::default()));
-                {
-                    let (index, root) = (index.clone(), dir.root().to_path_buf());
-                    tauri::async_runtime::spawn_blocking(move || {
-                        let built = FileIndex::build(&root);
-                        if let Ok(mut i) = index.write() {
-                            *i = built;
-                        }
-                    });
-                }
-                let watcher = self.watch(dir.root(), index.clone());
-                Current {
-                    dir,
-                    workspace,
-                    index,
-                    _watcher: watcher,
-                }
-            }
-        };
-        if let Ok(mut shown) = self.shown_root.write() {
-            *shown = Some(root);
-        }
-        *current = Some(next);
-        drop(current);
         // The tray's recent projects follow (it listens; the state knows no menus).
         if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
             let _ = app.emit_to(tauri::EventTarget::App, PROJECTS_CHANGED, ());
@@ -316,40 +275,9 @@ impl AppState {
         Ok(snapshot)
     }
 
-    /// Keeps a project open in the background, closing the longest unused one past
-    /// `MAX_OPEN`.
-    fn stash(&self, project: Current) {
-        if let Ok(mut open) = self.background.lock() {
-            open.push(project);
-            while open.len() >= MAX_OPEN {
-                open.remove(0);
-            }
-        }
-    }
-
-    fn unstash(&self, root: &Path) -> Option<Current> {
-        let mut open = self.background.lock().ok()?;
-        let at = open.iter().position(|c| c.dir.root() == root)?;
-        Some(open.remove(at))
-    }
-
     /// The projects open now (the shown one first) and the recently opened ones.
     pub async fn projects(&self) -> Result<ProjectList, ErrorInfo> {
-        let mut open = Vec::new();
-        if let Some(c) = self.current.lock().await.as_ref() {
-            open.push(OpenProject {
-                root: c.workspace.info.root.clone(),
-                name: c.workspace.info.name.clone(),
-                shown: true,
-            });
-        }
-        if let Ok(background) = self.background.lock() {
-            open.extend(background.iter().rev().map(|c| OpenProject {
-                root: c.workspace.info.root.clone(),
-                name: c.workspace.info.name.clone(),
-                shown: false,
-            }));
-        }
+        let open = self.projects.list().await;
         let recent = self
             .engine
             .db(|s| s.recent_projects(12))
@@ -383,73 +311,6 @@ impl AppState {
             first.clone()
         };
         Some(self.open(&folder).await)
-    }
-
-    /// Starts watching `root`: changes keep the file index current, tell the engine what
-    /// the user did, and reach the UI as a `files-changed` event.
-    fn watch(
-        &self,
-        root: &Path,
-        index: Arc<std::sync::RwLock<FileIndex>>,
-    ) -> Option<ProjectWatcher> {
-        let app = self.app.lock().ok()?.clone()?;
-        let engine = self.engine.clone();
-        let root_owned = root.to_path_buf();
-        let shown_root = self.shown_root.clone();
-        let shown = move |root: &Path| shown_root.read().is_ok_and(|s| s.as_deref() == Some(root));
-        let started = ProjectWatcher::start(root, move |event| match event {
-            // A project open in the background keeps its index and the user's edits
-            // current; only the shown one updates the window.
-            WatchEvent::Changed(paths) => {
-                if let Ok(mut i) = index.write() {
-                    for p in &paths {
-                        i.update(p, root_owned.join(p).is_file());
-                    }
-                }
-                engine.note_changes(&root_owned, &paths);
-                if !shown(&root_owned) {
-                    return;
-                }
-                let _ = app.emit("files-changed", engine.user_changes(&root_owned));
-                // The git panel refreshes just these paths, not the whole tree.
-                if let Ok(changes) = flint_core::project::status_of(&root_owned, &paths) {
-                    let _ = app.emit("git-changes", changes);
-                }
-            }
-            WatchEvent::Git => {
-                engine.invalidate_git(&root_owned);
-                if shown(&root_owned) {
-                    let _ = app.emit("git-refresh", ());
-                }
-            }
-            WatchEvent::Polling { reason } => {
-                let _ = app.emit(
-                    "notice",
-                    ErrorInfo {
-                        code: flint_core::ErrorCode::WatchLimit,
-                        message: format!(
-                            "Flint is polling this project for changes every 2 s: {reason}."
-                        ),
-                    },
-                );
-            }
-            WatchEvent::Error(e) => {
-                let _ = app.emit(
-                    "notice",
-                    ErrorInfo {
-                        code: flint_core::ErrorCode::WatchError,
-                        message: e,
-                    },
-                );
-            }
-        });
-        match started {
-            Ok(w) => Some(w),
-            Err(e) => {
-                self.set_notice(CoreError::from(e).info());
-                None
-            }
-        }
     }
 
     pub fn set_app(&self, app: AppHandle) {

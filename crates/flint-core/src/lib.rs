@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod event;
 pub mod keys;
+pub mod projects;
 mod prompts;
 pub mod review;
 mod slots;

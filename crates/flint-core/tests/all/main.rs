@@ -479,6 +479,7 @@ async fn no_model_is_a_clear_error() {
 }
 
 mod connect;
+mod projects;
 mod turn;
 
 #[tokio::test]
