@@ -25,6 +25,9 @@ pub enum TurnEvent {
     },
     /// The request failed before the first token and is being sent again.
     Retrying {
+        /// The answer item whose request is sent again.
+        #[ts(type = "number")]
+        item_id: i64,
         attempt: u32,
         #[ts(type = "number")]
         after_ms: u64,

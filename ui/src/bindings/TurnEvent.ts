@@ -16,7 +16,11 @@ export type TurnEvent = { "type": "started",
 /**
  * The prompt just recorded; none when escalating (the answer is to the latest).
  */
-user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", attempt: number, after_ms: number, reason: string, } | { "type": "delta", 
+user_item: Item | null, assistant_item: Item, } | { "type": "context", report: ContextReport, } | { "type": "retrying", 
+/**
+ * The answer item whose request is sent again.
+ */
+item_id: number, attempt: number, after_ms: number, reason: string, } | { "type": "delta", 
 /**
  * The answer item the text belongs to.
  */

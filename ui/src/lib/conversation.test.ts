@@ -253,6 +253,7 @@ describe("Conversation escalation and retries", () => {
     });
     fake.emit({
       type: "retrying",
+      item_id: 3,
       attempt: 2,
       after_ms: 500,
       reason: "The provider had a server error.",

@@ -419,6 +419,7 @@ impl Engine {
                     Some(Ok(ModelEvent::Usage(u))) => usage = Some(u),
                     Some(Ok(ModelEvent::Retrying { attempt, after, reason })) => {
                         sink(TurnEvent::Retrying {
+                            item_id,
                             attempt,
                             after_ms: after.as_millis() as u64,
                             reason,

@@ -9,6 +9,15 @@ fn setup() -> (tempfile::TempDir, ProjectDir) {
     (dir, p)
 }
 
+/// No staging file is left in `dir` (the project's root).
+fn no_staging_left(dir: &std::path::Path) {
+    let names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
 fn w(path: &str, expected: Option<&[u8]>, content: Option<&[u8]>) -> Write {
     Write {
         path: path.into(),
@@ -83,11 +92,7 @@ fn a_staging_write_that_fails_halfway_leaves_nothing_behind() {
     assert_eq!(err.code(), "io");
     assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
     assert!(!dir.path().join("new").exists());
-    let names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    no_staging_left(dir.path());
 }
 
 #[cfg(unix)]
@@ -232,11 +237,7 @@ fn a_failed_commit_puts_everything_back() {
     assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
     assert_eq!(fs::read_to_string(dir.path().join("b.txt")).unwrap(), "b\n");
     assert!(!dir.path().join("new").exists());
-    let names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    no_staging_left(dir.path());
 
     let done = apply(&p, &writes).unwrap();
     assert_eq!(done.files.len(), 3);
@@ -267,11 +268,7 @@ fn when_the_way_back_cannot_be_recorded_nothing_is_written() {
     assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a\n");
     assert_eq!(fs::read_to_string(dir.path().join("b.txt")).unwrap(), "b\n");
     assert!(!dir.path().join("new").exists());
-    let names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    no_staging_left(dir.path());
 }
 
 #[cfg(unix)]
