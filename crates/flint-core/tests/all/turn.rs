@@ -140,6 +140,34 @@ async fn a_tool_call_is_run_and_its_result_sent_in_a_second_request() {
         [ItemKind::ToolCall, ItemKind::ToolResult, ItemKind::Answer]
     );
     assert_eq!(done, [false, true]);
+
+    // The next turn sends the history from the store: the call joined to its answer,
+    // its result as a tool message, in the order they were made.
+    f.fake.push_text(&["Sure."]);
+    let mut next = f
+        .engine
+        .start_turn(sid, TurnKind::Prompt("and b.rs?".into()));
+    all_events(&mut next).await;
+    next.finish().await.unwrap();
+    let third = &f.fake.requests()[2];
+    let roles: Vec<Role> = third.messages.iter().map(|m| m.role).collect();
+    let at = roles
+        .iter()
+        .position(|r| *r == Role::Tool)
+        .expect("a tool message");
+    let said = &third.messages[at - 1];
+    assert_eq!(said.role, Role::Assistant);
+    assert_eq!(said.text(), "Let me read it.");
+    assert_eq!(
+        said.tool_calls().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["c1"]
+    );
+    let result = third.messages[at].tool_results().next().unwrap();
+    assert_eq!(
+        (result.call_id.as_str(), result.output.as_str()),
+        ("c1", "fn hi() {}\n")
+    );
+    assert_eq!(third.messages[at + 1].text(), "It defines `hi`.");
 }
 
 #[tokio::test]
