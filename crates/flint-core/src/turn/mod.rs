@@ -11,6 +11,7 @@
 
 mod driver;
 mod live;
+pub mod readers;
 pub mod tools;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use flint_store::Item;
 
 use crate::{CoreError, Engine, TurnEvent};
 
+pub use readers::ProjectReaders;
 pub use tools::{ToolOutput, ToolRunner};
 
 /// How many requests one turn may make (a model that keeps calling tools): the last

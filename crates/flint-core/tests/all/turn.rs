@@ -381,3 +381,160 @@ async fn a_free_text_tool_called_as_a_function_gets_its_text() {
         .unwrap();
     assert_eq!(sent.input, patch);
 }
+
+mod readers {
+    //! The read-only project tools, called as a model would call them.
+    use super::*;
+    use flint_core::ProjectReaders;
+
+    fn call(name: &str, input: serde_json::Value) -> ToolCall {
+        ToolCall {
+            id: "c".into(),
+            name: name.into(),
+            kind: flint_core::model::ToolKind::Function,
+            input: input.to_string(),
+        }
+    }
+
+    async fn run(root: &std::path::Path, name: &str, input: serde_json::Value) -> ToolOutput {
+        ProjectReaders.run(root, &call(name, input)).await
+    }
+
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("src")).unwrap();
+        std::fs::create_dir_all(p.join(".git")).unwrap();
+        std::fs::write(p.join(".git/config"), "[core]\n").unwrap();
+        std::fs::write(p.join(".gitignore"), "target/\n").unwrap();
+        std::fs::create_dir_all(p.join("target")).unwrap();
+        std::fs::write(p.join("target/out.rs"), "fn needle() {}\n").unwrap();
+        let long: String = (1..=2500).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(p.join("src/long.txt"), long).unwrap();
+        std::fs::write(
+            p.join("src/lib.rs"),
+            "pub fn needle() {}\npub fn other() {}\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn read_file_numbers_lines_reads_ranges_and_stays_in_the_project() {
+        let dir = project();
+        let root = dir.path();
+        let out = run(root, "read_file", serde_json::json!({"path": "src/lib.rs"})).await;
+        assert_eq!(out.output, "1: pub fn needle() {}\n2: pub fn other() {}\n");
+        assert!(!out.is_error);
+        let out = run(
+            root,
+            "read_file",
+            serde_json::json!({"path": "src/long.txt"}),
+        )
+        .await;
+        assert!(out.output.starts_with("1: line 1\n"));
+        assert!(
+            out.output
+                .ends_with("[lines 1-2000 of 2500; read on from start_line 2001]\n"),
+            "{}",
+            &out.output[out.output.len() - 80..]
+        );
+        let out = run(
+            root,
+            "read_file",
+            serde_json::json!({"path": "src/long.txt", "start_line": 2499, "end_line": 9999}),
+        )
+        .await;
+        assert_eq!(out.output, "2499: line 2499\n2500: line 2500\n");
+        for (path, says) in [
+            ("../etc/passwd", "outside the project"),
+            (".git/config", "outside the project"),
+            ("/etc/passwd", "outside the project"),
+            ("src", "is a folder"),
+            ("src/nope.rs", "does not exist"),
+        ] {
+            let out = run(root, "read_file", serde_json::json!({ "path": path })).await;
+            assert!(
+                out.is_error && out.output.contains(says),
+                "{path}: {}",
+                out.output
+            );
+        }
+        let out = run(root, "read_file", serde_json::json!({"path": 7})).await;
+        assert!(out.is_error);
+    }
+
+    #[tokio::test]
+    async fn list_dir_and_search_respect_the_ignore_rules() {
+        let dir = project();
+        let root = dir.path();
+        let out = run(root, "list_dir", serde_json::json!({})).await;
+        assert!(out.output.contains("src/\n"), "{}", out.output);
+        assert!(!out.output.contains("target"), "{}", out.output);
+        let out = run(
+            root,
+            "search",
+            serde_json::json!({"pattern": "fn need\\w+"}),
+        )
+        .await;
+        assert_eq!(out.output, "src/lib.rs:1: pub fn needle() {}\n");
+        let out = run(
+            root,
+            "search",
+            serde_json::json!({"pattern": "NEEDLE", "case_insensitive": true}),
+        )
+        .await;
+        assert!(out.output.contains("src/lib.rs:1:"), "{}", out.output);
+        let out = run(root, "search", serde_json::json!({"pattern": "zzz"})).await;
+        assert_eq!(out.output, "no matches\n");
+        let out = run(root, "search", serde_json::json!({"pattern": "("})).await;
+        assert!(out.is_error && out.output.contains("not a valid regular expression"));
+        let out = run(root, "search", serde_json::json!({"pattern": "line \\d+"})).await;
+        assert!(
+            out.output.ends_with("[stopped at 200 matching lines]\n"),
+            "{}",
+            &out.output[out.output.len() - 60..]
+        );
+        let out = run(
+            root,
+            "search",
+            serde_json::json!({"pattern": "x", "path": "../"}),
+        )
+        .await;
+        assert!(out.is_error);
+        let out = run(root, "nope", serde_json::json!({})).await;
+        assert!(out.is_error && out.output.contains("no tool"));
+    }
+
+    #[tokio::test]
+    async fn a_model_reads_a_file_through_the_turn() {
+        let mut f = fixture();
+        std::fs::write(f.project.path().join("a.rs"), "fn hi() {}\n").unwrap();
+        f.engine = f.engine.clone().with_tools(Arc::new(ProjectReaders));
+        let sid = session(&f).await;
+        f.fake.push(vec![
+            Step::ToolCall {
+                id: "r1".into(),
+                name: "read_file".into(),
+                arguments: r#"{"path":"a.rs"}"#.into(),
+            },
+            Step::Finish,
+        ]);
+        f.fake.push_text(&["It defines hi."]);
+        let mut turn = f
+            .engine
+            .start_turn(sid, TurnKind::Prompt("what is in a.rs?".into()));
+        all_events(&mut turn).await;
+        turn.finish().await.unwrap();
+        let second = &f.fake.requests()[1];
+        let result = second
+            .messages
+            .iter()
+            .flat_map(|m| m.tool_results())
+            .next()
+            .unwrap();
+        assert_eq!(result.output, "1: fn hi() {}\n");
+        let names: Vec<&str> = second.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["read_file", "list_dir", "search"]);
+    }
+}
