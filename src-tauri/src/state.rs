@@ -148,10 +148,10 @@ impl AppState {
             let initial = self.initial.lock().ok().and_then(|mut i| i.take());
             let mut opened = false;
             if let Some(path) = initial {
-                match self.open(&path).await {
-                    Ok(s) => {
+                match self.open_only(&path).await {
+                    Ok(settled) => {
                         opened = true;
-                        if let Some(n) = s.notice {
+                        if let Some(n) = settled {
                             self.set_notice(n);
                         }
                     }
@@ -160,11 +160,11 @@ impl AppState {
             }
             if !opened {
                 match self.engine.last_project().await {
-                    Ok(Some(p)) => match self.open(Path::new(&p.path)).await {
+                    Ok(Some(p)) => match self.open_only(Path::new(&p.path)).await {
                         // Why the path asked for did not open is said first.
-                        Ok(s) => {
+                        Ok(settled) => {
                             let free = self.notice.lock().is_ok_and(|n| n.is_none());
-                            if let (Some(n), true) = (s.notice, free) {
+                            if let (Some(n), true) = (settled, free) {
                                 self.set_notice(n);
                             }
                         }
@@ -221,7 +221,6 @@ impl AppState {
             .map(|c| c.workspace.clone());
         let workspace = match workspace {
             Some(mut ws) => {
-                ws.items = Vec::new();
                 if let Some(id) = ws.session.as_ref().map(|s| s.id) {
                     let read = self
                         .engine
@@ -236,7 +235,6 @@ impl AppState {
                         Err(_) => ws.session = None,
                     }
                 }
-                ws.settled = Vec::new();
                 Some(ws)
             }
             None => None,
@@ -254,25 +252,30 @@ impl AppState {
     /// background (its watcher runs, its files stay indexed) so switching back is
     /// instant; at most `MAX_OPEN` projects are open. On failure nothing changes.
     pub async fn open(&self, path: &Path) -> Result<Snapshot, ErrorInfo> {
+        let settled = self.open_only(path).await?;
+        let mut snapshot = self.state_now().await;
+        snapshot.notice = settled;
+        Ok(snapshot)
+    }
+
+    /// Opens `path` as `open` does, without building a snapshot (start-up builds one
+    /// after it decides what to show); returns what opening settled, to be said.
+    async fn open_only(&self, path: &Path) -> Result<Option<ErrorInfo>, ErrorInfo> {
         let (workspace, watch_failed) = self.projects.open(path).await.map_err(|e| e.info())?;
         if let Some(e) = watch_failed {
             self.set_notice(e.info());
         }
-        // What opening settled is said with the snapshot this returns.
-        let settled = (!workspace.settled.is_empty()).then(|| ErrorInfo {
+        // The tray's recent projects follow (it listens; the state knows no menus).
+        if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
+            let _ = app.emit_to(tauri::EventTarget::App, PROJECTS_CHANGED, ());
+        }
+        Ok((!workspace.settled.is_empty()).then(|| ErrorInfo {
             code: flint_core::ErrorCode::Settled,
             message: format!(
                 "Flint stopped while writing files last time: {}. Undo takes back what was finished.",
                 workspace.settled.join("; ")
             ),
-        });
-        // The tray's recent projects follow (it listens; the state knows no menus).
-        if let Some(app) = self.app.lock().ok().and_then(|a| a.clone()) {
-            let _ = app.emit_to(tauri::EventTarget::App, PROJECTS_CHANGED, ());
-        }
-        let mut snapshot = self.state_now().await;
-        snapshot.notice = settled;
-        Ok(snapshot)
+        }))
     }
 
     /// The projects open now (the shown one first) and the recently opened ones.

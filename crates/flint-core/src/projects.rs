@@ -33,6 +33,7 @@ pub enum ProjectEvent {
 /// A project that is open.
 pub struct OpenProject {
     pub dir: ProjectDir,
+    /// The project and its current session; `items` and `settled` are left empty.
     pub workspace: Workspace,
     /// Every file of the project, for @-mentions; filled in the background on open
     /// and kept current by the watcher.
@@ -103,10 +104,17 @@ impl OpenProjects {
             }
             None => self.unstash(&root),
         };
+        // What is kept names the project and its session; the transcript stays in the
+        // store (a front end reads it when it shows it: no copy to go stale).
+        let kept_workspace = Workspace {
+            items: Vec::new(),
+            settled: Vec::new(),
+            ..workspace.clone()
+        };
         let mut watch_failed = None;
         let next = match kept {
             Some(mut c) => {
-                c.workspace = workspace.clone();
+                c.workspace = kept_workspace;
                 c
             }
             None => {
@@ -129,7 +137,7 @@ impl OpenProjects {
                 };
                 OpenProject {
                     dir,
-                    workspace: workspace.clone(),
+                    workspace: kept_workspace,
                     index,
                     _watcher: watcher,
                 }

@@ -56,6 +56,8 @@ pub(crate) fn history_messages(items: &[Item], tools: &[ToolSpec]) -> Vec<Messag
         }
     };
     let mut out: Vec<Message> = Vec::new();
+    // Each call's kind by its id, for its result (which the Responses API answers by kind).
+    let mut kinds: std::collections::HashMap<&str, ToolKind> = Default::default();
     for item in items {
         let part = match item.kind {
             ItemKind::Prompt | ItemKind::Answer if item.text.is_empty() => continue,
@@ -67,18 +69,24 @@ pub(crate) fn history_messages(items: &[Item], tools: &[ToolSpec]) -> Vec<Messag
                 out.push(Message::new(Role::Assistant, item.text.clone()));
                 continue;
             }
-            ItemKind::ToolCall => Part::ToolCall(ToolCall {
-                id: item.call_id.clone().unwrap_or_default(),
-                name: item.tool_name.clone().unwrap_or_default(),
-                kind: call_kind(item),
-                input: item.text.clone(),
-            }),
+            ItemKind::ToolCall => {
+                let id = item.call_id.as_deref().unwrap_or_default();
+                let kind = call_kind(item);
+                kinds.insert(id, kind);
+                Part::ToolCall(ToolCall {
+                    id: id.to_string(),
+                    name: item.tool_name.clone().unwrap_or_default(),
+                    kind,
+                    input: item.text.clone(),
+                })
+            }
             ItemKind::ToolResult => Part::ToolResult(ToolResult {
                 call_id: item.call_id.clone().unwrap_or_default(),
-                kind: items
-                    .iter()
-                    .find(|c| c.kind == ItemKind::ToolCall && c.call_id == item.call_id)
-                    .map_or(ToolKind::Function, &call_kind),
+                kind: item
+                    .call_id
+                    .as_deref()
+                    .and_then(|id| kinds.get(id).copied())
+                    .unwrap_or(ToolKind::Function),
                 output: item.text.clone(),
                 is_error: item.error.is_some(),
             }),
@@ -104,42 +112,28 @@ pub(crate) fn history_messages(items: &[Item], tools: &[ToolSpec]) -> Vec<Messag
 /// with one without the other (a call recorded before a crash, a history cut by the
 /// window between a call and its result).
 pub(crate) fn paired(messages: Vec<Message>) -> Vec<Message> {
-    use std::collections::HashSet;
-    let called: Vec<HashSet<String>> = {
-        // The calls made before each message.
-        let mut seen = HashSet::new();
-        messages
-            .iter()
-            .map(|m| {
-                let before = seen.clone();
-                seen.extend(m.tool_calls().map(|c| c.id.clone()));
-                before
-            })
-            .collect()
-    };
-    let answered: Vec<HashSet<String>> = {
-        // The results given after each message.
-        let mut seen = HashSet::new();
-        let mut after: Vec<HashSet<String>> = messages
-            .iter()
-            .rev()
-            .map(|m| {
-                let later = seen.clone();
-                seen.extend(m.tool_results().map(|r| r.call_id.clone()));
-                later
-            })
-            .collect();
-        after.reverse();
-        after
-    };
+    use std::collections::HashMap;
+    // Where each id is first called and last answered: a call stands if an answer
+    // comes after it, an answer if a call came before it (one pass each, not a set
+    // per message: this runs on every turn's whole history).
+    let mut first_call: HashMap<String, usize> = HashMap::new();
+    let mut last_result: HashMap<String, usize> = HashMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        for c in m.tool_calls() {
+            first_call.entry(c.id.clone()).or_insert(i);
+        }
+        for r in m.tool_results() {
+            last_result.insert(r.call_id.clone(), i);
+        }
+    }
     messages
         .into_iter()
         .enumerate()
         .filter_map(|(i, mut m)| {
             let had = m.parts.len();
             m.parts.retain(|p| match p {
-                Part::ToolCall(c) => answered[i].contains(&c.id),
-                Part::ToolResult(r) => called[i].contains(&r.call_id),
+                Part::ToolCall(c) => last_result.get(&c.id).is_some_and(|&at| at > i),
+                Part::ToolResult(r) => first_call.get(&r.call_id).is_some_and(|&at| at < i),
                 _ => true,
             });
             (m.parts.len() == had || !m.parts.is_empty()).then_some(m)

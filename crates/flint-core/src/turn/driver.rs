@@ -386,6 +386,8 @@ impl Engine {
         let dir = ProjectDir::open(root).ok();
         let sent = Instant::now();
         let mut live = LiveAnswer::new(item_id, self.live_view, sent);
+        // What the calls are read against: the tools this request offered.
+        let offered = request.tools.clone();
         let mut stream = with_retries(slot.client.clone(), request, self.retry);
         let mut usage: Option<Usage> = None;
         let mut reasoning = String::new();
@@ -478,7 +480,7 @@ impl Engine {
         let saved_metrics = metrics.clone();
         let reasoning = (!reasoning.is_empty()).then_some(reasoning);
         let saved_reasoning = reasoning.clone();
-        let calls = as_offered(calls.into_calls(), &self.tool_specs());
+        let calls = as_offered(calls.into_calls(), &offered);
         // The calls as the model made them, kept with the answer too (a turn without
         // a tool runner runs none; with one, each also becomes an item when it runs).
         let saved_calls = (!calls.is_empty()).then(|| {
