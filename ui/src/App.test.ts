@@ -1,7 +1,7 @@
 import { render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import App from "./App.svelte";
-import { FakeIpc } from "./lib/fake-ipc";
+import { FakeIpc, makeItem } from "./lib/fake-ipc";
 import { setIpc } from "./lib/ipc";
 
 describe("App", () => {
@@ -33,40 +33,14 @@ describe("App", () => {
           updated_at: 0,
         },
         items: [
-          {
-            id: 1,
-            session_id: 1,
-            role: "user",
-            text: "hi",
-            status: "complete",
-            model: null,
-            provider: null,
-            error: null,
-            metrics: null,
-            reasoning: null,
-            tool_calls: null,
-            kind: "prompt",
-            call_id: null,
-            tool_name: null,
-            created_at: 0,
-          },
-          {
+          makeItem({ id: 1, role: "user", text: "hi" }),
+          makeItem({
             id: 2,
-            session_id: 1,
-            role: "assistant",
             text: "<img src=x onerror=alert(1)>",
             status: "interrupted",
             model: "m",
             provider: "p",
-            error: null,
-            metrics: null,
-            reasoning: null,
-            tool_calls: null,
-            kind: "answer",
-            call_id: null,
-            tool_name: null,
-            created_at: 0,
-          },
+          }),
         ],
       },
     };

@@ -2,28 +2,13 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import type { Item } from "../bindings/Item";
 import { Conversation } from "../lib/conversation.svelte";
-import { FakeIpc } from "../lib/fake-ipc";
+import { FakeIpc, makeItem } from "../lib/fake-ipc";
 import { setIpc } from "../lib/ipc";
 import QuickPrompt from "./QuickPrompt.svelte";
 
 function item(id: number, role: "user" | "assistant", text: string): Item {
-  return {
-    id,
-    session_id: 9,
-    role,
-    text,
-    status: role === "assistant" ? "streaming" : "complete",
-    model: null,
-    provider: null,
-    error: null,
-    metrics: null,
-    reasoning: null,
-    tool_calls: null,
-    kind: role === "user" ? "prompt" : "answer",
-    call_id: null,
-    tool_name: null,
-    created_at: 0,
-  };
+  const status = role === "assistant" ? "streaming" : "complete";
+  return makeItem({ id, session_id: 9, role, text, status });
 }
 
 describe("QuickPrompt", () => {

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import App from "../App.svelte";
-import { FakeIpc } from "../lib/fake-ipc";
+import { FakeIpc, makeItem } from "../lib/fake-ipc";
 import { setIpc } from "../lib/ipc";
 import ConnectModel from "./ConnectModel.svelte";
 import SettingsDialog from "./SettingsDialog.svelte";
@@ -23,25 +23,7 @@ const workspace = {
     created_at: 0,
     updated_at: 0,
   },
-  items: [
-    {
-      id: 1,
-      session_id: 1,
-      role: "user" as const,
-      text: "hard question",
-      status: "complete" as const,
-      model: null,
-      provider: null,
-      error: null,
-      metrics: null,
-      reasoning: null,
-      tool_calls: null,
-      kind: "prompt" as const,
-      call_id: null,
-      tool_name: null,
-      created_at: 0,
-    },
-  ],
+  items: [makeItem({ id: 1, role: "user", text: "hard question" })],
 };
 
 describe("Settings", () => {
@@ -155,15 +137,7 @@ describe("Retry", () => {
         ...workspace,
         items: [
           ...workspace.items,
-          {
-            ...workspace.items[0]!,
-            id: 2,
-            kind: "answer",
-            role: "assistant",
-            text: "half",
-            status: "failed",
-            error: "The connection closed",
-          },
+          makeItem({ id: 2, text: "half", status: "failed", error: "The connection closed" }),
         ],
       },
     };

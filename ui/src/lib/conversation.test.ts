@@ -1,28 +1,12 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Item } from "../bindings/Item";
 import { Conversation } from "./conversation.svelte";
-import { FakeIpc } from "./fake-ipc";
+import { FakeIpc, makeItem } from "./fake-ipc";
 import { setIpc } from "./ipc";
 import { perf, unixNow } from "./perf";
 
 function item(id: number, role: "user" | "assistant", text: string): Item {
-  return {
-    id,
-    session_id: 1,
-    role,
-    text,
-    status: "complete",
-    model: null,
-    provider: null,
-    error: null,
-    metrics: null,
-    reasoning: null,
-    tool_calls: null,
-    kind: role === "user" ? "prompt" : "answer",
-    call_id: null,
-    tool_name: null,
-    created_at: 0,
-  };
+  return makeItem({ id, role, text });
 }
 
 describe("Conversation", () => {

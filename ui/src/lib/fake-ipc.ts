@@ -321,8 +321,10 @@ export class FakeIpc implements Ipc {
   };
 }
 
-/** A stored item for tests: a complete answer unless `over` says otherwise. */
+/** A stored item for tests: a complete answer unless `over` says otherwise; its kind
+ * follows its role unless given. */
 export function makeItem(over: Partial<Item> & { id: number }): Item {
+  const kind = over.role === "user" ? "prompt" : over.role === "tool" ? "tool_result" : "answer";
   return {
     session_id: 1,
     role: "assistant",
@@ -334,7 +336,7 @@ export function makeItem(over: Partial<Item> & { id: number }): Item {
     metrics: null,
     reasoning: null,
     tool_calls: null,
-    kind: "answer",
+    kind,
     call_id: null,
     tool_name: null,
     created_at: 0,
