@@ -55,6 +55,8 @@ const APT_PACKAGES: &[&str] = &[
     // A small GTK window to drag a folder from (tests/e2e/drag_source.py).
     "python3-gi",
     "gir1.2-gtk-3.0",
+    // The sandbox for the commands a model runs (flint-exec), and its tests.
+    "bubblewrap",
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
