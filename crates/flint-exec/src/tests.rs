@@ -326,7 +326,7 @@ mod sandboxed {
             .flatten()
             .filter(|e| {
                 std::fs::read_to_string(e.path().join("cmdline"))
-                    .map(|c| c == "sleep\01234\0")
+                    .map(|c| c == "sleep\x001234\x00")
                     .unwrap_or(false)
             })
             .count()
