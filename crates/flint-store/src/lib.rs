@@ -9,7 +9,9 @@ mod checkpoint;
 pub mod history;
 mod items;
 mod schema;
+pub mod snapshot;
 
+pub use snapshot::{Snapshot, Snapshots, MAX_SNAPSHOT_FILE};
 pub use checkpoint::{blob_hash, Checkpoint, CheckpointFile, CheckpointState, Direction};
 
 use std::path::{Path, PathBuf};
@@ -32,6 +34,10 @@ pub enum StoreError {
     },
     #[error("no {what} with id {id}")]
     NotFound { what: &'static str, id: i64 },
+    #[error("the project's snapshot failed: {0}")]
+    Snapshot(String),
+    #[error("the snapshot store could not be written: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl StoreError {
