@@ -360,6 +360,33 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Command prefixes the user always allows in a project, oldest first.
+    pub fn allowed_commands(&self, project_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT prefix FROM allowed_commands WHERE project_id = ?1 ORDER BY created_at, prefix",
+        )?;
+        let rows = stmt.query_map([project_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Always allows commands starting with `prefix` in a project (again: no change).
+    pub fn allow_command(&self, project_id: i64, prefix: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO allowed_commands (project_id, prefix, created_at) VALUES (?1, ?2, ?3)",
+            params![project_id, prefix, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Stops always allowing `prefix` in a project.
+    pub fn forget_command(&self, project_id: i64, prefix: &str) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM allowed_commands WHERE project_id = ?1 AND prefix = ?2",
+            params![project_id, prefix],
+        )?;
+        Ok(())
+    }
+
     pub fn project(&self, id: i64) -> Result<crate::Project> {
         self.conn
             .query_row(

@@ -169,6 +169,15 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
     END;",
     )
     .foreign_key_check(),
+    // 9: command prefixes the user always allows in a project (the agent's approvals).
+    M::up(
+        "CREATE TABLE allowed_commands (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        prefix TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (project_id, prefix)
+    );",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

@@ -377,3 +377,20 @@ fn the_database_and_its_folder_are_the_users_alone() {
     }
     assert_eq!(mode(&data.join("flint.db")), 0o600);
 }
+
+#[test]
+fn always_allowed_commands_are_kept_per_project_and_removable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("flint.db")).unwrap();
+    let a = store.touch_project("/a", "a").unwrap();
+    let b = store.touch_project("/b", "b").unwrap();
+    store.allow_command(a.id, "cargo test").unwrap();
+    store.allow_command(a.id, "cargo test").unwrap();
+    store.allow_command(a.id, "ls").unwrap();
+    assert_eq!(store.allowed_commands(a.id).unwrap().len(), 2);
+    assert!(store.allowed_commands(b.id).unwrap().is_empty());
+    store.forget_command(a.id, "cargo test").unwrap();
+    drop(store);
+    let store = Store::open(&dir.path().join("flint.db")).unwrap();
+    assert_eq!(store.allowed_commands(a.id).unwrap(), ["ls"]);
+}
