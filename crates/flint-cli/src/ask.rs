@@ -1,8 +1,80 @@
 //! `flint ask`: choosing the fast model (a key in the environment is enough), running
 //! one turn and printing its answer, with remedies a terminal user can act on.
 
+use std::io::IsTerminal;
+
 use super::*;
-use flint_core::ErrorCode;
+use flint_core::{AgentMode, Answer, Ask, ErrorCode};
+
+/// Asks about an edit or a command on the terminal (stderr, stdin): y runs or applies
+/// it once, a also remembers a command's prefix for the project, n (or anything else,
+/// or end of input) denies it, asking for a message to the model.
+fn ask_on_terminal(ask: &Ask) -> Answer {
+    let mut err = std::io::stderr();
+    let always = match ask {
+        Ask::Command {
+            command,
+            cwd,
+            why,
+            prefix,
+            ..
+        } => {
+            let _ = writeln!(
+                err,
+                "\nflint: the model wants to run:\n  {}",
+                escaped(command)
+            );
+            if !cwd.is_empty() {
+                let _ = writeln!(err, "  in {}", escaped(cwd));
+            }
+            if let Some(why) = why {
+                let _ = writeln!(err, "  because: {}", escaped(why));
+            }
+            prefix.clone()
+        }
+        Ask::Edit { review } => {
+            let _ = writeln!(err, "\nflint: the model wants to edit:");
+            for f in &review.files {
+                let _ = writeln!(err, "--- {}", escaped(&f.path));
+                for h in &f.hunks {
+                    let _ = writeln!(err, "@@ -{} +{} @@", h.old_start, h.new_start);
+                    for l in &h.lines {
+                        let mark = match l.kind {
+                            flint_core::edit::LineKind::Added => '+',
+                            flint_core::edit::LineKind::Removed => '-',
+                            flint_core::edit::LineKind::Context => ' ',
+                        };
+                        let _ = writeln!(err, "{mark}{}", escaped(&l.text));
+                    }
+                }
+            }
+            None
+        }
+    };
+    let choices = match &always {
+        Some(p) => format!("[y]es / [n]o / [a]lways allow `{}` here", escaped(p)),
+        None => "[y]es / [n]o".into(),
+    };
+    let _ = write!(err, "{choices}? ");
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    match line.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Answer::Allow,
+        "a" | "always" if always.is_some() => Answer::AllowAlways,
+        "a" | "always" => Answer::Allow,
+        _ => {
+            let _ = write!(err, "tell the model why (optional): ");
+            let _ = err.flush();
+            let mut why = String::new();
+            let _ = std::io::stdin().read_line(&mut why);
+            let why = why.trim();
+            Answer::Deny {
+                message: (!why.is_empty()).then(|| why.to_string()),
+            }
+        }
+    }
+}
 
 /// The model chosen on the command line, over the settings.
 pub(crate) struct Choice {
@@ -149,6 +221,7 @@ pub(crate) async fn ask(
     project: Option<PathBuf>,
     choice: Choice,
     prompt: &str,
+    mode: Option<AgentMode>,
     out: &mut (dyn Write + Send),
     tty: bool,
 ) -> Result<(), String> {
@@ -157,7 +230,10 @@ pub(crate) async fn ask(
     let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {
         return Err(no_model_remedy(&paths));
     };
-    let engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
+    let mut engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
+    if mode.is_some() {
+        engine = engine.with_agent();
+    }
     if let Some(notice) = notice {
         eprintln!("flint: {}", escaped(&notice));
     }
@@ -175,7 +251,15 @@ pub(crate) async fn ask(
         .await
         .map_err(err)?;
 
-    let mut turn = engine.start_turn(session.id, TurnKind::Prompt(prompt.to_string()));
+    let mut turn = engine.start_turn_in(
+        session.id,
+        TurnKind::Prompt(prompt.to_string()),
+        mode.unwrap_or_default(),
+    );
+    // Questions are asked on the terminal off the executor; their answers come back here.
+    let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel::<(u32, Answer)>();
+    let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut denied_without_terminal = 0;
     let mut write_failed = None;
     let mut failure = None;
     let mut truncated = false;
@@ -186,6 +270,10 @@ pub(crate) async fn ask(
     loop {
         let event = tokio::select! {
             event = turn.events.recv() => event,
+            Some((id, answer)) = answers.recv() => {
+                turn.answer(id, answer);
+                continue;
+            }
             // Stops the turn; its last events (the partial answer's Finished) follow.
             _ = &mut ctrl_c, if !stopped => {
                 stopped = true;
@@ -235,7 +323,68 @@ pub(crate) async fn ask(
                     eprintln!("flint: left out of the context: {}", escaped(what));
                 }
             }
-            TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::ItemAdded { .. } => {}
+            TurnEvent::Question { question } => {
+                if can_ask {
+                    let tx = answers_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let answer = ask_on_terminal(&question.ask);
+                        let _ = tx.send((question.id, answer));
+                    });
+                } else {
+                    denied_without_terminal += 1;
+                    turn.answer(
+                        question.id,
+                        Answer::Deny {
+                            message: Some(
+                                "there is no terminal to ask the user on (flint ask --mode ask \
+                                 without one denies every edit and command)"
+                                    .into(),
+                            ),
+                        },
+                    );
+                }
+            }
+            TurnEvent::ToolOutput { text, .. } => {
+                eprint!(
+                    "{}",
+                    if tty {
+                        escaped(&text)
+                    } else {
+                        text.as_str().into()
+                    }
+                );
+            }
+            TurnEvent::ItemAdded { item } => {
+                if item.kind == flint_core::store::ItemKind::ToolCall {
+                    let name = item.tool_name.as_deref().unwrap_or("?");
+                    let first: String = item
+                        .text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(120)
+                        .collect();
+                    eprintln!("flint: > {}: {}", escaped(name), escaped(&first));
+                } else if item.kind == flint_core::store::ItemKind::ToolResult
+                    && item.error.is_some()
+                {
+                    let first: String = item
+                        .text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(200)
+                        .collect();
+                    eprintln!("flint:   failed: {}", escaped(&first));
+                } else if item.kind == flint_core::store::ItemKind::Answer && write_failed.is_none()
+                {
+                    // The next answer of the turn starts on a line of its own.
+                    let _ = out.write_all(b"\n");
+                }
+            }
+            TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::Answered { .. } => {}
         }
     }
     turn.finish().await.map_err(err)?;
@@ -251,7 +400,13 @@ pub(crate) async fn ask(
              as cut off (ask again to continue it)"
         );
     }
-    if proposed > 0 && failure.is_none() {
+    if denied_without_terminal > 0 {
+        eprintln!(
+            "flint: denied {denied_without_terminal} edit(s) or command(s): there is no terminal to \
+             ask on; pass --mode auto-edit or --mode full-auto to allow them"
+        );
+    }
+    if proposed > 0 && failure.is_none() && mode.is_none() {
         eprintln!("flint: the answer proposes changes to {proposed} file(s); review them in the app, or pipe the answer to `flint apply`");
     }
     match failure {

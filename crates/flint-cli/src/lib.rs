@@ -59,6 +59,12 @@ pub enum Command {
         /// The model id.
         #[arg(long)]
         model: Option<String>,
+        /// Let the model act: read, search, edit and run commands. `ask`: every edit
+        /// and command is asked about on the terminal (y/n/a; with no terminal, denied);
+        /// `auto-edit`: edits apply, commands are asked about; `full-auto`: everything
+        /// runs, commands in the sandbox. Without it the model answers in text.
+        #[arg(long, value_parser = ["ask", "auto-edit", "full-auto"])]
+        mode: Option<String>,
         /// The prompt; several words are joined with spaces.
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
@@ -90,6 +96,10 @@ pub enum Command {
     Undo {
         #[arg(long)]
         project: Option<PathBuf>,
+        /// Revert everything the latest turn of the project's latest session changed
+        /// (its edits and what its commands changed).
+        #[arg(long)]
+        turn: bool,
     },
     /// Re-apply the checkpoint undone last.
     Redo {
@@ -179,6 +189,7 @@ pub async fn execute(
             provider,
             base_url,
             model,
+            mode,
             prompt,
         } => {
             let choice = Choice {
@@ -186,7 +197,8 @@ pub async fn execute(
                 base_url,
                 model,
             };
-            ask(project, choice, &prompt.join(" "), out, tty).await
+            let mode = mode.as_deref().and_then(flint_core::AgentMode::parse);
+            ask(project, choice, &prompt.join(" "), mode, out, tty).await
         }
         Command::Apply {
             project,
@@ -195,7 +207,11 @@ pub async fn execute(
         } => apply(project, check, file, out, tty).await,
         Command::Context { project, prompt } => context(project, &prompt.join(" "), out).await,
         Command::Sessions { action } => sessions(action, out, tty).await,
-        Command::Undo { project } => step(project, true, out).await,
+        Command::Undo {
+            project,
+            turn: true,
+        } => undo_turn(project, out).await,
+        Command::Undo { project, .. } => step(project, true, out).await,
         Command::Redo { project } => step(project, false, out).await,
     }
 }
@@ -337,6 +353,23 @@ async fn step(
     .map_err(|e| e.to_string())?;
     let verb = if undo { "undid" } else { "redid" };
     writeln!(out, "{verb} checkpoint {}: {}", cp.id, cp.summary).map_err(|e| e.to_string())
+}
+
+async fn undo_turn(project: Option<PathBuf>, out: &mut (dyn Write + Send)) -> Result<(), String> {
+    let root = project_dir(project)?;
+    let engine = offline_engine()?;
+    let ws = open_project(&engine, &root)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = ws.session.ok_or("the project has no session yet")?;
+    let undone = engine
+        .undo_turn(session.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    for cp in undone {
+        writeln!(out, "undid checkpoint {}: {}", cp.id, cp.summary).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// The window `flint context` counts against when no model is set up: Codex-Spark's.

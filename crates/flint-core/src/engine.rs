@@ -44,6 +44,8 @@ pub struct Engine {
     pub(crate) live_view: bool,
     /// What the model may call; none: it answers in text, one request a turn.
     pub(crate) tools: Option<crate::turn::tools::Runner>,
+    /// The model acts: the agent's tools (`turn::agent`) instead of `tools`.
+    pub(crate) agent: bool,
     /// The turns running now (`start_turn`), to stop them by id.
     pub(crate) running: Arc<crate::turn::Running>,
 }
@@ -72,6 +74,7 @@ impl Engine {
             git_summaries: Arc::default(),
             live_view: true,
             tools: None,
+            agent: false,
             running: Arc::default(),
         }
     }

@@ -73,6 +73,22 @@ pub enum TurnEvent {
         reasoning: Option<String>,
         turn_done: bool,
     },
+    /// The turn waits for the user: may a command run, is an edit accepted. Answered
+    /// with `Engine::answer_question`; `Answered` follows however it ends.
+    Question {
+        question: Box<crate::turn::Question>,
+    },
+    /// A question is no longer waiting (answered, or the turn stopped).
+    Answered {
+        question_id: u32,
+    },
+    /// Output of a running command, as it comes (at most one a frame).
+    ToolOutput {
+        /// The tool-call item.
+        #[ts(type = "number")]
+        item_id: i64,
+        text: String,
+    },
     Error {
         error: ErrorInfo,
     },

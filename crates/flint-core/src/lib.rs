@@ -25,7 +25,10 @@ pub use engine::{Engine, Workspace, FRAME, PERSIST_EVERY};
 pub use error::{CoreError, ErrorCode, ErrorInfo};
 pub use event::TurnEvent;
 pub use slots::SlotClient;
-pub use turn::{ProjectReaders, ToolOutput, ToolRunner, TurnHandle, TurnKind};
+pub use turn::{
+    command_prefix, AgentMode, Answer, Ask, ProjectReaders, Question, ToolOutput, ToolRunner,
+    TurnHandle, TurnKind,
+};
 
 pub use flint_edit as edit;
 pub use flint_model as model;

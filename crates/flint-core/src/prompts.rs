@@ -239,7 +239,7 @@ impl Engine {
         );
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
-            let history = history_messages(&history, &engine.tool_specs());
+            let history = history_messages(&history, &engine.tool_specs(&slot.model));
             let recent = engine.recent_edits(&root);
             build_context(
                 &root,

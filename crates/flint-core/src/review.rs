@@ -77,6 +77,24 @@ pub struct FileDecision {
     pub accept: Vec<bool>,
 }
 
+/// The edits an item proposes: those in an answer's text, or those of an edit tool
+/// call (`apply_patch`, `edit_file`).
+pub fn edits_of_item(item: &flint_store::Item) -> (Vec<Edit>, Vec<String>) {
+    match (&item.kind, item.tool_name.as_deref()) {
+        (flint_store::ItemKind::ToolCall, Some(name)) => {
+            match crate::turn::agent::edits_of_call(name, &item.text) {
+                Ok(edits) => (edits, Vec::new()),
+                Err(e) if matches!(name, "apply_patch" | "edit_file") => (Vec::new(), vec![e]),
+                Err(_) => (Vec::new(), Vec::new()),
+            }
+        }
+        (flint_store::ItemKind::ToolCall | flint_store::ItemKind::ToolResult, _) => {
+            (Vec::new(), Vec::new())
+        }
+        _ => edits_in(&item.text),
+    }
+}
+
 /// Edits found in a whole answer text.
 pub fn edits_in(text: &str) -> (Vec<Edit>, Vec<String>) {
     let mut parser = AnswerParser::new();
@@ -237,12 +255,12 @@ impl Engine {
     fn project_dir_of_item(
         store: &Store,
         item_id: i64,
-    ) -> Result<(i64, ProjectDir, String), CoreError> {
+    ) -> Result<(i64, ProjectDir, flint_store::Item), CoreError> {
         let item = store.item(item_id)?;
         let session = store.session(item.session_id)?;
         let project = store.project(session.project_id)?;
         let dir = ProjectDir::open(Path::new(&project.path))?;
-        Ok((project.id, dir, item.text))
+        Ok((project.id, dir, item))
     }
 
     /// The review of an answer's edits against the files as they are now, with the
@@ -253,8 +271,8 @@ impl Engine {
             let s = store
                 .lock()
                 .map_err(|_| CoreError::Internal("store lock".into()))?;
-            let (_, dir, text) = Self::project_dir_of_item(&s, item_id)?;
-            let (edits, errors) = edits_in(&text);
+            let (_, dir, item) = Self::project_dir_of_item(&s, item_id)?;
+            let (edits, errors) = edits_of_item(&item);
             let (_, mut review) = review_of(item_id, &dir, &edits, &errors);
             let recorded = s.reviews(item_id)?;
             // Applied or rejected files no longer differ (or are no longer wanted): show
@@ -300,8 +318,8 @@ impl Engine {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
-            let (project_id, dir, text) = Self::project_dir_of_item(&s, item_id)?;
-            let (edits, errors) = edits_in(&text);
+            let (project_id, dir, item) = Self::project_dir_of_item(&s, item_id)?;
+            let (edits, errors) = edits_of_item(&item);
             let (set, mut review) = review_of(item_id, &dir, &edits, &errors);
             let mut writes = Vec::new();
             let mut rejected = Vec::new();

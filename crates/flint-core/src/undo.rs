@@ -19,6 +19,50 @@ impl Engine {
         self.step(project_id, true).await
     }
 
+    /// Undoes everything the session's latest turn changed - its edits and what its
+    /// commands changed, each a checkpoint of its tool call - newest first, to the
+    /// exact bytes. Stops at the first file the user changed since (naming it), the
+    /// checkpoints after it already undone. Returns what was undone.
+    pub async fn undo_turn(&self, session_id: i64) -> Result<Vec<Checkpoint>, CoreError> {
+        let (project_id, first) = self
+            .db(move |s| {
+                let session = s.session(session_id)?;
+                let items = s.items(session_id)?;
+                let prompt = items
+                    .iter()
+                    .rev()
+                    .find(|i| i.kind == flint_store::ItemKind::Prompt)
+                    .map(|i| i.id);
+                Ok((session.project_id, prompt))
+            })
+            .await?;
+        let Some(first) = first else {
+            return Err(CoreError::NothingTo("undo"));
+        };
+        let mut undone = Vec::new();
+        loop {
+            let ours = self
+                .db(move |s| {
+                    let Some(cp) = s.undo_target(project_id)? else {
+                        return Ok(false);
+                    };
+                    let Some(item) = cp.item_id else {
+                        return Ok(false);
+                    };
+                    Ok(item > first && s.item(item)?.session_id == session_id)
+                })
+                .await?;
+            if !ours {
+                break;
+            }
+            undone.push(self.undo(project_id).await?);
+        }
+        if undone.is_empty() {
+            return Err(CoreError::NothingTo("undo"));
+        }
+        Ok(undone)
+    }
+
     /// Re-applies the checkpoint undone most recently, with the same care.
     pub async fn redo(&self, project_id: i64) -> Result<Checkpoint, CoreError> {
         self.step(project_id, false).await

@@ -135,6 +135,13 @@ impl ProjectDir {
             .ok_or_else(|| ProjectError::OutsideProject(rel.to_string()))
     }
 
+    /// The repository's git dirs (its `.git`, and any found by git's own rules): what
+    /// a sandboxed command may not write.
+    pub fn git_dirs(&self) -> Vec<PathBuf> {
+        let git_dirs = self.git_dirs.get_or_init(|| confine::git_dirs(&self.root));
+        git_dirs.paths.clone()
+    }
+
     /// Whether a folder, by its device and inode (unix), is one of the repository's git
     /// dirs: how a write through a folder handle is checked, whatever the folder's name
     /// is now (a git dir renamed to `sub` is still refused).

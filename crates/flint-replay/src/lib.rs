@@ -11,6 +11,8 @@
 //! It is a test tool, never shipped in the app. It speaks just enough HTTP/1.1 for one
 //! request per connection, on plain threads, so a fault can be placed at an exact byte.
 
+pub mod script;
+
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -229,6 +231,9 @@ pub enum Reply {
         /// Stop after this many events: close the connection (`Drop`) or go silent.
         fault: Option<(usize, Fault)>,
     },
+    /// A scripted conversation (`script`): each request gets the step its tool
+    /// results call for, in the route's wire format.
+    Script(std::sync::Arc<script::Script>),
     /// An HTTP error with a JSON body, and optional extra headers (e.g. Retry-After).
     Status {
         code: u16,
@@ -410,6 +415,23 @@ fn serve(
         .find(|(suffix, _)| route.ends_with(suffix.as_str()))
         .map(|(_, r)| r);
     let mut out = conn;
+    // A script's step, played as a stream in the route's wire format.
+    let played;
+    let reply = match reply {
+        Some(Reply::Script(script)) => {
+            let wire = if route.ends_with("/messages") {
+                script::Wire::Anthropic
+            } else if route.ends_with("/chat/completions") {
+                script::Wire::Chat
+            } else {
+                script::Wire::Responses
+            };
+            let step = script.step_for(&String::from_utf8_lossy(&body));
+            played = Reply::stream(script.render(step, wire));
+            Some(&played)
+        }
+        other => other,
+    };
     match reply {
         None => write_status(
             &mut out,
@@ -470,6 +492,7 @@ fn serve(
             }
             out.flush()
         }
+        Some(Reply::Script(_)) => Ok(()),
     }
 }
 

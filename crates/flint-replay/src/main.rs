@@ -8,10 +8,11 @@ use flint_replay::{Config, Reply, StandIn, Transcript};
 
 const USAGE: &str = "usage: flint-replay [--port N] [--rate EVENTS_PER_SEC] [--chunk BYTES] \
 [--chat FILE] [--responses FILE] [--messages FILE] [--models FILE.json] \
-[--answer FILE.md [--repeat N]]
+[--answer FILE.md [--repeat N]] [--script FILE.json]
 
 --answer serves FILE's text (repeated N times in one answer) on /responses and
-/chat/completions, one event per token-sized piece.";
+/chat/completions, one event per token-sized piece. --script plays a scripted conversation
+(see flint_replay::script) on all three routes.";
 
 fn main() -> ExitCode {
     match run() {
@@ -29,6 +30,7 @@ fn run() -> Result<(), String> {
     let mut files: Vec<(&str, PathBuf)> = Vec::new();
     let mut models: Option<PathBuf> = None;
     let (mut answer, mut repeat): (Option<PathBuf>, usize) = (None, 1);
+    let mut script: Option<PathBuf> = None;
     while let Some(a) = args.next() {
         let mut value = || {
             args.next()
@@ -55,6 +57,7 @@ fn run() -> Result<(), String> {
             "--messages" => files.push(("/messages", value()?.into())),
             "--models" => models = Some(value()?.into()),
             "--answer" => answer = Some(value()?.into()),
+            "--script" => script = Some(value()?.into()),
             "--repeat" => repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -63,10 +66,18 @@ fn run() -> Result<(), String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    if files.is_empty() && answer.is_none() {
+    if files.is_empty() && answer.is_none() && script.is_none() {
         return Err(format!("give at least one transcript\n{USAGE}"));
     }
     let mut config = Config::default();
+    if let Some(path) = script {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let script = flint_replay::script::Script::parse(&text)?;
+        for route in ["/responses", "/chat/completions", "/messages"] {
+            config = config.route(route, Reply::Script(script.clone()));
+        }
+    }
     if let Some(path) = answer {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?

@@ -11,8 +11,8 @@ mod items;
 mod schema;
 pub mod snapshot;
 
-pub use snapshot::{Snapshot, Snapshots, MAX_SNAPSHOT_FILE};
 pub use checkpoint::{blob_hash, Checkpoint, CheckpointFile, CheckpointState, Direction};
+pub use snapshot::{Snapshot, Snapshots, MAX_SNAPSHOT_FILE};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

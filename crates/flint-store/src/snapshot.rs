@@ -207,7 +207,10 @@ mod tests {
             assert_eq!(files[2].before_link.as_deref(), Some("keep.txt"));
         }
         assert_eq!(files[3].before, None);
-        assert_eq!(snaps.file(before, "keep.txt").unwrap().as_deref(), Some(&b"same\n"[..]));
+        assert_eq!(
+            snaps.file(before, "keep.txt").unwrap().as_deref(),
+            Some(&b"same\n"[..])
+        );
         assert_eq!(snaps.file(before, ".git/config").unwrap(), None);
         // The project's own git folder was never written.
         assert_eq!(std::fs::read_dir(root.join(".git")).unwrap().count(), 1);

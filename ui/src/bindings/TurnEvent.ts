@@ -4,6 +4,7 @@ import type { ErrorInfo } from "./ErrorInfo";
 import type { Item } from "./Item";
 import type { ItemStatus } from "./ItemStatus";
 import type { Metrics } from "./Metrics";
+import type { Question } from "./Question";
 import type { Review } from "./Review";
 
 /**
@@ -33,4 +34,8 @@ arrived_ms: number, } | { "type": "blocks", item_id: number, html: Array<string>
 /**
  * The model's reasoning summary, if it sent one.
  */
-reasoning: string | null, turn_done: boolean, } | { "type": "error", error: ErrorInfo, };
+reasoning: string | null, turn_done: boolean, } | { "type": "question", question: Question, } | { "type": "answered", question_id: number, } | { "type": "toolOutput", 
+/**
+ * The tool-call item.
+ */
+item_id: number, text: string, } | { "type": "error", error: ErrorInfo, };

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures_util::StreamExt;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use flint_edit::Edit;
@@ -18,6 +19,7 @@ use flint_model::{
 use flint_project::ProjectDir;
 use flint_store::{Item, ItemKind, ItemRole, ItemStatus, Metrics, ModelSlot};
 
+use super::agent::{self, AgentMode, CallCtx};
 use super::live::LiveAnswer;
 use super::{TurnKind, MAX_STEPS};
 use crate::engine::{FRAME, PERSIST_EVERY};
@@ -26,6 +28,14 @@ use crate::{CoreError, Engine, ErrorInfo, SlotClient, TurnEvent};
 
 /// Where a turn's events go.
 pub(crate) type Sink<'a> = dyn FnMut(TurnEvent) + Send + 'a;
+
+/// Where a turn's calls run.
+struct Place<'a> {
+    session_id: i64,
+    project_id: i64,
+    root: &'a Path,
+    mode: AgentMode,
+}
 
 /// How one request ended.
 struct Answered {
@@ -45,6 +55,7 @@ impl Engine {
         &self,
         session_id: i64,
         kind: TurnKind,
+        mode: AgentMode,
         sink: &mut Sink<'_>,
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
@@ -114,7 +125,8 @@ impl Engine {
                 (None, slot)
             }
         };
-        self.answer(session_id, user_item, slot, sink, cancel).await
+        self.answer(session_id, user_item, slot, mode, sink, cancel)
+            .await
     }
 
     /// Answers the conversation so far (ending at its latest prompt), request after
@@ -126,11 +138,12 @@ impl Engine {
         session_id: i64,
         user_item: Option<Item>,
         slot: SlotClient,
+        mode: AgentMode,
         sink: &mut Sink<'_>,
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
-        let tools = self.tool_specs();
-        let (history, project_root) = self
+        let tools = self.tool_specs(&slot.model);
+        let (history, project_root, project_id) = self
             .db(move |s| {
                 let session = s.session(session_id)?;
                 let root = s.project(session.project_id)?.path;
@@ -140,7 +153,7 @@ impl Engine {
                 if let Some(last) = history.iter().rposition(|i| i.kind == ItemKind::Prompt) {
                     history.truncate(last + 1);
                 }
-                Ok((history, root))
+                Ok((history, root, session.project_id))
             })
             .await?;
         let root = PathBuf::from(&project_root);
@@ -162,7 +175,7 @@ impl Engine {
                 .await?;
             let go_on = !answered.calls.is_empty()
                 && answered.status == ItemStatus::Complete
-                && self.tools.is_some()
+                && self.has_tools()
                 && step < MAX_STEPS
                 && !cancel.is_cancelled();
             sink(TurnEvent::Finished {
@@ -188,8 +201,14 @@ impl Engine {
             }
             said.parts
                 .extend(answered.calls.iter().cloned().map(Part::ToolCall));
+            let place = Place {
+                session_id,
+                project_id,
+                root: &root,
+                mode,
+            };
             let outputs = self
-                .run_calls(session_id, &root, &answered.calls, sink, &cancel)
+                .run_calls(&place, &answered.calls, sink, &cancel)
                 .await?;
             let results = Message {
                 role: Role::Tool,
@@ -287,16 +306,20 @@ impl Engine {
     }
 
     /// Records the answer's calls (all of them first, so a parallel batch stays one
-    /// assistant message in the history), then runs each and records its result; each
-    /// shown as it is added. A stop skips the calls not yet run: their results say so.
+    /// assistant message in the history), then runs them - a run of read-only calls
+    /// side by side, the others one at a time, in order - and records each result,
+    /// each shown as it is added. What a call says while it runs (a question, a
+    /// command's output, an edit's review) goes out as it comes. A stop skips the
+    /// calls not yet run: their results say so.
     async fn run_calls(
         &self,
-        session_id: i64,
-        root: &Path,
+        place: &Place<'_>,
         calls: &[flint_model::ToolCall],
         sink: &mut Sink<'_>,
         cancel: &CancellationToken,
     ) -> Result<Vec<ToolResult>, CoreError> {
+        let session_id = place.session_id;
+        let mut call_items = Vec::new();
         for call in calls {
             let (id, name, input) = (call.id.clone(), call.name.clone(), call.input.clone());
             let recorded = self
@@ -311,61 +334,107 @@ impl Engine {
                     )
                 })
                 .await?;
+            call_items.push(recorded.id);
             sink(TurnEvent::ItemAdded {
                 item: Box::new(recorded),
             });
         }
         let mut results = Vec::new();
-        for call in calls {
-            let stopped = || super::ToolOutput {
-                output: "not run: the user stopped the turn".into(),
-                is_error: true,
+        let mut i = 0;
+        while i < calls.len() {
+            // The batch: this call, and the read-only ones right after a read-only one.
+            let mut end = i + 1;
+            if self.agent && agent::read_only(&calls[i].name) {
+                while end < calls.len() && agent::read_only(&calls[end].name) {
+                    end += 1;
+                }
+            }
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let batch = futures_util::future::join_all((i..end).map(|k| {
+                let ctx = CallCtx {
+                    session_id,
+                    project_id: place.project_id,
+                    root: place.root,
+                    mode: place.mode,
+                    item_id: call_items[k],
+                    events: &tx,
+                    cancel,
+                };
+                async move { self.run_call(&ctx, &calls[k]).await }
+            }));
+            tokio::pin!(batch);
+            let outs = loop {
+                tokio::select! {
+                    outs = &mut batch => break outs,
+                    Some(event) = rx.recv() => sink(event),
+                }
             };
-            let out = match &self.tools {
-                _ if cancel.is_cancelled() => stopped(),
-                Some(runner) => tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => stopped(),
-                    out = runner.run(root, call) => out,
-                },
-                None => super::ToolOutput {
-                    output: "no tools are available".into(),
-                    is_error: true,
-                },
-            };
-            let (id, output, failed) = (call.id.clone(), out.output.clone(), out.is_error);
-            let result = self
-                .db(move |s| {
-                    let item = s.add_tool_item(
-                        session_id,
-                        ItemKind::ToolResult,
-                        &id,
-                        None,
-                        &output,
-                        ItemStatus::Complete,
-                    )?;
-                    if failed {
-                        s.update_item(
-                            item.id,
+            while let Ok(event) = rx.try_recv() {
+                sink(event);
+            }
+            for (k, out) in (i..end).zip(outs) {
+                let call = &calls[k];
+                let (id, output, failed) = (call.id.clone(), out.output.clone(), out.is_error);
+                let result = self
+                    .db(move |s| {
+                        let item = s.add_tool_item(
+                            session_id,
+                            ItemKind::ToolResult,
+                            &id,
+                            None,
                             &output,
                             ItemStatus::Complete,
-                            Some("the call failed"),
                         )?;
-                    }
-                    s.item(item.id)
-                })
-                .await?;
-            sink(TurnEvent::ItemAdded {
-                item: Box::new(result),
-            });
-            results.push(ToolResult {
-                call_id: call.id.clone(),
-                kind: call.kind,
-                output: out.output,
-                is_error: out.is_error,
-            });
+                        if failed {
+                            s.update_item(
+                                item.id,
+                                &output,
+                                ItemStatus::Complete,
+                                Some("the call failed"),
+                            )?;
+                        }
+                        s.item(item.id)
+                    })
+                    .await?;
+                sink(TurnEvent::ItemAdded {
+                    item: Box::new(result),
+                });
+                results.push(ToolResult {
+                    call_id: call.id.clone(),
+                    kind: call.kind,
+                    output: out.output,
+                    is_error: out.is_error,
+                });
+            }
+            i = end;
         }
         Ok(results)
+    }
+
+    /// Runs one call: through the agent's tools, or the runner the engine was given.
+    async fn run_call(&self, ctx: &CallCtx<'_>, call: &ToolCall) -> super::ToolOutput {
+        let stopped = || super::ToolOutput {
+            output: "not run: the user stopped the turn".into(),
+            is_error: true,
+        };
+        if ctx.cancel.is_cancelled() {
+            return stopped();
+        }
+        if self.agent {
+            // Stops itself (a command is killed, a question denied) and says so.
+            return self.run_agent_call(ctx, call).await;
+        }
+        match &self.tools {
+            Some(runner) => tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => stopped(),
+                out = runner.run(ctx.root, call) => out,
+            },
+            None => super::ToolOutput {
+                output: "no tools are available".into(),
+                is_error: true,
+            },
+        }
     }
 
     /// Streams one request's answer into `item`: frame-sized batches, blocks and edit

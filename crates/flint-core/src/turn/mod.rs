@@ -9,6 +9,7 @@
 //!   edits as they complete).
 //! - `tools`: what the model may call ([`ToolRunner`]).
 
+pub mod agent;
 mod driver;
 mod live;
 pub mod readers;
@@ -18,13 +19,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use flint_store::Item;
 
 use crate::{CoreError, Engine, TurnEvent};
 
+pub use agent::{command_prefix, prefix_allows, AgentMode, Answer, Ask, Question};
 pub use readers::ProjectReaders;
 pub use tools::{ToolOutput, ToolRunner};
 
@@ -46,14 +48,57 @@ pub enum TurnKind {
     Escalate,
 }
 
-/// The turns running now, by id, to stop them.
+/// The turns running now, by id, to stop them; the questions they wait on; the
+/// command prefixes allowed for the rest of a session.
 #[derive(Default)]
 pub(crate) struct Running {
     next: AtomicU32,
     cancels: Mutex<HashMap<u32, CancellationToken>>,
+    next_question: AtomicU32,
+    questions: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
+    session_allowed: Mutex<HashMap<i64, Vec<String>>>,
 }
 
 impl Running {
+    pub(crate) fn ask(&self, answer: oneshot::Sender<Answer>) -> u32 {
+        let id = self.next_question.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Ok(mut q) = self.questions.lock() {
+            q.insert(id, answer);
+        }
+        id
+    }
+
+    pub(crate) fn forget_question(&self, id: u32) {
+        if let Ok(mut q) = self.questions.lock() {
+            q.remove(&id);
+        }
+    }
+
+    fn answer(&self, id: u32, answer: Answer) -> bool {
+        let waiting = self.questions.lock().ok().and_then(|mut q| q.remove(&id));
+        waiting.is_some_and(|w| w.send(answer).is_ok())
+    }
+
+    pub(crate) fn allow_in_session(&self, session_id: i64, prefix: String) {
+        if let Ok(mut a) = self.session_allowed.lock() {
+            let list = a.entry(session_id).or_default();
+            if !list.contains(&prefix) {
+                list.push(prefix);
+            }
+        }
+    }
+
+    pub(crate) fn allowed_in_session(
+        &self,
+        session_id: i64,
+        program: &flint_exec::Program,
+    ) -> bool {
+        self.session_allowed.lock().is_ok_and(|a| {
+            a.get(&session_id)
+                .is_some_and(|l| l.iter().any(|p| prefix_allows(p, program)))
+        })
+    }
+
     fn register(&self) -> (u32, CancellationToken) {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let cancel = CancellationToken::new();
@@ -77,9 +122,16 @@ pub struct TurnHandle {
     pub events: mpsc::UnboundedReceiver<TurnEvent>,
     cancel: CancellationToken,
     done: tokio::task::JoinHandle<Result<Item, CoreError>>,
+    running: Arc<Running>,
 }
 
 impl TurnHandle {
+    /// Answers a question the turn asked (`TurnEvent::Question`); false if it is no
+    /// longer waiting for one with that id.
+    pub fn answer(&self, question_id: u32, answer: Answer) -> bool {
+        self.running.answer(question_id, answer)
+    }
+
     /// Stops the turn; what arrived is kept.
     pub fn cancel(&self) {
         self.cancel.cancel();
@@ -95,9 +147,14 @@ impl TurnHandle {
 }
 
 impl Engine {
-    /// Starts a turn in `session_id` on the engine's runtime. Its events arrive on the
-    /// handle; a turn whose handle is dropped still completes and is saved.
+    /// Starts a turn in `session_id` on the engine's runtime, in Ask mode. Its events
+    /// arrive on the handle; a turn whose handle is dropped still completes and is saved.
     pub fn start_turn(&self, session_id: i64, kind: TurnKind) -> TurnHandle {
+        self.start_turn_in(session_id, kind, AgentMode::Ask)
+    }
+
+    /// Starts a turn in `mode` (what the model may do without asking).
+    pub fn start_turn_in(&self, session_id: i64, kind: TurnKind, mode: AgentMode) -> TurnHandle {
         let (id, cancel) = self.running.register();
         let (tx, events) = mpsc::unbounded_channel();
         let engine = self.clone();
@@ -107,7 +164,7 @@ impl Engine {
             let mut sink = move |event: TurnEvent| {
                 let _ = sender.send(event);
             };
-            let result = engine.drive(session_id, kind, &mut sink, stop).await;
+            let result = engine.drive(session_id, kind, mode, &mut sink, stop).await;
             engine.running.finished(id);
             if let Err(e) = &result {
                 let _ = tx.send(TurnEvent::Error { error: e.info() });
@@ -119,7 +176,13 @@ impl Engine {
             events,
             cancel,
             done,
+            running: self.running.clone(),
         }
+    }
+
+    /// Answers a question a running turn asked; false if none waits with that id.
+    pub fn answer_question(&self, question_id: u32, answer: Answer) -> bool {
+        self.running.answer(question_id, answer)
     }
 
     /// Stops the running turn `id`; what arrived is kept. False if it is not running.
@@ -143,7 +206,8 @@ impl Engine {
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
         let kind = TurnKind::Prompt(prompt.to_string());
-        self.drive(session_id, kind, &mut sink, cancel).await
+        self.drive(session_id, kind, AgentMode::Ask, &mut sink, cancel)
+            .await
     }
 
     /// Escalates on the caller's task (see [`TurnKind::Escalate`]).
@@ -153,8 +217,14 @@ impl Engine {
         mut sink: impl FnMut(TurnEvent) + Send,
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
-        self.drive(session_id, TurnKind::Escalate, &mut sink, cancel)
-            .await
+        self.drive(
+            session_id,
+            TurnKind::Escalate,
+            AgentMode::Ask,
+            &mut sink,
+            cancel,
+        )
+        .await
     }
 
     /// Retries on the caller's task (see [`TurnKind::Retry`]).
@@ -164,8 +234,14 @@ impl Engine {
         mut sink: impl FnMut(TurnEvent) + Send,
         cancel: CancellationToken,
     ) -> Result<Item, CoreError> {
-        self.drive(session_id, TurnKind::Retry, &mut sink, cancel)
-            .await
+        self.drive(
+            session_id,
+            TurnKind::Retry,
+            AgentMode::Ask,
+            &mut sink,
+            cancel,
+        )
+        .await
     }
 
     /// Offers the runner's tools to the model and runs its calls between requests.
@@ -174,8 +250,23 @@ impl Engine {
         self
     }
 
-    /// The tools offered with every request (none without a runner).
-    pub(crate) fn tool_specs(&self) -> Vec<flint_model::ToolSpec> {
+    /// Makes the model an agent: it gets the tools to read, search, edit and run
+    /// commands (`agent`), as its mode allows.
+    pub fn with_agent(mut self) -> Self {
+        self.agent = true;
+        self
+    }
+
+    /// Whether the model is offered tools at all.
+    pub(crate) fn has_tools(&self) -> bool {
+        self.agent || self.tools.is_some()
+    }
+
+    /// The tools offered with every request to `model` (none without a runner).
+    pub(crate) fn tool_specs(&self, model: &str) -> Vec<flint_model::ToolSpec> {
+        if self.agent {
+            return agent::agent_specs(model);
+        }
         self.tools.as_ref().map(|t| t.specs()).unwrap_or_default()
     }
 }

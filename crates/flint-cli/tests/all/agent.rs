@@ -1,0 +1,142 @@
+//! `flint ask --mode`: the agent headless, against the stand-in playing a scripted
+//! conversation; `flint undo --turn` takes the whole turn back.
+
+use super::*;
+use flint_replay::script::{Script, ScriptCall, Step};
+
+fn agent_script() -> std::sync::Arc<Script> {
+    let shell = |id: &str, cmd: &str| ScriptCall {
+        id: id.into(),
+        name: "shell".into(),
+        input: serde_json::json!({"command": ["bash", "-lc", cmd]}).to_string(),
+        custom: false,
+    };
+    Script::new(vec![
+        Step {
+            text: "Adding the greeting.".into(),
+            calls: vec![ScriptCall {
+                id: "p1".into(),
+                name: "apply_patch".into(),
+                input: "*** Begin Patch\n*** Update File: greet.sh\n@@\n-echo hi\n+echo hello\n*** End Patch".into(),
+                custom: true,
+            }],
+        },
+        Step {
+            text: String::new(),
+            calls: vec![shell("r1", "sh greet.sh > out.txt && cat out.txt")],
+        },
+        Step {
+            text: "Done: it says hello.".into(),
+            calls: vec![],
+        },
+    ])
+}
+
+fn ask_agent(home: &Home, server: &StandIn, mode: &str) -> Output {
+    let project = home.project().to_str().unwrap().to_owned();
+    Command::new(env!("CARGO_BIN_EXE_flint-cli"))
+        .args([
+            "ask",
+            "--project",
+            &project,
+            "--provider",
+            "openai",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "gpt-5.3-codex-spark",
+            "--mode",
+            mode,
+            "greet",
+        ])
+        .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+        .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("FLINT_MODEL")
+        .env("OPENAI_API_KEY", "sk-stand-in")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn full_auto_acts_headless_and_undo_turn_takes_it_all_back() {
+    let home = Home::new();
+    std::fs::write(home.project().join("greet.sh"), "echo hi\n").unwrap();
+    let script = agent_script();
+    let server = StandIn::start(
+        Config::default().route("/responses", Reply::Script(script.clone())),
+        0,
+    )
+    .unwrap();
+    let out = ask_agent(&home, &server, "full-auto");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(script.served(), [1, 1, 1]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("Adding the greeting."), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("Done: it says hello."),
+        "{stdout}"
+    );
+    // The command's output is shown live on stderr, with each call.
+    assert!(stderr.contains("flint: > apply_patch"), "{stderr}");
+    assert!(stderr.contains("hello\n"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(home.project().join("greet.sh")).unwrap(),
+        "echo hello\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.project().join("out.txt")).unwrap(),
+        "hello\n"
+    );
+
+    let undo = home.flint(
+        "",
+        &[
+            "undo",
+            "--turn",
+            "--project",
+            home.project().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        undo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&undo.stderr)
+    );
+    assert_eq!(String::from_utf8(undo.stdout).unwrap().lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(home.project().join("greet.sh")).unwrap(),
+        "echo hi\n"
+    );
+    assert!(!home.project().join("out.txt").exists());
+}
+
+#[test]
+fn ask_mode_without_a_terminal_denies_and_says_how_to_allow() {
+    let home = Home::new();
+    std::fs::write(home.project().join("greet.sh"), "echo hi\n").unwrap();
+    let script = agent_script();
+    let server = StandIn::start(
+        Config::default().route("/responses", Reply::Script(script.clone())),
+        0,
+    )
+    .unwrap();
+    let out = ask_agent(&home, &server, "ask");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no terminal to ask on; pass --mode auto-edit or --mode full-auto"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.project().join("greet.sh")).unwrap(),
+        "echo hi\n"
+    );
+    assert!(!home.project().join("out.txt").exists());
+    // The model was told each time, and the conversation went on.
+    let bodies: Vec<String> = server.requests().iter().map(|r| r.body.clone()).collect();
+    assert!(bodies
+        .iter()
+        .any(|b| b.contains("no terminal to ask the user on")));
+}

@@ -1,0 +1,986 @@
+//! The agent: the tools a model gets to act on the project (read, search, edit, run
+//! commands, keep a plan), presented as its family was trained to see them, and the
+//! user's control over them - a mode per turn, and questions the front end answers.
+//!
+//! - Codex models get Codex's own tools: `shell` (an argv, a working folder, a
+//!   timeout), `apply_patch` as a free-text tool with the V4A grammar, `update_plan`.
+//! - Other models get JSON tools: `read_file`, `list_dir`, `search` (the read-only
+//!   [`ProjectReaders`]), `apply_patch` (V4A in a string), `edit_file` (search and
+//!   replace), `run_command`, `update_plan`.
+//!
+//! An edit becomes a review of its tool-call item, the same review pane and the same
+//! checkpoints as edits in an answer's text: in Ask mode the turn waits while the user
+//! accepts or rejects it hunk by hunk. A command runs through flint-exec with a
+//! snapshot of the project before and after (flint-store's snapshot store): whatever
+//! it changed is recorded as a checkpoint of its call, so undo restores the exact
+//! bytes like any edit. In Full auto, commands run in the sandbox; where there is none
+//! they are asked about.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
+
+use flint_edit::Edit;
+use flint_exec::{Program, Sandbox};
+use flint_model::{ToolCall, ToolInput, ToolSpec};
+use flint_project::ProjectDir;
+
+use super::tools::{ToolOutput, ToolRunner};
+use super::ProjectReaders;
+use crate::review::{FileDecision, Review, ReviewStatus};
+use crate::{Engine, TurnEvent};
+
+/// How much the model may do without asking, chosen per turn in the composer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum AgentMode {
+    /// Every edit and every command waits for the user.
+    #[default]
+    Ask,
+    /// Edits apply as they complete; commands wait.
+    AutoEdit,
+    /// Everything runs; commands inside the sandbox (asked about where there is none).
+    FullAuto,
+}
+
+impl AgentMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ask" => Some(Self::Ask),
+            "auto-edit" => Some(Self::AutoEdit),
+            "full-auto" => Some(Self::FullAuto),
+            _ => None,
+        }
+    }
+}
+
+/// Something the turn waits for the user to decide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Question {
+    pub id: u32,
+    /// The tool call it is about.
+    #[ts(type = "number")]
+    pub item_id: i64,
+    pub ask: Ask,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum Ask {
+    /// May this command run?
+    Command {
+        command: String,
+        /// Where it runs, relative to the project ("" for its root).
+        cwd: String,
+        /// Why the model wants it, if it said.
+        why: Option<String>,
+        /// The prefix "always allow" would remember; none for a command that cannot be
+        /// allowed by its prefix (it chains, pipes, redirects or expands).
+        prefix: Option<String>,
+        sandboxed: bool,
+    },
+    /// An edit, to accept or reject hunk by hunk in the review pane (its item is the
+    /// tool call).
+    Edit { review: Box<Review> },
+}
+
+/// The user's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum Answer {
+    /// Run it once; for an edit, apply all of it.
+    Allow,
+    /// Run it, and commands with its prefix for the rest of this session.
+    AllowForSession,
+    /// Run it, and commands with its prefix in this project from now on.
+    AllowAlways,
+    /// The edit was decided in the review pane (what was accepted is applied).
+    Reviewed,
+    /// Do not; the model is told, with the user's message if there is one.
+    Deny { message: Option<String> },
+}
+
+/// What one call runs with.
+pub(crate) struct CallCtx<'a> {
+    pub session_id: i64,
+    pub project_id: i64,
+    pub root: &'a Path,
+    pub mode: AgentMode,
+    /// The tool-call item.
+    pub item_id: i64,
+    pub events: &'a mpsc::UnboundedSender<TurnEvent>,
+    pub cancel: &'a CancellationToken,
+}
+
+/// Commands run for at most this long unless the model asks for less (or more, up to
+/// `MAX_TIMEOUT`).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// Of a command's output, at most this much goes back to the model (half the start,
+/// half the end; the rest is streamed to the user but left out, and the model told).
+const MAX_COMMAND_OUTPUT: usize = 24 * 1024;
+/// Live command output is sent to the front end at most this often, and at most this
+/// much of it per command.
+const OUTPUT_EVERY: Duration = Duration::from_millis(33);
+const MAX_LIVE_OUTPUT: usize = 1024 * 1024;
+
+/// The V4A patch format as a Lark grammar (how Codex models are given `apply_patch`).
+const APPLY_PATCH_GRAMMAR: &str = r#"start: begin_patch hunk+ end_patch
+begin_patch: "*** Begin Patch" LF
+end_patch: "*** End Patch" LF?
+
+hunk: add_hunk | delete_hunk | update_hunk
+add_hunk: "*** Add File: " filename LF add_line+
+delete_hunk: "*** Delete File: " filename LF
+update_hunk: "*** Update File: " filename LF change_move? change?
+
+filename: /(.+)/
+add_line: "+" /(.*)/ LF -> line
+
+change_move: "*** Move to: " filename LF
+change: (change_context | change_line)+ eof_line?
+change_context: ("@@" | "@@ " /(.+)/) LF
+change_line: ("+" | "-" | " ") /(.*)/ LF
+eof_line: "*** End of File" LF
+
+%import common.LF
+"#;
+
+const PATCH_HELP: &str = "Edits files with a patch in the V4A format: `*** Begin Patch`, then for \
+each file `*** Add File: PATH` (every line prefixed +), `*** Delete File: PATH`, or \
+`*** Update File: PATH` (optionally `*** Move to: NEW`) followed by changes: an `@@` line with \
+a line to find first (a function or class), then context lines prefixed with a space, \
+removed lines with -, added lines with +; then `*** End Patch`. Paths are relative to the \
+project root. Give three lines of context around each change.";
+
+fn object(properties: Value, required: &[&str]) -> ToolInput {
+    ToolInput::Json {
+        schema: json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        }),
+    }
+}
+
+fn plan_spec() -> ToolSpec {
+    ToolSpec {
+        name: "update_plan".into(),
+        description: "Keeps the plan for the task: each step with its status (at most one \
+                      in_progress). Send the whole plan each time."
+            .into(),
+        input: object(
+            json!({
+                "explanation": { "type": "string" },
+                "plan": { "type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "step": { "type": "string" },
+                        "status": { "type": "string", "enum": ["pending", "in_progress", "completed"] },
+                    },
+                    "required": ["step", "status"],
+                    "additionalProperties": false,
+                }},
+            }),
+            &["plan"],
+        ),
+    }
+}
+
+/// Whether `model` is one of OpenAI's Codex models (trained on Codex's own tools).
+pub(crate) fn is_codex(model: &str) -> bool {
+    model.to_ascii_lowercase().contains("codex")
+}
+
+/// The tools offered to `model`: the same for every request of a turn.
+pub(crate) fn agent_specs(model: &str) -> Vec<ToolSpec> {
+    let patch = ToolSpec {
+        name: "apply_patch".into(),
+        description: PATCH_HELP.into(),
+        input: ToolInput::Freeform {
+            grammar: Some(APPLY_PATCH_GRAMMAR.into()),
+        },
+    };
+    if is_codex(model) {
+        return vec![
+            ToolSpec {
+                name: "shell".into(),
+                description: "Runs a command and returns its output. The project root is the \
+                              default working folder."
+                    .into(),
+                input: object(
+                    json!({
+                        "command": { "type": "array", "items": { "type": "string" },
+                                     "description": "The command and its arguments, e.g. [\"bash\", \"-lc\", \"cargo test\"]" },
+                        "workdir": { "type": "string", "description": "The working folder" },
+                        "timeout_ms": { "type": "number", "description": "The timeout in milliseconds" },
+                        "justification": { "type": "string", "description": "Why the command is needed, shown to the user when it asks" },
+                    }),
+                    &["command"],
+                ),
+            },
+            patch,
+            plan_spec(),
+        ];
+    }
+    let mut specs = ProjectReaders.specs();
+    specs.push(patch);
+    specs.push(ToolSpec {
+        name: "edit_file".into(),
+        description: "Replaces one exact piece of a file's text (old_string, which must occur \
+                      once; include enough lines to make it unique) with new_string."
+            .into(),
+        input: object(
+            json!({
+                "path": { "type": "string" },
+                "old_string": { "type": "string" },
+                "new_string": { "type": "string" },
+            }),
+            &["path", "old_string", "new_string"],
+        ),
+    });
+    specs.push(ToolSpec {
+        name: "run_command".into(),
+        description: "Runs a shell command in the project (bash -c) and returns its exit code \
+                      and output: builds, tests, git, formatters. No input can be typed."
+            .into(),
+        input: object(
+            json!({
+                "command": { "type": "string" },
+                "cwd": { "type": "string", "description": "The working folder, relative to the project root" },
+                "timeout_ms": { "type": "integer" },
+                "why": { "type": "string", "description": "Why it is needed, shown to the user when it asks" },
+            }),
+            &["command"],
+        ),
+    });
+    specs.push(plan_spec());
+    specs
+}
+
+/// Whether a call only reads (runs alongside the others of its batch).
+pub(crate) fn read_only(name: &str) -> bool {
+    matches!(name, "read_file" | "list_dir" | "search" | "update_plan")
+}
+
+fn failed(output: impl Into<String>) -> ToolOutput {
+    ToolOutput {
+        output: output.into(),
+        is_error: true,
+    }
+}
+
+fn ok(output: impl Into<String>) -> ToolOutput {
+    ToolOutput {
+        output: output.into(),
+        is_error: false,
+    }
+}
+
+/// The edits a tool-call item proposes (an `apply_patch` or `edit_file` call), or why
+/// it proposes none.
+pub(crate) fn edits_of_call(name: &str, input: &str) -> Result<Vec<Edit>, String> {
+    match name {
+        "apply_patch" => {
+            // Free text where offered as such; else `{"input": ...}` (or `patch`).
+            let text = match serde_json::from_str::<Value>(input) {
+                Ok(v) if v.is_object() => v["input"]
+                    .as_str()
+                    .or(v["patch"].as_str())
+                    .map(str::to_owned)
+                    .ok_or("apply_patch needs the patch text in `input`")?,
+                _ => input.to_string(),
+            };
+            flint_edit::patch::parse(&text).map_err(|e| e.to_string())
+        }
+        "edit_file" => {
+            let v: Value = serde_json::from_str(input)
+                .map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
+            let field = |k: &str| {
+                v[k].as_str()
+                    .map(str::to_owned)
+                    .ok_or(format!("edit_file needs `{k}` (a string)"))
+            };
+            let (path, search) = (field("path")?, field("old_string")?);
+            if search.is_empty() {
+                return Err(
+                    "old_string is empty: quote the text to replace (apply_patch adds files)"
+                        .into(),
+                );
+            }
+            Ok(vec![Edit::Replace {
+                path,
+                search,
+                replace: field("new_string")?,
+            }])
+        }
+        _ => Err(format!("`{name}` does not edit files")),
+    }
+}
+
+/// A command the model asked for, read from its call.
+#[derive(Debug)]
+struct CommandCall {
+    program: Program,
+    cwd: String,
+    timeout: Duration,
+    why: Option<String>,
+}
+
+fn command_of_call(name: &str, input: &str) -> Result<CommandCall, String> {
+    let v: Value = serde_json::from_str(input)
+        .map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
+    let program = match (name, &v["command"]) {
+        ("shell", Value::Array(words)) => {
+            let words: Option<Vec<String>> = words
+                .iter()
+                .map(|w| w.as_str().map(str::to_owned))
+                .collect();
+            let words = words.ok_or("`command` must be an array of strings")?;
+            // ["bash", "-lc", "cargo test"] is a command line, shown and allowed as one.
+            match words.as_slice() {
+                [sh, flag, line]
+                    if matches!(sh.as_str(), "bash" | "sh" | "zsh" | "/bin/bash" | "/bin/sh")
+                        && matches!(flag.as_str(), "-c" | "-lc") =>
+                {
+                    Program::Shell(line.clone())
+                }
+                _ => Program::Argv(words),
+            }
+        }
+        ("shell", Value::String(s)) | ("run_command", Value::String(s)) => {
+            Program::Shell(s.clone())
+        }
+        _ => return Err(format!("{name} needs `command`")),
+    };
+    if matches!(&program, Program::Argv(a) if a.is_empty())
+        || matches!(&program, Program::Shell(s) if s.trim().is_empty())
+    {
+        return Err("the command is empty".into());
+    }
+    let cwd = v["workdir"]
+        .as_str()
+        .or(v["cwd"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let timeout = v["timeout_ms"]
+        .as_u64()
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_TIMEOUT)
+        .min(MAX_TIMEOUT);
+    let why = v["justification"]
+        .as_str()
+        .or(v["why"].as_str())
+        .map(str::to_owned);
+    Ok(CommandCall {
+        program,
+        cwd,
+        timeout,
+        why,
+    })
+}
+
+/// The words of a plain command (no chaining, piping, redirection, quoting or
+/// expansion): the only commands a remembered prefix may allow.
+fn plain_words(program: &Program) -> Option<Vec<String>> {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    };
+    let words: Vec<String> = match program {
+        // A line break (or any space but ' ') separates commands to a shell.
+        Program::Shell(s) if s.chars().any(|c| c.is_whitespace() && c != ' ') => return None,
+        Program::Shell(s) => s
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Program::Argv(a) => a.clone(),
+    };
+    (!words.is_empty() && words.iter().all(|w| plain(w))).then_some(words)
+}
+
+/// The prefix "always allow" remembers for a command: its program, and its first
+/// argument when that is a subcommand (`cargo test`, `npm run`), not an option.
+pub fn command_prefix(program: &Program) -> Option<String> {
+    let words = plain_words(program)?;
+    let mut prefix = vec![words[0].clone()];
+    if let Some(sub) = words
+        .get(1)
+        .filter(|w| !w.starts_with('-') && !w.contains('/'))
+    {
+        prefix.push(sub.clone());
+    }
+    Some(prefix.join(" "))
+}
+
+/// Whether a remembered prefix allows `program`: word for word, and only a plain one.
+pub fn prefix_allows(prefix: &str, program: &Program) -> bool {
+    let Some(words) = plain_words(program) else {
+        return false;
+    };
+    let want: Vec<&str> = prefix.split_ascii_whitespace().collect();
+    !want.is_empty()
+        && want.len() <= words.len()
+        && want.iter().zip(&words).all(|(a, b)| *a == b.as_str())
+}
+
+impl Engine {
+    /// Runs one agent call (anything but the read-only tools, which go to their runner).
+    pub(crate) async fn run_agent_call(&self, ctx: &CallCtx<'_>, call: &ToolCall) -> ToolOutput {
+        match call.name.as_str() {
+            "read_file" | "list_dir" | "search" => ProjectReaders.run(ctx.root, call).await,
+            "apply_patch" | "edit_file" => match edits_of_call(&call.name, &call.input) {
+                Ok(edits) if edits.is_empty() => failed("the patch has no files in it"),
+                Ok(edits) => self.agent_edit(ctx, &edits).await,
+                Err(e) => failed(format!("{e}. Nothing was changed.")),
+            },
+            "shell" | "run_command" => match command_of_call(&call.name, &call.input) {
+                Ok(cmd) => self.agent_command(ctx, cmd).await,
+                Err(e) => failed(format!("{e}. Nothing was run.")),
+            },
+            "update_plan" => match serde_json::from_str::<Value>(&call.input) {
+                Ok(v) if v["plan"].is_array() => ok("Plan updated."),
+                _ => failed("update_plan needs `plan`: an array of {step, status}"),
+            },
+            other => failed(format!(
+                "there is no tool named `{other}`; the tools are the ones offered"
+            )),
+        }
+    }
+
+    /// Asks the front end and waits for its answer (or the turn's stop: a denial).
+    async fn ask(&self, ctx: &CallCtx<'_>, ask: Ask) -> Answer {
+        let (tx, rx) = oneshot::channel();
+        let id = self.running.ask(tx);
+        let _ = ctx.events.send(TurnEvent::Question {
+            question: Box::new(Question {
+                id,
+                item_id: ctx.item_id,
+                ask,
+            }),
+        });
+        let answer = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => Answer::Deny { message: Some("the user stopped the turn".into()) },
+            a = rx => a.unwrap_or(Answer::Deny { message: Some("no one was there to answer".into()) }),
+        };
+        self.running.forget_question(id);
+        let _ = ctx.events.send(TurnEvent::Answered { question_id: id });
+        answer
+    }
+
+    /// Plans an edit against the project; applies it (Auto-edit, Full auto) or waits
+    /// for the user's review (Ask); tells the model what became of each file.
+    async fn agent_edit(&self, ctx: &CallCtx<'_>, edits: &[Edit]) -> ToolOutput {
+        let Ok(dir) = ProjectDir::open(ctx.root) else {
+            return failed("the project folder cannot be opened");
+        };
+        let (item_id, planned) = (ctx.item_id, edits.to_vec());
+        let review = tokio::task::spawn_blocking(move || {
+            crate::review::review_of(item_id, &dir, &planned, &[]).1
+        })
+        .await;
+        let Ok(review) = review else {
+            return failed("the edit could not be planned");
+        };
+        if review.files.is_empty() {
+            return failed(failure_feedback(&review));
+        }
+        let decided = if ctx.mode == AgentMode::Ask {
+            let _ = ctx.events.send(TurnEvent::Review {
+                review: Box::new(review.clone()),
+            });
+            match self
+                .ask(
+                    ctx,
+                    Ask::Edit {
+                        review: Box::new(review.clone()),
+                    },
+                )
+                .await
+            {
+                Answer::Deny { message } => {
+                    let paths: Vec<String> = review.files.iter().map(|f| f.path.clone()).collect();
+                    let _ = self
+                        .db(move |s| {
+                            for p in &paths {
+                                s.set_review(item_id, p, "rejected", None)?;
+                            }
+                            Ok(())
+                        })
+                        .await;
+                    let mut rejected = review;
+                    for f in &mut rejected.files {
+                        f.status = ReviewStatus::Rejected;
+                    }
+                    let _ = ctx.events.send(TurnEvent::Review {
+                        review: Box::new(rejected),
+                    });
+                    let why = message.map(|m| format!(": {m}")).unwrap_or_default();
+                    return failed(format!(
+                        "The user rejected this edit{why}. Nothing was changed."
+                    ));
+                }
+                Answer::Reviewed => match self.review(item_id).await {
+                    Ok(r) => r,
+                    Err(e) => return failed(format!("the review could not be read: {e}")),
+                },
+                _ => match self.apply_review(item_id, accept_all(&review)).await {
+                    Ok(out) => out.review,
+                    Err(e) => return failed(format!("the edit could not be applied: {e}")),
+                },
+            }
+        } else {
+            match self.apply_review(item_id, accept_all(&review)).await {
+                Ok(out) => out.review,
+                Err(e) => {
+                    return failed(format!(
+                        "the edit could not be applied: {e}. Nothing was changed."
+                    ))
+                }
+            }
+        };
+        let _ = ctx.events.send(TurnEvent::Review {
+            review: Box::new(decided.clone()),
+        });
+        edit_result(&decided, &review)
+    }
+
+    /// Runs a command, asking first where the mode says so, between two snapshots of
+    /// the project; what it changed becomes a checkpoint of its call.
+    async fn agent_command(&self, ctx: &CallCtx<'_>, cmd: CommandCall) -> ToolOutput {
+        let Ok(dir) = ProjectDir::open(ctx.root) else {
+            return failed("the project folder cannot be opened");
+        };
+        let cwd = match dir.resolve(cmd.cwd.trim_start_matches("./")) {
+            Ok(p) if p.is_dir() => p,
+            Ok(_) => {
+                return failed(format!(
+                    "`{}` is not a folder of the project. Nothing was run.",
+                    cmd.cwd
+                ))
+            }
+            Err(_) if cmd.cwd.is_empty() || cmd.cwd == "." => dir.root().to_path_buf(),
+            Err(_) => {
+                return failed(format!(
+                    "`{}` is outside the project (or in its git folder). Nothing was run.",
+                    cmd.cwd
+                ))
+            }
+        };
+        let shown = cmd.program.display();
+        let support = flint_exec::sandbox_support();
+        let sandboxed = ctx.mode == AgentMode::FullAuto && support.available();
+        let allowed = sandboxed || self.command_allowed(ctx, &cmd.program).await;
+        if !allowed {
+            let prefix = command_prefix(&cmd.program);
+            let rel = cwd
+                .strip_prefix(dir.root())
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let answer = self
+                .ask(
+                    ctx,
+                    Ask::Command {
+                        command: shown.clone(),
+                        cwd: rel,
+                        why: cmd.why.clone(),
+                        prefix: prefix.clone(),
+                        sandboxed: false,
+                    },
+                )
+                .await;
+            match answer {
+                Answer::Deny { message } => {
+                    let why = message.map(|m| format!(": {m}")).unwrap_or_default();
+                    return failed(format!("The user did not allow running `{shown}`{why}."));
+                }
+                Answer::AllowForSession | Answer::AllowAlways if prefix.is_none() => {}
+                Answer::AllowForSession => {
+                    if let Some(p) = prefix {
+                        self.running.allow_in_session(ctx.session_id, p);
+                    }
+                }
+                Answer::AllowAlways => {
+                    if let Some(p) = prefix {
+                        let project = ctx.project_id;
+                        let _ = self.db(move |s| s.allow_command(project, &p)).await;
+                    }
+                }
+                Answer::Allow | Answer::Reviewed => {}
+            }
+        }
+        let sandbox = sandboxed.then(|| Sandbox {
+            root: dir.root().to_path_buf(),
+            read_only: dir.git_dirs(),
+            network: false,
+        });
+        // The way back, before anything runs: no snapshot, no command.
+        let snapshots = match self.snapshots(ctx.root).await {
+            Ok(s) => s,
+            Err(e) => {
+                return failed(format!(
+                    "`{shown}` was not run: the project's snapshot failed ({e})"
+                ))
+            }
+        };
+        let command = flint_exec::Command {
+            program: cmd.program,
+            cwd,
+            timeout: cmd.timeout,
+            max_output: MAX_COMMAND_OUTPUT,
+            sandbox,
+        };
+        // Output goes to the user in frame-sized batches, up to a bound (the model
+        // gets the head and tail either way).
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+        let run = async move {
+            let mut on_output = |text: &str| {
+                let _ = out_tx.send(text.to_string());
+            };
+            flint_exec::run(&command, &mut on_output, ctx.cancel).await
+        };
+        let (events, item_id) = (ctx.events.clone(), ctx.item_id);
+        let forward = async move {
+            let mut tick = tokio::time::interval(OUTPUT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let (mut pending, mut sent) = (String::new(), 0usize);
+            let send = |pending: &mut String, sent: &mut usize| {
+                if pending.is_empty() {
+                    return;
+                }
+                let mut text = std::mem::take(pending);
+                if *sent + text.len() > MAX_LIVE_OUTPUT {
+                    if *sent > MAX_LIVE_OUTPUT {
+                        return;
+                    }
+                    text = "\n[... more output: only its end goes to the model ...]\n".into();
+                    *sent = MAX_LIVE_OUTPUT + 1;
+                } else {
+                    *sent += text.len();
+                }
+                let _ = events.send(TurnEvent::ToolOutput { item_id, text });
+            };
+            loop {
+                tokio::select! {
+                    piece = out_rx.recv() => match piece {
+                        Some(p) => pending.push_str(&p),
+                        None => break,
+                    },
+                    _ = tick.tick(), if !pending.is_empty() => send(&mut pending, &mut sent),
+                }
+            }
+            send(&mut pending, &mut sent);
+        };
+        let (result, ()) = tokio::join!(run, forward);
+        let changed = self.record_command_changes(ctx, &shown, snapshots).await;
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => return failed(format!("{e}")),
+        };
+        command_result(&shown, &done, &changed)
+    }
+
+    async fn command_allowed(&self, ctx: &CallCtx<'_>, program: &Program) -> bool {
+        if self.running.allowed_in_session(ctx.session_id, program) {
+            return true;
+        }
+        let project = ctx.project_id;
+        let always = self
+            .db(move |s| s.allowed_commands(project))
+            .await
+            .unwrap_or_default();
+        always.iter().any(|p| prefix_allows(p, program))
+    }
+
+    /// The project's snapshot store, with a snapshot of it now (off the executor).
+    async fn snapshots(
+        &self,
+        root: &Path,
+    ) -> Result<(flint_store::Snapshots, flint_store::Snapshot), String> {
+        let data = self.data_dir();
+        let root = root.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let store = flint_store::Snapshots::open(&data, &root).map_err(|e| e.to_string())?;
+            let now = store.take().map_err(|e| e.to_string())?;
+            Ok((store, now))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Records what a command changed as a checkpoint of its call; the changed paths.
+    async fn record_command_changes(
+        &self,
+        ctx: &CallCtx<'_>,
+        shown: &str,
+        (snapshots, before): (flint_store::Snapshots, flint_store::Snapshot),
+    ) -> Result<Vec<String>, String> {
+        let (project, item) = (ctx.project_id, ctx.item_id);
+        let summary: String = format!("ran `{shown}`").chars().take(200).collect();
+        let store = self.store_handle();
+        let engine = self.clone();
+        let root = ctx.root.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let after = snapshots.take().map_err(|e| e.to_string())?;
+            let files = snapshots
+                .changes(before, after)
+                .map_err(|e| e.to_string())?;
+            if files.is_empty() {
+                return Ok(Vec::new());
+            }
+            let writes: Vec<flint_edit::Write> = files
+                .iter()
+                .map(|f| flint_edit::Write {
+                    path: f.path.clone(),
+                    content: f.after.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            engine.flint_writes(&root, &writes);
+            let s = store.lock().map_err(|_| "the store lock".to_string())?;
+            s.add_checkpoint(project, Some(item), &summary, &files)
+                .map_err(|e| e.to_string())?;
+            Ok(files.into_iter().map(|f| f.path).collect())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Flint's data folder (the store's), where the snapshot stores live.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        let store = self.store_handle();
+        let path = store
+            .lock()
+            .map(|s| s.path().to_path_buf())
+            .unwrap_or_default();
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+fn accept_all(review: &Review) -> Vec<FileDecision> {
+    review
+        .files
+        .iter()
+        .map(|f| FileDecision {
+            path: f.path.clone(),
+            base_hash: f.base_hash.clone(),
+            accept: vec![true; f.hunks.len().max(1)],
+        })
+        .collect()
+}
+
+fn failure_feedback(review: &Review) -> String {
+    let mut out: Vec<String> = review.failures.iter().map(|f| f.feedback.clone()).collect();
+    if out.is_empty() {
+        out.push("The edit changes nothing.".into());
+    }
+    out.push("Nothing was changed.".into());
+    out.join("\n")
+}
+
+/// What the model is told of an edit: each file applied, rejected or changed since,
+/// and the edits that could not be planned.
+fn edit_result(decided: &Review, proposed: &Review) -> ToolOutput {
+    let mut lines = Vec::new();
+    let mut applied = 0;
+    for f in &decided.files {
+        let change = match f.change {
+            crate::review::ChangeKind::Added => "added",
+            crate::review::ChangeKind::Modified => "updated",
+            crate::review::ChangeKind::Deleted => "deleted",
+        };
+        match f.status {
+            ReviewStatus::Applied => {
+                applied += 1;
+                lines.push(format!("{change} {}", f.path));
+            }
+            ReviewStatus::Rejected => {
+                lines.push(format!("the user rejected the change to {}", f.path))
+            }
+            ReviewStatus::Conflicted => lines.push(format!(
+                "{} changed on disk since the edit was planned; not changed (read it again)",
+                f.path
+            )),
+            ReviewStatus::Pending => lines.push(format!("{} was left as it was", f.path)),
+        }
+    }
+    for f in &proposed.failures {
+        lines.push(f.feedback.clone());
+    }
+    ToolOutput {
+        is_error: applied == 0,
+        output: lines.join("\n"),
+    }
+}
+
+/// What the model is told of a command: how it ended, its output, what it changed.
+fn command_result(
+    shown: &str,
+    done: &flint_exec::Finished,
+    changed: &Result<Vec<String>, String>,
+) -> ToolOutput {
+    let mut head = match done.ended {
+        flint_exec::Ended::Exited => match done.code {
+            Some(c) => format!("exit code {c}"),
+            None => "killed by a signal".into(),
+        },
+        flint_exec::Ended::TimedOut => {
+            format!("timed out after {:.0?} and was stopped", done.duration)
+        }
+        flint_exec::Ended::Cancelled => "stopped by the user".into(),
+    };
+    head.push_str(&format!(" ({:.1} s)", done.duration.as_secs_f64()));
+    if let Some(what) = done.denied {
+        head.push_str(&format!(
+            "\nThe sandbox refused {what}: commands here may write only inside the project \
+             (not its .git) and cannot reach the network."
+        ));
+    }
+    match changed {
+        Ok(paths) if !paths.is_empty() => {
+            let list: Vec<&str> = paths.iter().take(20).map(String::as_str).collect();
+            head.push_str(&format!("\nfiles changed: {}", list.join(", ")));
+            if paths.len() > 20 {
+                head.push_str(&format!(" and {} more", paths.len() - 20));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => head.push_str(&format!(
+            "\n(its changes could not be recorded for undo: {e})"
+        )),
+    }
+    let output = if done.output.is_empty() {
+        format!("{head}\n(no output)")
+    } else {
+        format!("{head}\n{}", done.output)
+    };
+    let _ = shown;
+    ToolOutput {
+        output,
+        is_error: !done.success(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_allow_only_plain_commands_word_for_word() {
+        let sh = |s: &str| Program::Shell(s.into());
+        assert_eq!(
+            command_prefix(&sh("cargo test --all")).as_deref(),
+            Some("cargo test")
+        );
+        assert_eq!(command_prefix(&sh("ls -la")).as_deref(), Some("ls"));
+        assert_eq!(
+            command_prefix(&sh("./run.sh x")).as_deref(),
+            Some("./run.sh x")
+        );
+        assert_eq!(command_prefix(&sh("cargo test; rm -rf ~")), None);
+        assert_eq!(command_prefix(&sh("echo $(id)")), None);
+        assert!(prefix_allows("cargo test", &sh("cargo test -p flint")));
+        assert!(!prefix_allows("cargo test", &sh("cargo testx")));
+        assert!(!prefix_allows("cargo test", &sh("cargo test && curl evil")));
+        assert!(!prefix_allows(
+            "cargo test",
+            &sh("cargo test > /etc/passwd")
+        ));
+        assert!(!prefix_allows("cargo test", &sh("cargo test `id`")));
+        assert!(!prefix_allows("cargo", &sh("cargo\ttest\nrm -rf /")));
+        assert!(!prefix_allows("", &sh("ls")));
+        assert!(prefix_allows(
+            "npm test",
+            &Program::Argv(vec!["npm".into(), "test".into()])
+        ));
+    }
+
+    #[test]
+    fn calls_are_read_as_each_family_writes_them() {
+        let c = command_of_call(
+            "shell",
+            r#"{"command":["bash","-lc","cargo test"],"workdir":"sub","timeout_ms":5000}"#,
+        )
+        .unwrap();
+        assert_eq!(c.program, Program::Shell("cargo test".into()));
+        assert_eq!((c.cwd.as_str(), c.timeout), ("sub", Duration::from_secs(5)));
+        let c = command_of_call("shell", r#"{"command":["rg","-n","x"]}"#).unwrap();
+        assert_eq!(
+            c.program,
+            Program::Argv(vec!["rg".into(), "-n".into(), "x".into()])
+        );
+        let c =
+            command_of_call("run_command", r#"{"command":"ls","timeout_ms":99999999}"#).unwrap();
+        assert_eq!(c.timeout, MAX_TIMEOUT);
+        assert!(command_of_call("run_command", "{not json")
+            .unwrap_err()
+            .contains("not valid JSON"));
+        assert!(command_of_call("shell", r#"{"command":[1,2]}"#).is_err());
+        assert!(command_of_call("run_command", r#"{"command":"  "}"#).is_err());
+        assert!(command_of_call("run_command", r#"{}"#).is_err());
+
+        let patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch";
+        assert_eq!(edits_of_call("apply_patch", patch).unwrap().len(), 1);
+        let wrapped = json!({ "input": patch }).to_string();
+        assert_eq!(edits_of_call("apply_patch", &wrapped).unwrap().len(), 1);
+        assert!(edits_of_call("apply_patch", "*** Begin Patch\nnonsense").is_err());
+        let e = edits_of_call(
+            "edit_file",
+            r#"{"path":"a","old_string":"x","new_string":"y"}"#,
+        )
+        .unwrap();
+        assert!(matches!(&e[0], Edit::Replace { path, .. } if path == "a"));
+        assert!(edits_of_call(
+            "edit_file",
+            r#"{"path":"a","old_string":"","new_string":"y"}"#
+        )
+        .is_err());
+        assert!(edits_of_call("edit_file", r#"{"path":"a"}"#)
+            .unwrap_err()
+            .contains("old_string"));
+    }
+
+    #[test]
+    fn codex_models_get_codex_tools_and_others_json_tools() {
+        let names = |m: &str| {
+            agent_specs(m)
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("gpt-5.3-codex-spark"),
+            ["shell", "apply_patch", "update_plan"]
+        );
+        assert_eq!(
+            names("qwen3-coder"),
+            [
+                "read_file",
+                "list_dir",
+                "search",
+                "apply_patch",
+                "edit_file",
+                "run_command",
+                "update_plan"
+            ]
+        );
+        assert_eq!(AgentMode::parse("full-auto"), Some(AgentMode::FullAuto));
+        assert_eq!(
+            serde_json::to_string(&AgentMode::AutoEdit).unwrap(),
+            "\"auto-edit\""
+        );
+    }
+}
