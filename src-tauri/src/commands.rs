@@ -11,7 +11,7 @@ use flint_core::context::ContextReport;
 use flint_core::project::{Entry, FileMatch};
 use flint_core::review::{ApplyOutcome, FileDecision, Review};
 use flint_core::store::Checkpoint;
-use flint_core::{CoreError, ErrorInfo, TurnEvent, TurnKind};
+use flint_core::{AgentMode, Answer, CoreError, ErrorInfo, TurnEvent, TurnKind};
 
 use crate::state::{AppState, Snapshot};
 
@@ -106,6 +106,7 @@ pub async fn new_session(state: State<'_, AppState>) -> Result<Snapshot> {
 pub async fn send_prompt(
     state: State<'_, AppState>,
     prompt: String,
+    mode: Option<AgentMode>,
     on_event: Channel<TurnEvent>,
 ) -> Result<u32> {
     if prompt.trim().is_empty() {
@@ -117,32 +118,43 @@ pub async fn send_prompt(
         session_id,
         on_event,
         TurnKind::Prompt(prompt),
+        Some(mode.unwrap_or_default()),
         None,
     ))
 }
 
 /// Answers the latest prompt again on the session's model (after a failure or Stop).
 #[tauri::command]
-pub async fn retry(state: State<'_, AppState>, on_event: Channel<TurnEvent>) -> Result<u32> {
+pub async fn retry(
+    state: State<'_, AppState>,
+    mode: Option<AgentMode>,
+    on_event: Channel<TurnEvent>,
+) -> Result<u32> {
     let session_id = current_session(&state).await?;
     Ok(spawn_turn(
         &state,
         session_id,
         on_event,
         TurnKind::Retry,
+        Some(mode.unwrap_or_default()),
         None,
     ))
 }
 
 /// Re-answers the latest prompt with the deep model; the session stays on it.
 #[tauri::command]
-pub async fn escalate(state: State<'_, AppState>, on_event: Channel<TurnEvent>) -> Result<u32> {
+pub async fn escalate(
+    state: State<'_, AppState>,
+    mode: Option<AgentMode>,
+    on_event: Channel<TurnEvent>,
+) -> Result<u32> {
     let session_id = current_session(&state).await?;
     Ok(spawn_turn(
         &state,
         session_id,
         on_event,
         TurnKind::Escalate,
+        Some(mode.unwrap_or_default()),
         None,
     ))
 }
@@ -170,15 +182,25 @@ async fn current_session(state: &AppState) -> Result<i64> {
 pub(crate) type Forward = Box<dyn Fn(&TurnEvent) + Send + Sync>;
 
 /// Starts a turn in the engine and forwards its events to `on_event` (and `forward`);
-/// returns its id for `stop_turn`.
+/// returns its id for `stop_turn`. With a mode the model acts (the agent's tools, as
+/// the mode allows); without one it answers in text (the quick prompt, which has no
+/// room to ask the user anything).
 pub(crate) fn spawn_turn(
     state: &AppState,
     session_id: i64,
     on_event: Channel<TurnEvent>,
     kind: TurnKind,
+    mode: Option<AgentMode>,
     forward: Option<Forward>,
 ) -> u32 {
-    let mut turn = state.engine.start_turn(session_id, kind);
+    let mut turn = match mode {
+        Some(mode) => state
+            .engine
+            .clone()
+            .with_agent()
+            .start_turn_in(session_id, kind, mode),
+        None => state.engine.start_turn(session_id, kind),
+    };
     let id = turn.id;
     tauri::async_runtime::spawn(async move {
         // A closed window drops its channel; the turn still completes and is saved.
@@ -190,6 +212,66 @@ pub(crate) fn spawn_turn(
         }
     });
     id
+}
+
+/// Answers a question a running turn waits on (a command to allow, an edit decided in
+/// the review pane); false if none waits with that id.
+#[tauri::command]
+pub fn answer_question(state: State<'_, AppState>, question_id: u32, answer: Answer) -> bool {
+    state.engine.answer_question(question_id, answer)
+}
+
+/// Undoes everything the current session's latest turn changed (its edits and what
+/// its commands changed), to the byte.
+#[tauri::command]
+pub async fn undo_turn(state: State<'_, AppState>) -> Result<Vec<Checkpoint>> {
+    let session_id = current_session(&state).await?;
+    state
+        .engine
+        .undo_turn(session_id)
+        .await
+        .map_err(|e| e.info())
+}
+
+/// The command prefixes always allowed in the current project, and whether commands
+/// can be sandboxed here (and if not, why).
+#[tauri::command]
+pub async fn agent_settings(state: State<'_, AppState>) -> Result<AgentSettings> {
+    let id = current_project_id(&state).await?;
+    let allowed = state
+        .engine
+        .db(move |s| s.allowed_commands(id))
+        .await
+        .map_err(|e| e.info())?;
+    let sandbox = match flint_core::exec::sandbox_support() {
+        flint_core::exec::SandboxSupport::Bubblewrap(_) => None,
+        flint_core::exec::SandboxSupport::Seatbelt => None,
+        flint_core::exec::SandboxSupport::Unavailable(why) => Some(why),
+    };
+    Ok(AgentSettings { allowed, sandbox })
+}
+
+/// Stops always allowing a command prefix in the current project.
+#[tauri::command]
+pub async fn forget_command(state: State<'_, AppState>, prefix: String) -> Result<AgentSettings> {
+    let id = current_project_id(&state).await?;
+    state
+        .engine
+        .db(move |s| s.forget_command(id, &prefix))
+        .await
+        .map_err(|e| e.info())?;
+    agent_settings(state).await
+}
+
+/// What Settings shows of the agent.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AgentSettings {
+    /// Command prefixes always allowed in the current project.
+    pub allowed: Vec<String>,
+    /// Why commands cannot be sandboxed here (Full auto then asks for each); none when
+    /// they can.
+    pub sandbox: Option<String>,
 }
 
 /// Stops a running turn; what arrived is kept. Stopping a finished turn does nothing.

@@ -93,6 +93,7 @@ pub async fn quick_send(
         session.id,
         on_event,
         flint_core::TurnKind::Prompt(prompt),
+        None,
         Some(Box::new(forward)),
     ))
 }

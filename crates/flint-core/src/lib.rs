@@ -31,6 +31,7 @@ pub use turn::{
 };
 
 pub use flint_edit as edit;
+pub use flint_exec as exec;
 pub use flint_model as model;
 pub use flint_project as project;
 pub use flint_store as store;

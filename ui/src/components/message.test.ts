@@ -23,6 +23,7 @@ describe("Message", () => {
       blocks: ['<p><a href="https://example.com/doc">doc</a> <a href="">bad</a></p>'],
       closed: 1,
       live: null,
+      output: "",
     };
     const { container } = render(Message, { item });
     const [good, bad] = Array.from(container.querySelectorAll("a"));

@@ -1,7 +1,10 @@
 // The chat transcript and the turn in flight. Text batches from Rust are appended in a
 // requestAnimationFrame loop: however many arrive between two paints, the DOM is
 // updated once per frame.
+import type { AgentMode } from "../bindings/AgentMode";
+import type { Answer } from "../bindings/Answer";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
+import type { Question } from "../bindings/Question";
 import type { Item } from "../bindings/Item";
 import type { ItemKind } from "../bindings/ItemKind";
 import type { ItemRole } from "../bindings/ItemRole";
@@ -34,6 +37,19 @@ export interface ChatItem {
   closed: number;
   /** While streaming: time to first text and an estimate of tokens/s (4 chars a token). */
   live: { ttftMs: number | null; tokensPerSec: number | null } | null;
+  /** A command call's output as it ran (this window only; the result item keeps what
+   * the model was sent). */
+  output: string;
+}
+
+/** At most this much of a command's live output is kept on screen (its end). */
+const MAX_SHOWN_OUTPUT = 200_000;
+
+const MODES: AgentMode[] = ["ask", "auto-edit", "full-auto"];
+
+function storedMode(): AgentMode {
+  const m = globalThis.localStorage?.getItem("flint.mode");
+  return MODES.includes(m as AgentMode) ? (m as AgentMode) : "ask";
 }
 
 export type FrameScheduler = (cb: () => void) => void;
@@ -57,6 +73,7 @@ function fromItem(i: Item): ChatItem {
     blocks: null,
     closed: 0,
     live: null,
+    output: "",
   };
 }
 
@@ -71,6 +88,10 @@ export class Conversation {
   focus = $state<number | null>(null);
   /** The edit proposals of the answer that has any, newest: what the review pane shows. */
   review = $state<Review | null>(null);
+  /** What the running turn waits for the user to decide, oldest first. */
+  questions = $state<Question[]>([]);
+  /** What the model may do without asking (the composer's switch), kept across starts. */
+  #mode = $state<AgentMode>(storedMode());
 
   #pending = "";
   /** The turn started last has ended (its last Finished, or an Error). */
@@ -93,6 +114,29 @@ export class Conversation {
     return this.sending || this.turnId !== null;
   }
 
+  get mode(): AgentMode {
+    return this.#mode;
+  }
+
+  set mode(m: AgentMode) {
+    this.#mode = m;
+    globalThis.localStorage?.setItem("flint.mode", m);
+  }
+
+  /** Answers a question; it leaves `questions` when the turn says it is answered. */
+  async answer(questionId: number, answer: Answer): Promise<void> {
+    try {
+      await ipc().answerQuestion(questionId, answer);
+    } catch (e) {
+      this.error = asError(e);
+    }
+  }
+
+  /** The edit question waiting on the review of `itemId`, if any. */
+  editQuestion(itemId: number): Question | null {
+    return this.questions.find((q) => q.item_id === itemId && q.ask.kind === "edit") ?? null;
+  }
+
   load(items: Item[]): void {
     // Another session or project: a turn still streaming goes on (and is saved) but
     // no longer writes into what is shown.
@@ -102,6 +146,7 @@ export class Conversation {
     this.#pending = "";
     this.error = null;
     this.review = null;
+    this.questions = [];
     const last = [...items].reverse().find((i) => i.kind === "answer");
     if (last) {
       ipc()
@@ -116,7 +161,7 @@ export class Conversation {
   async send(prompt: string): Promise<boolean> {
     const text = prompt.trim();
     if (!text) return false;
-    return this.#start((onEvent) => ipc().sendPrompt(text, onEvent));
+    return this.#start((onEvent) => ipc().sendPrompt(text, this.mode, onEvent));
   }
 
   /** Asks from the quick-prompt window: a new session in the active project. */
@@ -130,7 +175,7 @@ export class Conversation {
 
   /** Has the deep model answer the latest prompt again. */
   async escalate(): Promise<boolean> {
-    return this.#start((onEvent) => ipc().escalate(onEvent));
+    return this.#start((onEvent) => ipc().escalate(this.mode, onEvent));
   }
 
   /** After an answer the provider cut off at its length limit: asks the model to go on
@@ -141,7 +186,7 @@ export class Conversation {
 
   /** Answers the latest prompt again (after a failure, Stop, or a crash). */
   async retry(): Promise<boolean> {
-    return this.#start((onEvent) => ipc().retry(onEvent));
+    return this.#start((onEvent) => ipc().retry(this.mode, onEvent));
   }
 
   async #start(begin: (onEvent: (e: TurnEvent) => void) => Promise<number>): Promise<boolean> {
@@ -205,6 +250,20 @@ export class Conversation {
       case "review":
         this.review = e.review;
         break;
+      case "question":
+        this.questions.push(e.question);
+        break;
+      case "answered":
+        this.questions = this.questions.filter((q) => q.id !== e.question_id);
+        break;
+      case "toolOutput": {
+        const item = this.items.find((i) => i.id === e.item_id);
+        if (item) {
+          const out = item.output + e.text;
+          item.output = out.length > MAX_SHOWN_OUTPUT ? out.slice(-MAX_SHOWN_OUTPUT) : out;
+        }
+        break;
+      }
       case "retrying":
         this.retrying = `${e.reason} Trying again (attempt ${e.attempt})…`;
         break;
@@ -234,6 +293,7 @@ export class Conversation {
         if (e.turn_done) {
           this.#ended = true;
           this.turnId = null;
+          this.questions = [];
           turnEnded();
         }
         break;
@@ -250,6 +310,7 @@ export class Conversation {
         }
         this.#ended = true;
         this.turnId = null;
+        this.questions = [];
         turnEnded();
         break;
     }

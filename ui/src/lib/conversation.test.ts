@@ -65,10 +65,61 @@ describe("Conversation", () => {
     expect(conv.items[4]!.live).toBeNull();
   });
 
+  it("sends the chosen mode, keeps questions until answered and shows command output", async () => {
+    conv.mode = "full-auto";
+    expect(new Conversation().mode).toBe("full-auto"); // kept for the next start
+    await conv.send("run the tests");
+    expect(fake.modes).toEqual(["full-auto"]);
+    fake.emit({
+      type: "started",
+      user_item: item(1, "user", "run the tests"),
+      assistant_item: { ...item(2, "assistant", ""), status: "streaming" },
+    });
+    const call = { ...item(3, "assistant", '{"command":"npm test"}'), kind: "tool_call" as const };
+    fake.emit({ type: "itemAdded", item: { ...call, call_id: "c1", tool_name: "run_command" } });
+    const ask = {
+      kind: "command" as const,
+      command: "npm test",
+      cwd: "",
+      why: "check",
+      prefix: "npm test",
+      sandboxed: false,
+    };
+    fake.emit({ type: "question", question: { id: 9, item_id: 3, ask } });
+    expect(conv.questions.map((q) => q.id)).toEqual([9]);
+    expect(conv.editQuestion(3)).toBeNull();
+    await conv.answer(9, { kind: "allowForSession" });
+    expect(fake.answers).toEqual([[9, { kind: "allowForSession" }]]);
+    // Still shown until the turn says it no longer waits.
+    expect(conv.questions).toHaveLength(1);
+    fake.emit({ type: "answered", question_id: 9 });
+    expect(conv.questions).toHaveLength(0);
+    fake.emit({ type: "toolOutput", item_id: 3, text: "PASS a\n" });
+    fake.emit({ type: "toolOutput", item_id: 3, text: "PASS b\n" });
+    expect(conv.items[2]!.output).toBe("PASS a\nPASS b\n");
+    // A flood keeps only its end on screen.
+    fake.emit({ type: "toolOutput", item_id: 3, text: "x".repeat(300_000) + "END" });
+    expect(conv.items[2]!.output.length).toBe(200_000);
+    expect(conv.items[2]!.output.endsWith("END")).toBe(true);
+    // A question left when the turn ends goes with it.
+    fake.emit({ type: "question", question: { id: 10, item_id: 3, ask } });
+    fake.emit({
+      type: "finished",
+      item_id: 2,
+      status: "cancelled",
+      error: null,
+      metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
+      reasoning: null,
+      turn_done: true,
+    });
+    expect(conv.questions).toHaveLength(0);
+    conv.mode = "ask";
+  });
+
   it("a turn that ends before its id comes back is not left running", async () => {
     // The fake answers the whole turn while the send is still in flight.
     const original = fake.sendPrompt;
-    fake.sendPrompt = async (prompt, onEvent) => {
+    fake.sendPrompt = async (prompt, _mode, onEvent) => {
       onEvent({
         type: "started",
         user_item: item(1, "user", prompt),

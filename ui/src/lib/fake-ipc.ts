@@ -1,4 +1,7 @@
 // A scriptable stand-in for the Rust side, for UI tests.
+import type { AgentMode } from "../bindings/AgentMode";
+import type { AgentSettings } from "../bindings/AgentSettings";
+import type { Answer } from "../bindings/Answer";
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
 import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
@@ -128,19 +131,37 @@ export class FakeIpc implements Ipc {
     this.quickReview = cb;
     return () => {};
   };
-  sendPrompt = async (prompt: string, onEvent: (e: TurnEvent) => void) => {
+  modes: AgentMode[] = [];
+  sendPrompt = async (prompt: string, mode: AgentMode, onEvent: (e: TurnEvent) => void) => {
     if (this.failSend) throw this.failSend;
     this.sent.push(prompt);
+    this.modes.push(mode);
     this.emit = onEvent;
     return this.sent.length;
   };
-  escalate = async (onEvent: (e: TurnEvent) => void) => {
+  answers: Array<[number, Answer]> = [];
+  answerQuestion = async (questionId: number, answer: Answer) => {
+    this.answers.push([questionId, answer]);
+    return true;
+  };
+  turnsUndone = 0;
+  undoTurn = async (): Promise<Checkpoint[]> => {
+    this.turnsUndone += 1;
+    return [];
+  };
+  agent: AgentSettings = { allowed: ["cargo test"], sandbox: null };
+  agentSettings = async () => this.agent;
+  forgetCommand = async (prefix: string) => {
+    this.agent = { ...this.agent, allowed: this.agent.allowed.filter((p) => p !== prefix) };
+    return this.agent;
+  };
+  escalate = async (_mode: AgentMode, onEvent: (e: TurnEvent) => void) => {
     this.escalations += 1;
     this.emit = onEvent;
     return 100 + this.escalations;
   };
   retries = 0;
-  retry = async (onEvent: (e: TurnEvent) => void) => {
+  retry = async (_mode: AgentMode, onEvent: (e: TurnEvent) => void) => {
     this.retries += 1;
     this.emit = onEvent;
     return 200 + this.retries;

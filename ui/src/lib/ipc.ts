@@ -3,6 +3,9 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
+import type { AgentMode } from "../bindings/AgentMode";
+import type { AgentSettings } from "../bindings/AgentSettings";
+import type { Answer } from "../bindings/Answer";
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
 import type { Checkpoint } from "../bindings/Checkpoint";
 import type { ConnectionTest } from "../bindings/ConnectionTest";
@@ -40,8 +43,15 @@ export interface Ipc {
   pickProject(): Promise<Snapshot | null>;
   listDir(path: string): Promise<Entry[]>;
   newSession(): Promise<Snapshot>;
-  /** Starts a turn; events arrive on `onEvent`. Resolves to the turn id. */
-  sendPrompt(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
+  /** Starts a turn in `mode`; events arrive on `onEvent`. Resolves to the turn id. */
+  sendPrompt(prompt: string, mode: AgentMode, onEvent: (e: TurnEvent) => void): Promise<number>;
+  /** Answers a question a running turn waits on; false if none waits with that id. */
+  answerQuestion(questionId: number, answer: Answer): Promise<boolean>;
+  /** Undoes everything the session's latest turn changed, newest first. */
+  undoTurn(): Promise<Checkpoint[]>;
+  /** Always-allowed command prefixes of the project, and why there is no sandbox. */
+  agentSettings(): Promise<AgentSettings>;
+  forgetCommand(prefix: string): Promise<AgentSettings>;
   /** The quick-prompt window: a new session in the active project, on its fast model. */
   quickInfo(): Promise<QuickInfo>;
   quickSend(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
@@ -51,9 +61,9 @@ export interface Ipc {
   /** The main window: a quick-prompt answer proposed edits. */
   onQuickReview(cb: (r: Review) => void): Promise<Unlisten>;
   /** Re-answers the latest prompt with the deep model. Resolves to the turn id. */
-  escalate(onEvent: (e: TurnEvent) => void): Promise<number>;
+  escalate(mode: AgentMode, onEvent: (e: TurnEvent) => void): Promise<number>;
   /** Answers the latest prompt again on the session's model. */
-  retry(onEvent: (e: TurnEvent) => void): Promise<number>;
+  retry(mode: AgentMode, onEvent: (e: TurnEvent) => void): Promise<number>;
   stopTurn(turnId: number): Promise<boolean>;
   /** Opens an http(s) link in the system browser. */
   openUrl(url: string): Promise<void>;
@@ -128,20 +138,25 @@ export const tauriIpc: Ipc = {
   quickContinue: () => invoke<void>("quick_continue"),
   quickHide: () => invoke<void>("quick_hide"),
   onQuickReview: (cb) => listen<Review>("quick-review", (e) => cb(e.payload)),
-  sendPrompt: (prompt, onEvent) => {
+  sendPrompt: (prompt, mode, onEvent) => {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;
-    return invoke<number>("send_prompt", { prompt, onEvent: channel });
+    return invoke<number>("send_prompt", { prompt, mode, onEvent: channel });
   },
-  escalate: (onEvent) => {
+  answerQuestion: (questionId, answer) =>
+    invoke<boolean>("answer_question", { questionId, answer }),
+  undoTurn: () => invoke<Checkpoint[]>("undo_turn"),
+  agentSettings: () => invoke<AgentSettings>("agent_settings"),
+  forgetCommand: (prefix) => invoke<AgentSettings>("forget_command", { prefix }),
+  escalate: (mode, onEvent) => {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;
-    return invoke<number>("escalate", { onEvent: channel });
+    return invoke<number>("escalate", { mode, onEvent: channel });
   },
-  retry: (onEvent) => {
+  retry: (mode, onEvent) => {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;
-    return invoke<number>("retry", { onEvent: channel });
+    return invoke<number>("retry", { mode, onEvent: channel });
   },
   stopTurn: (turnId) => invoke<boolean>("stop_turn", { turnId }),
   openUrl: (url) => invoke<void>("open_url", { url }),
