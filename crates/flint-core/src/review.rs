@@ -275,6 +275,11 @@ impl Engine {
             let (edits, errors) = edits_of_item(&item);
             let (_, mut review) = review_of(item_id, &dir, &edits, &errors);
             let recorded = s.reviews(item_id)?;
+            // An edit already decided no longer plans against the file it changed (its
+            // old lines are gone): that is no failure.
+            review
+                .failures
+                .retain(|f| !recorded.iter().any(|(path, _, _)| *path == f.path));
             // Applied or rejected files no longer differ (or are no longer wanted): show
             // what was decided instead of a fresh proposal.
             for (path, status, detail) in recorded {

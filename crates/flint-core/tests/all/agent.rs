@@ -240,6 +240,15 @@ async fn the_scripted_task_runs_to_green_in_every_wire_format_and_undoes_to_the_
         assert_eq!(now["notes.txt"], b"keep\r\nthese bytes\r\n");
         assert!(now.contains_key("made.txt") && !now.contains_key("old.txt"));
 
+        // An applied patch's review, read again, shows it applied - not as a patch that
+        // no longer matches the file it changed.
+        let patch = items
+            .iter()
+            .find(|i| i.tool_name.as_deref() == Some("apply_patch"))
+            .unwrap();
+        let review = f.engine.review(patch.id).await.unwrap();
+        assert!(review.failures.is_empty(), "{:?}", review.failures);
+
         // The whole turn, edits and commands alike, undone to the byte.
         let undone = f.engine.undo_turn(sid).await.unwrap();
         assert_eq!(
