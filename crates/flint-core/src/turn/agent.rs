@@ -2,8 +2,10 @@
 //! commands, keep a plan), presented as its family was trained to see them, and the
 //! user's control over them - a mode per turn, and questions the front end answers.
 //!
-//! - Codex models get Codex's own tools: `shell` (an argv, a working folder, a
-//!   timeout), `apply_patch` as a free-text tool with the V4A grammar, `update_plan`.
+//! - Codex models get Codex's own tools: `exec_command` (a command line, a working
+//!   folder; run to its end - no interactive sessions), `apply_patch` as a free-text
+//!   tool with the V4A grammar, `update_plan`. Calls to Codex's older `shell` (an argv)
+//!   are run too.
 //! - Other models get JSON tools: `read_file`, `list_dir`, `search` (the read-only
 //!   [`ProjectReaders`]), `apply_patch` (V4A in a string), `edit_file` (search and
 //!   replace), `run_command`, `update_plan`.
@@ -214,19 +216,19 @@ pub(crate) fn agent_specs(model: &str) -> Vec<ToolSpec> {
     if is_codex(model) {
         return vec![
             ToolSpec {
-                name: "shell".into(),
-                description: "Runs a command and returns its output. The project root is the \
-                              default working folder."
+                name: "exec_command".into(),
+                description: "Runs a shell command in the project and returns its exit code and \
+                              output. The project root is the default working folder; no input \
+                              can be typed."
                     .into(),
                 input: object(
                     json!({
-                        "command": { "type": "array", "items": { "type": "string" },
-                                     "description": "The command and its arguments, e.g. [\"bash\", \"-lc\", \"cargo test\"]" },
-                        "workdir": { "type": "string", "description": "The working folder" },
-                        "timeout_ms": { "type": "number", "description": "The timeout in milliseconds" },
+                        "cmd": { "type": "string", "description": "Shell command to execute." },
+                        "workdir": { "type": "string", "description": "Working directory for the command. Defaults to the project root." },
                         "justification": { "type": "string", "description": "Why the command is needed, shown to the user when it asks" },
+                        "max_output_tokens": { "type": "number", "description": "Output token budget." },
                     }),
-                    &["command"],
+                    &["cmd"],
                 ),
             },
             patch,
@@ -270,6 +272,7 @@ pub(crate) fn agent_specs(model: &str) -> Vec<ToolSpec> {
 
 /// Whether a call only reads (runs alongside the others of its batch).
 pub(crate) fn read_only(name: &str) -> bool {
+    // Commands (exec_command, shell, run_command) may write: never side by side.
     matches!(name, "read_file" | "list_dir" | "search" | "update_plan")
 }
 
@@ -340,7 +343,14 @@ struct CommandCall {
 fn command_of_call(name: &str, input: &str) -> Result<CommandCall, String> {
     let v: Value = serde_json::from_str(input)
         .map_err(|e| format!("the arguments are not valid JSON: {e}"))?;
-    let program = match (name, &v["command"]) {
+    let program = match (
+        name,
+        if name == "exec_command" {
+            &v["cmd"]
+        } else {
+            &v["command"]
+        },
+    ) {
         ("shell", Value::Array(words)) => {
             let words: Option<Vec<String>> = words
                 .iter()
@@ -358,9 +368,8 @@ fn command_of_call(name: &str, input: &str) -> Result<CommandCall, String> {
                 _ => Program::Argv(words),
             }
         }
-        ("shell", Value::String(s)) | ("run_command", Value::String(s)) => {
-            Program::Shell(s.clone())
-        }
+        ("shell" | "run_command" | "exec_command", Value::String(s)) => Program::Shell(s.clone()),
+        ("exec_command", _) => return Err("exec_command needs `cmd` (a string)".into()),
         _ => return Err(format!("{name} needs `command`")),
     };
     if matches!(&program, Program::Argv(a) if a.is_empty())
@@ -446,10 +455,12 @@ impl Engine {
                 Ok(edits) => self.agent_edit(ctx, &edits).await,
                 Err(e) => failed(format!("{e}. Nothing was changed.")),
             },
-            "shell" | "run_command" => match command_of_call(&call.name, &call.input) {
-                Ok(cmd) => self.agent_command(ctx, cmd).await,
-                Err(e) => failed(format!("{e}. Nothing was run.")),
-            },
+            "exec_command" | "shell" | "run_command" => {
+                match command_of_call(&call.name, &call.input) {
+                    Ok(cmd) => self.agent_command(ctx, cmd).await,
+                    Err(e) => failed(format!("{e}. Nothing was run.")),
+                }
+            }
             "update_plan" => match serde_json::from_str::<Value>(&call.input) {
                 Ok(v) if v["plan"].is_array() => ok("Plan updated."),
                 _ => failed("update_plan needs `plan`: an array of {step, status}"),
@@ -917,6 +928,12 @@ mod tests {
         .unwrap();
         assert_eq!(c.program, Program::Shell("cargo test".into()));
         assert_eq!((c.cwd.as_str(), c.timeout), ("sub", Duration::from_secs(5)));
+        let c = command_of_call("exec_command", r#"{"cmd":"cargo test","workdir":"a"}"#).unwrap();
+        assert_eq!(
+            (c.program, c.cwd.as_str()),
+            (Program::Shell("cargo test".into()), "a")
+        );
+        assert!(command_of_call("exec_command", r#"{"command":"ls"}"#).is_err());
         let c = command_of_call("shell", r#"{"command":["rg","-n","x"]}"#).unwrap();
         assert_eq!(
             c.program,
@@ -963,7 +980,7 @@ mod tests {
         };
         assert_eq!(
             names("gpt-5.3-codex-spark"),
-            ["shell", "apply_patch", "update_plan"]
+            ["exec_command", "apply_patch", "update_plan"]
         );
         assert_eq!(
             names("qwen3-coder"),
