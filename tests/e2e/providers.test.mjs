@@ -85,6 +85,9 @@ test("escalate re-answers on the deep model; settings test a real connection", a
     const result = await waitFor("the test result", async () => (await textOf(wd, "[data-testid=fast-result]"))[0]);
     assert.match(result, /fixture-model answered in \d+ ms/);
     writeFileSync(join(out, "settings.png"), await wd.screenshot());
+  } catch (e) {
+    writeFileSync(join(out, "providers-failed.png"), await wd.screenshot());
+    throw e;
   } finally {
     await wd.quit();
   }
