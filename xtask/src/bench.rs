@@ -5,7 +5,8 @@
 //!    memory, opening a 200-turn session;
 //! 2. the engine alone: `flint ask` beside `codex exec` against the same stand-in server
 //!    streaming the same answer, as whole processes (wall time and peak RSS from GNU
-//!    time);
+//!    time); then the agent: a scripted 20-step task (commands and patches) to both,
+//!    and the per-step overhead of a read-only tool;
 //! 3. the criterion benchmarks of the hot paths (SSE parse, block split and render,
 //!    highlight, patch planning and hunks).
 //!
@@ -26,7 +27,7 @@ const CODEX: &str = "@openai/codex@0.169.0";
 const MODEL: &str = "gpt-5.3-codex-spark";
 const PROMPT: &str = "Walk me through the code paths of this project.";
 
-pub(crate) fn run(quick: bool) -> Result {
+pub(crate) fn run(quick: bool, agent_only: bool) -> Result {
     if !cfg!(target_os = "linux") {
         return Err("the benchmark suite runs on Linux (Xvfb and /proc)".into());
     }
@@ -67,6 +68,11 @@ pub(crate) fn run(quick: bool) -> Result {
         tokens.trim()
     ));
 
+    let runs = if quick { 2 } else { 5 };
+    if agent_only {
+        let codex = install_codex(&root, &bench_dir)?;
+        return agent_task(&root, &release, &bench_dir, &codex, runs);
+    }
     step("the app under Xvfb (tests/bench/app.mjs; about 3 minutes)");
     let driver = if have("tauri-driver", "--help") {
         "tauri-driver".to_string()
@@ -93,13 +99,8 @@ pub(crate) fn run(quick: bool) -> Result {
         ],
     )?;
 
-    engine_only(
-        &root,
-        &release,
-        &bench_dir,
-        &answer,
-        if quick { 2 } else { 5 },
-    )?;
+    let codex = engine_only(&root, &release, &bench_dir, &answer, runs)?;
+    agent_task(&root, &release, &bench_dir, &codex, runs)?;
     hot_paths(&root, quick)
 }
 
@@ -231,17 +232,12 @@ fn codex_binary(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-fn engine_only(
-    root: &Path,
-    release: &Path,
-    bench_dir: &Path,
-    answer: &Path,
-    runs: usize,
-) -> Result {
+/// The pinned Codex CLI in target/bench/codex (npm, the first time); its native binary.
+fn install_codex(root: &Path, bench_dir: &Path) -> Result<PathBuf> {
     let codex_dir = bench_dir.join("codex");
     if codex_binary(&codex_dir).is_none() {
         step(&format!(
-            "installing {CODEX} for the side-by-side run (npm)"
+            "installing {CODEX} for the side-by-side runs (npm)"
         ));
         fs::create_dir_all(&codex_dir).map_err(|e| e.to_string())?;
         let prefix = codex_dir.display().to_string();
@@ -260,8 +256,19 @@ fn engine_only(
             &[],
         )?;
     }
-    let codex =
-        codex_binary(&codex_dir).ok_or("the codex package has no native binary for this system")?;
+    codex_binary(&codex_dir)
+        .ok_or_else(|| "the codex package has no native binary for this system".into())
+}
+
+/// `flint ask` beside `codex exec` streaming one long answer; returns the codex binary.
+fn engine_only(
+    root: &Path,
+    release: &Path,
+    bench_dir: &Path,
+    answer: &Path,
+    runs: usize,
+) -> Result<PathBuf> {
+    let codex = install_codex(root, bench_dir)?;
 
     step(&format!(
         "the engine alone: `flint ask` and `codex exec`, {runs} runs each, alternating"
@@ -358,6 +365,254 @@ fn engine_only(
         "| flint / codex (target: at most 0.5) | {:.2} | {:.2} |",
         fw / cw,
         fm / cm
+    );
+    Ok(codex)
+}
+
+/// What the stand-in saw of one run: for each request after the first, the time from
+/// the end of the previous reply to its arrival (the client's time between two steps:
+/// reading the reply, running the calls, sending the results), in ms.
+fn step_gaps(url: &str) -> Result<Vec<f64>> {
+    use std::io::{Read, Write};
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).map_err(|e| e.to_string())?;
+    write!(
+        conn,
+        "GET /__requests HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let list = crate::json::Json::parse(body)?;
+    let num = |j: &crate::json::Json| match j {
+        crate::json::Json::Num(n) => n.parse::<f64>().ok(),
+        _ => None,
+    };
+    let reqs: Vec<(f64, Option<f64>)> = list
+        .items()
+        .iter()
+        .filter_map(|r| Some((num(r.get("received_ms"))?, num(r.get("done_ms")))))
+        .collect();
+    Ok(reqs
+        .windows(2)
+        .filter_map(|w| Some(w[1].0 - w[0].1?))
+        .collect())
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The agent: the same scripted 20-step task (tests/fixtures/bench/agent) played by
+/// the stand-in to `flint ask --mode full-auto` and to `codex exec` (workspace-write
+/// sandbox, no approvals), each on a fresh copy of the project, alternating; then a
+/// read-only task for the per-step overhead of `read_file`.
+fn agent_task(root: &Path, release: &Path, bench_dir: &Path, codex: &Path, runs: usize) -> Result {
+    step(&format!(
+        "the agent: a 20-step task to `flint ask --mode full-auto` and `codex exec`, {runs} runs each"
+    ));
+    let fixtures = root.join("tests/fixtures/bench/agent");
+    let script = fixtures.join("codex-task.json").display().to_string();
+    // Codex offers apply_patch only to models it has metadata for: a catalogue entry
+    // for the benchmark's model, made from one of its own (`codex debug models`). Its
+    // home stays out of /tmp: its Linux sandbox helper refuses to run from there.
+    let home = bench_dir.join("codex-agent-home");
+    let _ = fs::remove_dir_all(&home);
+    fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+    let home_env = home.display().to_string();
+    let models = Command::new(codex)
+        .args(["debug", "models"])
+        .env("CODEX_HOME", &home_env)
+        .output()
+        .map_err(|e| format!("codex debug models: {e}"))?;
+    let catalog = home.join("catalog.json");
+    fs::write(home.join("models.json"), &models.stdout).map_err(|e| e.to_string())?;
+    sh(
+        &home,
+        "node",
+        &[
+            "-e",
+            "const fs = require('fs'); const all = JSON.parse(fs.readFileSync('models.json', 'utf8')).models; \
+             const m = all.find((x) => x.apply_patch_tool_type === 'freeform') || all[0]; \
+             m.slug = process.argv[1]; m.display_name = process.argv[1]; \
+             fs.writeFileSync('catalog.json', JSON.stringify({ models: [m] }));",
+            MODEL,
+        ],
+        &[],
+    )?;
+    let run_dir = bench_dir.join("agent-run");
+    let fresh = || -> Result<PathBuf> {
+        let _ = fs::remove_dir_all(&run_dir);
+        copy_dir(&fixtures.join("project"), &run_dir)?;
+        Ok(run_dir.clone())
+    };
+    let checked = |dir: &Path, who: &str| -> Result {
+        let out = Command::new("sh")
+            .arg("check.sh")
+            .current_dir(dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if String::from_utf8_lossy(&out.stdout).trim() == "ok" {
+            Ok(())
+        } else {
+            Err(format!(
+                "{who} did not finish the task: {}",
+                String::from_utf8_lossy(&out.stdout)
+            ))
+        }
+    };
+    let flint_env = vec![
+        (
+            "FLINT_DATA_DIR",
+            bench_dir.join("agent-flint-data").display().to_string(),
+        ),
+        (
+            "FLINT_CONFIG_DIR",
+            bench_dir.join("flint-config").display().to_string(),
+        ),
+        ("OPENAI_API_KEY", "stand-in".to_string()),
+    ];
+    let codex_env = vec![
+        ("CODEX_HOME", home_env.clone()),
+        ("STANDIN_KEY", "stand-in".to_string()),
+    ];
+    let prompt = "Scale the nine values and make the check pass.";
+    let (mut flint, mut codex_runs) = (Vec::new(), Vec::new());
+    let (mut flint_gaps, mut codex_gaps) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let replay = Replay::start(&release.join("flint-replay"), &["--script", &script])?;
+        let project = fresh()?;
+        let p = project.display().to_string();
+        let args = [
+            "ask",
+            "--project",
+            &p,
+            "--provider",
+            "openai",
+            "--base-url",
+            &replay.url,
+            "--model",
+            MODEL,
+            "--mode",
+            "full-auto",
+            prompt,
+        ];
+        let (s, m, _) = timed(
+            &project,
+            &release.join("flint"),
+            &args,
+            &flint_env,
+            bench_dir,
+        )?;
+        checked(&project, "flint ask")?;
+        flint.push((s, m));
+        flint_gaps.extend(step_gaps(&replay.url)?);
+        drop(replay);
+
+        let replay = Replay::start(&release.join("flint-replay"), &["--script", &script])?;
+        fs::write(
+            home.join("config.toml"),
+            format!(
+                "model = \"{MODEL}\"\nmodel_provider = \"standin\"\nmodel_catalog_json = \"{}\"\n\
+                 approval_policy = \"never\"\nsandbox_mode = \"workspace-write\"\n\n\
+                 [model_providers.standin]\nname = \"Stand-in\"\nbase_url = \"{}\"\n\
+                 wire_api = \"responses\"\nenv_key = \"STANDIN_KEY\"\n",
+                catalog.display(),
+                replay.url
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let project = fresh()?;
+        let (s, m, _) = timed(
+            &project,
+            codex,
+            &["exec", "--skip-git-repo-check", prompt],
+            &codex_env,
+            bench_dir,
+        )?;
+        checked(&project, "codex exec")?;
+        codex_runs.push((s, m));
+        codex_gaps.extend(step_gaps(&replay.url)?);
+    }
+    // The read-only steps alone: 19 read_file calls (JSON tools, a non-Codex model).
+    let reads = fixtures.join("read-task.json").display().to_string();
+    let mut read_gaps = Vec::new();
+    for _ in 0..runs {
+        let replay = Replay::start(&release.join("flint-replay"), &["--script", &reads])?;
+        let project = fresh()?;
+        let p = project.display().to_string();
+        let args = [
+            "ask",
+            "--project",
+            &p,
+            "--provider",
+            "openai",
+            "--base-url",
+            &replay.url,
+            "--model",
+            "bench-reader",
+            "--mode",
+            "ask",
+            "read them",
+        ];
+        timed(
+            &project,
+            &release.join("flint"),
+            &args,
+            &flint_env,
+            bench_dir,
+        )?;
+        read_gaps.extend(step_gaps(&replay.url)?);
+    }
+    let med = |v: &[(f64, f64)], i: usize| {
+        let mut x: Vec<f64> = v.iter().map(|p| if i == 0 { p.0 } else { p.1 }).collect();
+        percentile(&mut x, 0.5)
+    };
+    let (fw, fm, cw, cm) = (
+        med(&flint, 0),
+        med(&flint, 1),
+        med(&codex_runs, 0),
+        med(&codex_runs, 1),
+    );
+    println!();
+    println!("| The agent, 20 steps, whole process (median of {runs}) | Wall | Peak RSS | Between steps p50 / p90 |");
+    println!("|---|---|---|---|");
+    println!(
+        "| `flint ask --mode full-auto` (release) | {fw:.2} s | {fm:.0} MiB | {:.1} / {:.1} ms |",
+        percentile(&mut flint_gaps.clone(), 0.5),
+        percentile(&mut flint_gaps, 0.9)
+    );
+    println!(
+        "| `codex exec` ({CODEX}, workspace-write) | {cw:.2} s | {cm:.0} MiB | {:.1} / {:.1} ms |",
+        percentile(&mut codex_gaps.clone(), 0.5),
+        percentile(&mut codex_gaps, 0.9)
+    );
+    println!(
+        "| flint / codex (target: at most 0.5) | {:.2} | {:.2} | |",
+        fw / cw,
+        fm / cm
+    );
+    println!(
+        "| a `read_file` step in Flint (target: under 5 ms) | | | {:.2} / {:.2} ms |",
+        percentile(&mut read_gaps.clone(), 0.5),
+        percentile(&mut read_gaps, 0.9)
+    );
+    println!(
+        "\nThe stand-in streams each step unpaced (its own time is a few ms of the wall), so \
+         the wall time is the harness's."
     );
     Ok(())
 }

@@ -11,10 +11,11 @@ use std::time::Instant;
 
 mod bench;
 mod bundle;
+mod json;
 mod real_servers;
 
 const USAGE: &str =
-    "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick] | bundle [ARGS...] |
+    "usage: cargo xtask <run [ARGS...] | test | setup | e2e | bench [--quick] [--agent] | bundle [ARGS...] |
                     real-servers [--no-build]>
   run     install what is missing, build the UI and the app, and start it (ARGS go to flint)
   test    install what is missing, then run every check: fmt, clippy, Rust tests, binding
@@ -23,7 +24,8 @@ const USAGE: &str =
   setup   only install what is missing
   e2e     only build the app and run the end-to-end tests
   bench   the benchmark suite (Linux): release build of the app under Xvfb, `flint ask`
-          beside `codex exec`, the hot paths; prints tables (see docs/benchmarks.md)
+          beside `codex exec` (an answer, then a 20-step agent task), the hot paths;
+          prints tables (see docs/benchmarks.md); --agent runs only the agent task
   bundle  the installable packages for this system (Tauri bundler; ARGS go to `tauri
           build`); on Debian/Ubuntu also installs the .deb and starts the installed app
   real-servers  `flint-cli ask` against llama.cpp's llama-server serving a tiny model it
@@ -69,7 +71,10 @@ fn main() -> ExitCode {
         Some("test") => test_all(),
         Some("setup") => setup(),
         Some("e2e") => setup().and_then(|()| build_ui()).and_then(|()| e2e()),
-        Some("bench") => bench::run(args.get(1).is_some_and(|a| a == "--quick")),
+        Some("bench") => bench::run(
+            args.iter().any(|a| a == "--quick"),
+            args.iter().any(|a| a == "--agent"),
+        ),
         Some("bundle") => bundle::run(&args[1..]),
         Some("real-servers") => real_servers::run(&args[1..]),
         _ => {

@@ -260,6 +260,9 @@ pub(crate) async fn ask(
     let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel::<(u32, Answer)>();
     let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut denied_without_terminal = 0;
+    // Whether a new answer started since text was last printed, and whether that text
+    // ended its line (nothing printed yet counts as a line's end).
+    let (mut new_answer, mut ends_line) = (false, true);
     let mut write_failed = None;
     let mut failure = None;
     let mut truncated = false;
@@ -291,7 +294,16 @@ pub(crate) async fn ask(
                     } else {
                         text.as_str().into()
                     };
-                    if let Err(e) = out.write_all(shown.as_bytes()).and_then(|()| out.flush()) {
+                    // A later answer of the turn (after tool calls) starts on a line of
+                    // its own; answers with no text print nothing.
+                    let sep: &[u8] = if new_answer && !ends_line { b"\n" } else { b"" };
+                    new_answer = false;
+                    ends_line = shown.ends_with('\n');
+                    if let Err(e) = out
+                        .write_all(sep)
+                        .and_then(|()| out.write_all(shown.as_bytes()))
+                        .and_then(|()| out.flush())
+                    {
                         write_failed = Some(e);
                     }
                 }
@@ -378,10 +390,8 @@ pub(crate) async fn ask(
                         .take(200)
                         .collect();
                     eprintln!("flint:   failed: {}", escaped(&first));
-                } else if item.kind == flint_core::store::ItemKind::Answer && write_failed.is_none()
-                {
-                    // The next answer of the turn starts on a line of its own.
-                    let _ = out.write_all(b"\n");
+                } else if item.kind == flint_core::store::ItemKind::Answer {
+                    new_answer = true;
                 }
             }
             TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::Answered { .. } => {}

@@ -266,6 +266,11 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When its body had arrived, in milliseconds since the server started.
+    pub received_ms: f64,
+    /// When the last byte of its reply was written (same clock); none if it was not
+    /// (yet). The gap from one reply's end to the next request is the client's time.
+    pub done_ms: Option<f64>,
 }
 
 impl Recorded {
@@ -301,6 +306,11 @@ pub struct StandIn {
     stop: Arc<AtomicBool>,
 }
 
+/// The server's clock: milliseconds since `since`.
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
 impl StandIn {
     /// Binds 127.0.0.1 on `port` (0 picks a free one) and serves in the background.
     pub fn start(config: Config, port: u16) -> io::Result<Self> {
@@ -310,6 +320,7 @@ impl StandIn {
         let stop = Arc::new(AtomicBool::new(false));
         let config = Arc::new(config);
         let (reqs, stopping) = (requests.clone(), stop.clone());
+        let started = Instant::now();
         thread::spawn(move || {
             for conn in listener.incoming() {
                 if stopping.load(Ordering::SeqCst) {
@@ -319,7 +330,7 @@ impl StandIn {
                 let (config, reqs, stopping) = (config.clone(), reqs.clone(), stopping.clone());
                 thread::spawn(move || {
                     // A client that hangs up early is normal (Stop in the app).
-                    let _ = serve(conn, &config, &reqs, &stopping);
+                    let _ = serve(conn, &config, &reqs, &stopping, started);
                 });
             }
         });
@@ -357,6 +368,7 @@ fn serve(
     config: &Config,
     requests: &Mutex<Vec<Recorded>>,
     stop: &AtomicBool,
+    started: Instant,
 ) -> io::Result<()> {
     conn.set_nodelay(true)?;
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -392,7 +404,10 @@ fn serve(
             .lock()
             .map(|r| {
                 r.iter()
-                    .map(|q| serde_json::json!({ "method": q.method, "path": q.path, "body": q.body }))
+                    .map(|q| {
+                        serde_json::json!({ "method": q.method, "path": q.path, "body": q.body,
+                            "received_ms": q.received_ms, "done_ms": q.done_ms })
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -400,14 +415,34 @@ fn serve(
         let mut out = conn;
         return write_status(&mut out, 200, &[], &body);
     }
-    if let Ok(mut r) = requests.lock() {
+    let index = requests.lock().ok().map(|mut r| {
         r.push(Recorded {
             method,
             path: path.clone(),
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            received_ms: ms(started),
+            done_ms: None,
         });
+        r.len() - 1
+    });
+    let result = reply_to(conn, config, &path, &body, stop);
+    if let (Some(i), Ok(mut r)) = (index, requests.lock()) {
+        if let Some(q) = r.get_mut(i) {
+            q.done_ms = Some(ms(started));
+        }
     }
+    result
+}
+
+/// Writes the reply `path` gets from `config`.
+fn reply_to(
+    conn: TcpStream,
+    config: &Config,
+    path: &str,
+    body: &[u8],
+    stop: &AtomicBool,
+) -> io::Result<()> {
     let route = path.split('?').next().unwrap_or_default();
     let reply = config
         .routes
@@ -426,7 +461,7 @@ fn serve(
             } else {
                 script::Wire::Responses
             };
-            let step = script.step_for(&String::from_utf8_lossy(&body));
+            let step = script.step_for(&String::from_utf8_lossy(body));
             played = Reply::stream(script.render(step, wire));
             Some(&played)
         }

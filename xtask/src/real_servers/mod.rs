@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::{apt_ensure, output, root, sh, step, target_dir, Result};
 
-mod json;
+use crate::json;
 mod wire;
 
 use json::*;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::json::Json;
+use crate::json::Json;
 use crate::Result;
 
 /// A loopback relay to the server that copies both directions verbatim and keeps them.

@@ -1,5 +1,5 @@
-//! Just enough JSON for `cargo xtask real-servers`, hand-written because xtask has no
-//! dependencies (it must build before anything is installed).
+//! Just enough JSON for `cargo xtask real-servers` and the benchmarks, hand-written
+//! because xtask has no dependencies (it must build before anything is installed).
 
 use std::fmt::Write as _;
 
@@ -7,7 +7,7 @@ use crate::Result;
 
 /// Just enough JSON to read answers and rewrite one request: numbers stay as written.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Json {
+pub(crate) enum Json {
     Null,
     Bool(bool),
     Num(String),
@@ -16,10 +16,10 @@ pub(super) enum Json {
     Obj(Vec<(String, Json)>),
 }
 
-pub(super) static NULL: Json = Json::Null;
+pub(crate) static NULL: Json = Json::Null;
 
 impl Json {
-    pub(super) fn parse(text: &str) -> Result<Json> {
+    pub(crate) fn parse(text: &str) -> Result<Json> {
         let mut p = JsonParser {
             s: text.as_bytes(),
             i: 0,
@@ -33,7 +33,7 @@ impl Json {
     }
 
     /// The member `key` (Null where there is none).
-    pub(super) fn get(&self, key: &str) -> &Json {
+    pub(crate) fn get(&self, key: &str) -> &Json {
         match self {
             Json::Obj(members) => members
                 .iter()
@@ -43,25 +43,25 @@ impl Json {
         }
     }
 
-    pub(super) fn at(&self, i: usize) -> &Json {
+    pub(crate) fn at(&self, i: usize) -> &Json {
         self.items().get(i).unwrap_or(&NULL)
     }
 
-    pub(super) fn items(&self) -> &[Json] {
+    pub(crate) fn items(&self) -> &[Json] {
         match self {
             Json::Arr(items) => items,
             _ => &[],
         }
     }
 
-    pub(super) fn str(&self) -> Option<&str> {
+    pub(crate) fn str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    pub(super) fn set(&mut self, key: &str, value: Json) {
+    pub(crate) fn set(&mut self, key: &str, value: Json) {
         if let Json::Obj(members) = self {
             match members.iter_mut().find(|(k, _)| k == key) {
                 Some((_, v)) => *v = value,
@@ -70,13 +70,13 @@ impl Json {
         }
     }
 
-    pub(super) fn remove(&mut self, key: &str) {
+    pub(crate) fn remove(&mut self, key: &str) {
         if let Json::Obj(members) = self {
             members.retain(|(k, _)| k != key);
         }
     }
 
-    pub(super) fn write(&self, out: &mut String) {
+    pub(crate) fn write(&self, out: &mut String) {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -116,7 +116,7 @@ impl std::fmt::Display for Json {
     }
 }
 
-pub(super) fn write_str(s: &str, out: &mut String) {
+pub(crate) fn write_str(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -134,19 +134,19 @@ pub(super) fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-pub(super) struct JsonParser<'a> {
+pub(crate) struct JsonParser<'a> {
     s: &'a [u8],
     i: usize,
 }
 
 impl JsonParser<'_> {
-    pub(super) fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         while self.s.get(self.i).is_some_and(|b| b.is_ascii_whitespace()) {
             self.i += 1;
         }
     }
 
-    pub(super) fn eat(&mut self, b: u8) -> Result {
+    pub(crate) fn eat(&mut self, b: u8) -> Result {
         self.ws();
         if self.s.get(self.i) == Some(&b) {
             self.i += 1;
@@ -156,7 +156,7 @@ impl JsonParser<'_> {
         }
     }
 
-    pub(super) fn value(&mut self) -> Result<Json> {
+    pub(crate) fn value(&mut self) -> Result<Json> {
         self.ws();
         match self.s.get(self.i) {
             Some(b'{') => {
@@ -228,7 +228,7 @@ impl JsonParser<'_> {
         }
     }
 
-    pub(super) fn word(&mut self, w: &str, v: Json) -> Result<Json> {
+    pub(crate) fn word(&mut self, w: &str, v: Json) -> Result<Json> {
         if self.s[self.i..].starts_with(w.as_bytes()) {
             self.i += w.len();
             Ok(v)
@@ -237,7 +237,7 @@ impl JsonParser<'_> {
         }
     }
 
-    pub(super) fn hex4(&mut self) -> Result<u32> {
+    pub(crate) fn hex4(&mut self) -> Result<u32> {
         let h = self
             .s
             .get(self.i..self.i + 4)
@@ -246,7 +246,7 @@ impl JsonParser<'_> {
         u32::from_str_radix(&String::from_utf8_lossy(h), 16).map_err(|_| "a bad \\u escape".into())
     }
 
-    pub(super) fn string(&mut self) -> Result<String> {
+    pub(crate) fn string(&mut self) -> Result<String> {
         if self.s.get(self.i) != Some(&b'"') {
             return Err(format!("expected a string at {}", self.i));
         }
