@@ -219,6 +219,31 @@ fn main() {
         ms(percentile(&mut times, 0.5)),
     ));
 
+    // 5. The agent's snapshots around a command: the first (every file hashed into the
+    // private store), then after one file changed (the store's index as a stat cache).
+    let data = tempfile::tempdir().unwrap();
+    let snaps = flint_core::store::Snapshots::open(data.path(), &root).unwrap();
+    let t = Instant::now();
+    let mut last = snaps.take().unwrap();
+    rows.push(("snapshot, first (all files hashed)".into(), ms(t.elapsed())));
+    let mut times = Vec::new();
+    for i in 0..5 {
+        std::fs::write(
+            root.join(format!("src/m00{i}/d00/f{i}.rs")),
+            format!("// snap {i}\n"),
+        )
+        .unwrap();
+        let t = Instant::now();
+        let now = snaps.take().unwrap();
+        times.push(t.elapsed());
+        assert_eq!(snaps.changes(last, now).unwrap().len(), 1);
+        last = now;
+    }
+    rows.push((
+        "snapshot after one change, median of 5".into(),
+        ms(percentile(&mut times, 0.5)),
+    ));
+
     drop(watcher);
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     println!("{:w$}  time", "what");

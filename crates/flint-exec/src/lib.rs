@@ -142,14 +142,36 @@ pub enum ExecError {
 /// that escaped its group may hold the pipe open).
 const DRAIN: Duration = Duration::from_millis(500);
 
-/// Names of variables not passed to commands: keys and tokens a model has no business
-/// reading (a command's output goes back to the provider).
+/// Names of variables not passed to commands run outside the sandbox (the sandbox
+/// passes only a short list): keys, tokens, sessions of password managers, database
+/// URLs a model has no business reading (a command's output goes back to the
+/// provider).
 fn is_secret(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
-        .iter()
-        .any(|w| n.contains(w))
-        && !matches!(n.as_str(), "SSH_AUTH_SOCK" | "GPG_AGENT_INFO")
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PASS",
+        "PWD",
+        "CREDENTIAL",
+        "CREDS",
+        "AUTH",
+        "SESSION",
+        "COOKIE",
+        "DSN",
+        "DATABASE_URL",
+        "_PAT",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+        && !matches!(
+            n.as_str(),
+            "PWD" | "OLDPWD" | "SSH_AUTH_SOCK" | "XDG_SESSION_TYPE"
+        )
 }
 
 /// Runs `cmd`, streaming its output to `on_output` (decoded lossily, never splitting a
@@ -167,8 +189,15 @@ pub async fn run(
     if !cmd.cwd.is_dir() {
         return Err(ExecError::NoFolder(cmd.cwd.display().to_string()));
     }
+    // What every command gets: no pagers, no prompts, no colour codes.
+    let fixed = [
+        ("PAGER", "cat"),
+        ("GIT_PAGER", "cat"),
+        ("GIT_TERMINAL_PROMPT", "0"),
+        ("NO_COLOR", "1"),
+    ];
     if let Some(sandbox) = &cmd.sandbox {
-        argv = sandbox.wrap(argv, &cmd.cwd)?;
+        argv = sandbox.wrap(argv, &cmd.cwd, &fixed)?;
     }
     let shown = cmd.program.display();
     let mut command = tokio::process::Command::new(&argv[0]);
@@ -179,10 +208,7 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .env("PAGER", "cat")
-        .env("GIT_PAGER", "cat")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("NO_COLOR", "1");
+        .envs(fixed);
     for (name, _) in std::env::vars_os() {
         if name.to_str().is_some_and(is_secret) {
             command.env_remove(&name);

@@ -33,7 +33,9 @@ impl SandboxSupport {
     }
 }
 
-/// Finds the sandbox this machine offers.
+/// Finds the sandbox this machine offers. Only a root-owned bubblewrap in the system's
+/// own folders counts: one found on the PATH could be the project's (`./bin`,
+/// `node_modules/.bin`) and would be handed the command to run as it likes.
 pub fn sandbox_support() -> SandboxSupport {
     if cfg!(target_os = "macos") {
         return if Path::new("/usr/bin/sandbox-exec").exists() {
@@ -43,12 +45,10 @@ pub fn sandbox_support() -> SandboxSupport {
         };
     }
     if cfg!(target_os = "linux") {
-        let found = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .chain([PathBuf::from("/usr/bin")])
-            .map(|d| d.join("bwrap"))
-            .find(|p| p.is_file());
+        let found = ["/usr/bin/bwrap", "/bin/bwrap"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| system_owned(p));
         return match found {
             Some(p) => SandboxSupport::Bubblewrap(p),
             None => SandboxSupport::Unavailable(
@@ -60,6 +60,77 @@ pub fn sandbox_support() -> SandboxSupport {
     SandboxSupport::Unavailable("there is no sandbox for commands on this system yet".into())
 }
 
+/// A regular file owned by root and writable by no one else.
+fn system_owned(p: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.uid() == 0 && m.mode() & 0o022 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = p;
+        false
+    }
+}
+
+/// The system's own folders, seen read-only inside the sandbox (where they exist).
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
+];
+
+/// Toolchains under the user's home, seen read-only; the rest of the home (keys,
+/// credentials, Flint's own settings and history) is not there at all.
+const HOME_TOOLCHAINS: &[&str] = &[
+    ".cargo",
+    ".rustup",
+    ".nvm",
+    ".volta",
+    ".bun",
+    ".deno",
+    ".pyenv",
+    ".rbenv",
+    ".asdf",
+    ".local/bin",
+    ".local/lib",
+    ".local/share/fnm",
+    ".sdkman",
+    "go/pkg/mod",
+    "go/bin",
+];
+
+/// Variables passed into the sandbox; all others are dropped.
+pub(crate) const KEPT_VARS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "TZ",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "GOPATH",
+    "GOROOT",
+    "GOFLAGS",
+    "NVM_DIR",
+    "NVM_BIN",
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "JAVA_HOME",
+    "NODE_PATH",
+    "RBENV_ROOT",
+];
+
 fn text(p: &Path) -> Result<String, ExecError> {
     p.to_str()
         .map(str::to_owned)
@@ -67,8 +138,14 @@ fn text(p: &Path) -> Result<String, ExecError> {
 }
 
 impl Sandbox {
-    /// The command line that runs `argv` inside the sandbox.
-    pub(crate) fn wrap(&self, argv: Vec<String>, cwd: &Path) -> Result<Vec<String>, ExecError> {
+    /// The command line that runs `argv` inside the sandbox, with only the kept
+    /// variables and `extra` in its environment.
+    pub(crate) fn wrap(
+        &self,
+        argv: Vec<String>,
+        cwd: &Path,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<String>, ExecError> {
         let root = self
             .root
             .canonicalize()
@@ -81,29 +158,48 @@ impl Sandbox {
         match sandbox_support() {
             SandboxSupport::Bubblewrap(bwrap) => {
                 let mut a = vec![text(&bwrap)?];
-                for s in ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"] {
-                    a.push(s.into());
+                let mut arg = |words: &[&str]| a.extend(words.iter().map(|w| w.to_string()));
+                for dir in SYSTEM_DIRS {
+                    arg(&["--ro-bind-try", dir, dir]);
                 }
-                a.extend(["--tmpfs".into(), "/tmp".into()]);
+                arg(&["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]);
+                arg(&["--tmpfs", "/run", "--tmpfs", "/var", "--dir", "/var/tmp"]);
+                let home = std::env::var("HOME").ok().filter(|h| h.len() > 1);
+                if let Some(home) = &home {
+                    arg(&["--tmpfs", home]);
+                    for t in HOME_TOOLCHAINS {
+                        let p = format!("{home}/{t}");
+                        arg(&["--ro-bind-try", &p, &p]);
+                    }
+                }
                 let root = text(&root)?;
-                a.extend(["--bind".into(), root.clone(), root]);
+                arg(&["--bind", &root, &root]);
                 for p in &read_only {
                     let p = text(p)?;
-                    a.extend(["--ro-bind".into(), p.clone(), p]);
+                    arg(&["--ro-bind", &p, &p]);
                 }
-                a.extend(
-                    [
-                        "--unshare-pid",
-                        "--unshare-ipc",
-                        "--die-with-parent",
-                        "--new-session",
-                    ]
-                    .map(String::from),
-                );
+                arg(&[
+                    "--unshare-pid",
+                    "--unshare-ipc",
+                    "--unshare-uts",
+                    "--unshare-cgroup-try",
+                    "--die-with-parent",
+                    "--new-session",
+                ]);
                 if !self.network {
-                    a.push("--unshare-net".into());
+                    // Also a namespace of its own for abstract unix sockets.
+                    arg(&["--unshare-net"]);
                 }
-                a.extend(["--chdir".into(), text(cwd)?, "--".into()]);
+                arg(&["--clearenv"]);
+                for name in KEPT_VARS {
+                    if let Ok(v) = std::env::var(name) {
+                        arg(&["--setenv", name, &v]);
+                    }
+                }
+                for (k, v) in extra {
+                    arg(&["--setenv", k, v]);
+                }
+                arg(&["--setenv", "TMPDIR", "/tmp", "--chdir", &text(cwd)?, "--"]);
                 a.extend(argv);
                 Ok(a)
             }
@@ -120,15 +216,33 @@ impl Sandbox {
                         quoted(&text(p)?)
                     ));
                 }
-                if !self.network {
-                    profile.push_str("(deny network*)\n(allow network* (remote unix-socket))\n");
+                // No git folder or file anywhere in the project is written.
+                profile.push_str("(deny file-write* (regex #\"/\\.git(/|$)\"))\n");
+                if let Ok(home) = std::env::var("HOME") {
+                    // Keys and credentials in the home are not read.
+                    for secret in [
+                        ".ssh", ".aws", ".gnupg", ".config", ".netrc", ".docker", ".kube",
+                    ] {
+                        let p = format!("{home}/{secret}");
+                        profile.push_str(&format!("(deny file-read* (subpath {}))\n", quoted(&p)));
+                    }
                 }
-                let mut a = vec![
+                if !self.network {
+                    profile.push_str("(deny network*)\n");
+                }
+                let mut a = vec!["/usr/bin/env".into(), "-i".into()];
+                for name in KEPT_VARS {
+                    if let Ok(v) = std::env::var(name) {
+                        a.push(format!("{name}={v}"));
+                    }
+                }
+                a.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
+                a.extend([
                     "/usr/bin/sandbox-exec".into(),
                     "-p".into(),
                     profile,
                     "--".into(),
-                ];
+                ]);
                 a.extend(argv);
                 Ok(a)
             }

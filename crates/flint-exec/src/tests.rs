@@ -254,15 +254,29 @@ mod sandboxed {
         let outside = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
         std::fs::create_dir(project.path().join(".git")).unwrap();
+        // A secret in the user's home, and a unix socket outside the project (the
+        // session bus, docker's socket, the keyring's are such sockets).
+        let home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+        let secret = home.join(format!(".flint-test-secret-{}", std::process::id()));
+        std::fs::write(&secret, "sk-in-home").unwrap();
+        let socket = outside.path().join("bus");
+        let _bus = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         let script = format!(
             "echo made > inside.txt && echo tmp > /tmp/scratch && cat /tmp/scratch; \
-             echo bad > .git/config; echo bad > {out}/escaped; echo bad > $HOME/.flint-escaped; true",
-            out = outside.path().display()
+             echo bad > .git/config; echo bad > {out}/escaped; echo bad > {home}/.flint-escaped; \
+             cat {secret}; ls {out}; /usr/bin/python3 -c \"import socket; \
+             socket.socket(socket.AF_UNIX).connect('{socket}'); print('connected')\"; true",
+            out = outside.path().display(),
+            home = home.display(),
+            secret = secret.display(),
+            socket = socket.display(),
         );
         let Some(cmd) = sandboxed(&script, project.path(), false) else {
+            let _ = std::fs::remove_file(&secret);
             return;
         };
         let (done, out) = go(&cmd).await;
+        let _ = std::fs::remove_file(&secret);
         assert!(done.sandboxed);
         assert_eq!(
             std::fs::read_to_string(project.path().join("inside.txt")).unwrap(),
@@ -270,10 +284,11 @@ mod sandboxed {
         );
         assert!(out.contains("tmp\n"), "{out}");
         assert!(!project.path().join(".git/config").exists(), "{out}");
+        assert!(out.contains("Read-only file system"), "{out}");
         assert!(!outside.path().join("escaped").exists());
-        assert!(out.matches("Read-only file system").count() >= 2, "{out}");
-        let home = std::env::var("HOME").unwrap();
-        assert!(!std::path::Path::new(&home).join(".flint-escaped").exists());
+        assert!(!home.join(".flint-escaped").exists());
+        assert!(!out.contains("sk-in-home"), "{out}");
+        assert!(!out.contains("connected"), "{out}");
 
         // A command that fails on it is reported as denied by the sandbox.
         let cmd = sandboxed("echo x > .git/HEAD", project.path(), false).unwrap();
@@ -283,6 +298,36 @@ mod sandboxed {
             done.denied,
             Some("a write outside the project's writable files")
         );
+    }
+
+    #[tokio::test]
+    async fn only_a_short_list_of_variables_enters_the_sandbox() {
+        let project = tempfile::tempdir().unwrap();
+        let Some(cmd) = sandboxed("env", project.path(), false) else {
+            return;
+        };
+        let (done, out) = go(&cmd).await;
+        assert!(done.success(), "{out}");
+        let names: Vec<&str> = out.lines().filter_map(|l| l.split('=').next()).collect();
+        assert!(names.contains(&"PATH") && names.contains(&"PAGER"), "{out}");
+        for name in names {
+            assert!(
+                super::super::sandbox::KEPT_VARS.contains(&name)
+                    || [
+                        "PAGER",
+                        "GIT_PAGER",
+                        "GIT_TERMINAL_PROMPT",
+                        "NO_COLOR",
+                        "TMPDIR",
+                        "PWD",
+                        "SHLVL",
+                        "_",
+                        "OLDPWD"
+                    ]
+                    .contains(&name),
+                "{name} entered the sandbox"
+            );
+        }
     }
 
     #[tokio::test]
