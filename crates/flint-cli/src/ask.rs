@@ -11,6 +11,8 @@ use flint_core::{AgentMode, Answer, Ask, ErrorCode};
 /// or end of input) denies it, asking for a message to the model.
 fn ask_on_terminal(ask: &Ask) -> Answer {
     let mut err = std::io::stderr();
+    // Whatever the output before left set (hidden text, colours) is reset first.
+    let _ = write!(err, "\x1b[0m");
     let always = match ask {
         Ask::Command {
             command,
@@ -258,7 +260,8 @@ pub(crate) async fn ask(
     );
     // Questions are asked on the terminal off the executor; their answers come back here.
     let (answers_tx, mut answers) = tokio::sync::mpsc::unbounded_channel::<(u32, Answer)>();
-    let can_ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let err_tty = std::io::stderr().is_terminal();
+    let can_ask = std::io::stdin().is_terminal() && err_tty;
     let mut denied_without_terminal = 0;
     // Whether a new answer started since text was last printed, and whether that text
     // ended its line (nothing printed yet counts as a line's end).
@@ -357,14 +360,14 @@ pub(crate) async fn ask(
                 }
             }
             TurnEvent::ToolOutput { text, .. } => {
-                eprint!(
-                    "{}",
-                    if tty {
-                        escaped(&text)
-                    } else {
-                        text.as_str().into()
-                    }
-                );
+                // Command output goes to stderr: escaped when that is a terminal (where
+                // the questions are asked), whatever stdout is.
+                let shown = if err_tty {
+                    escaped(&text)
+                } else {
+                    text.as_str().into()
+                };
+                eprint!("{shown}");
             }
             TurnEvent::ItemAdded { item } => {
                 if item.kind == flint_core::store::ItemKind::ToolCall {

@@ -16,6 +16,10 @@ use crate::{CheckpointFile, Result, StoreError};
 /// Files larger than this are left out of snapshots (and so cannot be undone when a
 /// command changes them; the turn's note says which).
 pub const MAX_SNAPSHOT_FILE: u64 = 16 * 1024 * 1024;
+/// What one change between two snapshots may hold, to be kept for undo: past either,
+/// `changes` refuses (the command's result says its changes were not recorded).
+pub const MAX_CHANGE_FILES: usize = 20_000;
+pub const MAX_CHANGE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// One project's snapshot store.
 pub struct Snapshots {
@@ -44,18 +48,31 @@ impl Snapshots {
             Ok(r) => r,
             Err(_) => {
                 std::fs::create_dir_all(&dir)?;
-                let repo = Repository::init_bare(&dir).map_err(git)?;
-                let mut config = repo.config().map_err(git)?;
-                for (k, v) in [
-                    ("core.filemode", true),
-                    ("core.symlinks", true),
-                    ("core.autocrlf", false),
-                ] {
-                    config.set_bool(k, v).map_err(git)?;
-                }
-                repo
+                Repository::init_bare(&dir).map_err(git)?
             }
         };
+        // Exact bytes: no line-ending or keyword filter from the project's
+        // .gitattributes (the store's own attributes come first), and neither the
+        // user's global attributes nor their global excludes apply.
+        let info = dir.join("info");
+        std::fs::create_dir_all(&info)?;
+        std::fs::write(
+            info.join("attributes"),
+            "* -text -ident -filter -eol -diff -crlf\n",
+        )?;
+        let empty = info.join("empty");
+        std::fs::write(&empty, "")?;
+        let mut config = repo.config().map_err(git)?;
+        for (k, v) in [
+            ("core.filemode", true),
+            ("core.symlinks", true),
+            ("core.autocrlf", false),
+        ] {
+            config.set_bool(k, v).map_err(git)?;
+        }
+        let empty = empty.to_string_lossy().into_owned();
+        config.set_str("core.attributesFile", &empty).map_err(git)?;
+        config.set_str("core.excludesFile", &empty).map_err(git)?;
         repo.set_workdir(root, false).map_err(git)?;
         Ok(Self {
             repo,
@@ -63,31 +80,45 @@ impl Snapshots {
         })
     }
 
-    /// Takes a snapshot of the project as it is now.
+    /// Takes a snapshot of the project as it is now. Nested repositories (a folder
+    /// holding its own `.git`) and files over the cap are left out.
     pub fn take(&self) -> Result<Snapshot> {
         let mut index = self.repo.index().map_err(git)?;
         let root = self.root.clone();
-        let mut too_big = |path: &Path, _: &[u8]| -> i32 {
-            match std::fs::symlink_metadata(root.join(path)) {
-                Ok(m) if m.is_file() && m.len() > MAX_SNAPSHOT_FILE => 1,
+        let left_out = std::cell::RefCell::new(Vec::<PathBuf>::new());
+        // 0 adds (or updates) a path, 1 skips it: a file past the cap (its real size,
+        // not the index's 32-bit one) is skipped and then dropped from the index; a
+        // nested repository (libgit2 would add it as a submodule link, or fail on it)
+        // is skipped.
+        let mut keep = |path: &Path, _: &[u8]| -> i32 {
+            let abs = root.join(path);
+            let nested = path.to_string_lossy().ends_with('/') || abs.join(".git").exists();
+            match std::fs::symlink_metadata(&abs) {
+                Ok(m) if m.is_dir() && nested => 1,
+                Ok(m) if m.is_file() && m.len() > MAX_SNAPSHOT_FILE => {
+                    left_out.borrow_mut().push(path.to_path_buf());
+                    1
+                }
+                _ if nested && !abs.is_file() => 1,
                 _ => 0,
             }
         };
-        // Drops what was deleted, then adds what is new or changed (the index's stat
-        // data tells which files need reading again).
+        // Drops what was deleted and rehashes what changed (the index's stat data
+        // tells which), then adds what is new.
+        index.update_all(["*"], Some(&mut keep)).map_err(git)?;
         index
-            .update_all(["*"], Some(&mut |_: &Path, _: &[u8]| 0))
+            .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut keep))
             .map_err(git)?;
-        index
-            .add_all(["*"], IndexAddOption::DEFAULT, Some(&mut too_big))
-            .map_err(git)?;
-        // A file that grew past the cap since the last snapshot leaves it.
-        let big: Vec<PathBuf> = index
+        for p in left_out.into_inner() {
+            let _ = index.remove_path(&p);
+        }
+        // Whatever a nested repository left as a link to another repository's commit.
+        let links: Vec<PathBuf> = index
             .iter()
-            .filter(|e| e.file_size as u64 > MAX_SNAPSHOT_FILE)
+            .filter(|e| e.mode == 0o160000)
             .filter_map(|e| String::from_utf8(e.path).ok().map(PathBuf::from))
             .collect();
-        for p in big {
+        for p in links {
             let _ = index.remove_path(&p);
         }
         index.write().map_err(git)?;
@@ -107,6 +138,13 @@ impl Snapshots {
             .diff_tree_to_tree(Some(&a), Some(&b), None)
             .map_err(git)?;
         let mut files = Vec::new();
+        let mut bytes = 0u64;
+        if diff.deltas().len() > MAX_CHANGE_FILES {
+            return Err(StoreError::Snapshot(format!(
+                "{} files changed, more than the {MAX_CHANGE_FILES} kept for undo",
+                diff.deltas().len()
+            )));
+        }
         for delta in diff.deltas() {
             let (old, new) = (delta.old_file(), delta.new_file());
             let path = new
@@ -127,6 +165,16 @@ impl Snapshots {
                 }
                 _ => continue,
             };
+            bytes += [&before, &after]
+                .iter()
+                .filter_map(|b| b.as_ref().map(|(b, _)| b.len() as u64))
+                .sum::<u64>();
+            if bytes > MAX_CHANGE_BYTES {
+                return Err(StoreError::Snapshot(format!(
+                    "the change is larger than the {} MiB kept for undo",
+                    MAX_CHANGE_BYTES >> 20
+                )));
+            }
             let is_link = |m: u32| m & 0o170000 == 0o120000;
             let before_link = before
                 .as_ref()
@@ -220,6 +268,57 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_are_exact_bytes_whatever_the_project_s_attributes_and_nested_repos() {
+        let data = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let root = project.path();
+        std::fs::write(root.join(".gitattributes"), "* text=auto ident\n").unwrap();
+        std::fs::write(root.join("crlf.txt"), b"one\r\ntwo\r\n").unwrap();
+        std::fs::write(root.join("id.txt"), "$Id: kept as written $\n").unwrap();
+        // A nested repository with a commit (what a `git clone` into the project makes).
+        let nested = root.join("vendor/lib");
+        std::fs::create_dir_all(&nested).unwrap();
+        let git = |args: &[&str]| {
+            assert!(std::process::Command::new("git")
+                .args(args)
+                .current_dir(&nested)
+                .output()
+                .unwrap()
+                .status
+                .success());
+        };
+        git(&["init", "-q"]);
+        std::fs::write(nested.join("f"), "x").unwrap();
+        git(&["add", "f"]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "x",
+        ]);
+        let snaps = Snapshots::open(data.path(), root).unwrap();
+        let before = snaps.take().unwrap();
+        assert_eq!(
+            snaps.file(before, "crlf.txt").unwrap().as_deref(),
+            Some(&b"one\r\ntwo\r\n"[..])
+        );
+        assert_eq!(
+            snaps.file(before, "id.txt").unwrap().as_deref(),
+            Some(&b"$Id: kept as written $\n"[..])
+        );
+        assert_eq!(snaps.file(before, "vendor/lib/f").unwrap(), None);
+        // A command that only changes line endings is a change.
+        std::fs::write(root.join("crlf.txt"), b"one\ntwo\n").unwrap();
+        let after = snaps.take().unwrap();
+        let files = snaps.changes(before, after).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].before.as_deref(), Some(&b"one\r\ntwo\r\n"[..]));
+    }
+
+    #[test]
     fn files_past_the_cap_are_left_out() {
         let data = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
@@ -231,5 +330,20 @@ mod tests {
         let s = snaps.take().unwrap();
         assert_eq!(snaps.file(s, "big.bin").unwrap(), None);
         assert!(snaps.file(s, "small").unwrap().is_some());
+        // A kept file that grows past the cap (4 GiB + 4 bytes reads as 4 in the
+        // index's 32-bit size) leaves the snapshot without being read.
+        let small = std::fs::OpenOptions::new()
+            .write(true)
+            .open(project.path().join("small"))
+            .unwrap();
+        small.set_len((4 << 30) + 4).unwrap();
+        let t = std::time::Instant::now();
+        let s = snaps.take().unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(snaps.file(s, "small").unwrap(), None);
     }
 }

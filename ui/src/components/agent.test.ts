@@ -93,6 +93,36 @@ describe("the approval prompt", () => {
     expect((await screen.findByTestId("tool-output")).textContent).toContain("running 3 tests");
   });
 
+  it("shows hidden characters in a command as escapes, and never reads an argv as a shell line", async () => {
+    await turnWaiting({ ...command, command: "ls \u202eexe.sh\u0007", why: null });
+    expect((await screen.findByTestId("approval-command")).textContent).toBe(
+      "ls \\u{202e}exe.sh\\u{0007}",
+    );
+    const conversation = new Conversation((cb) => cb());
+    conversation.load([
+      {
+        ...makeItem({
+          id: 1,
+          role: "assistant",
+          text: JSON.stringify({ command: ["./evil", "-c", "cargo test"] }),
+        }),
+        kind: "tool_call",
+        tool_name: "shell",
+      },
+    ]);
+    render(ChatPane, {
+      conversation,
+      fast: null,
+      deep: null,
+      slot: "fast",
+      title: "t",
+      onsettings: () => {},
+      onfork: () => {},
+    });
+    const summaries = screen.getAllByTestId("tool-tool_call").map((e) => e.textContent ?? "");
+    expect(summaries.some((t) => t.includes("Ran ./evil -c cargo test"))).toBe(true);
+  });
+
   it("offers no prefix for a command that chains", async () => {
     await turnWaiting({ ...command, command: "make && rm -rf x", prefix: null });
     await screen.findByTestId("approval");

@@ -360,7 +360,7 @@ fn command_of_call(name: &str, input: &str) -> Result<CommandCall, String> {
             // ["bash", "-lc", "cargo test"] is a command line, shown and allowed as one.
             match words.as_slice() {
                 [sh, flag, line]
-                    if matches!(sh.as_str(), "bash" | "sh" | "zsh" | "/bin/bash" | "/bin/sh")
+                    if matches!(sh.as_str(), "bash" | "sh" | "/bin/bash" | "/bin/sh")
                         && matches!(flag.as_str(), "-c" | "-lc") =>
                 {
                     Program::Shell(line.clone())
@@ -420,29 +420,126 @@ fn plain_words(program: &Program) -> Option<Vec<String>> {
     (!words.is_empty() && words.iter().all(|w| plain(w))).then_some(words)
 }
 
-/// The prefix "always allow" remembers for a command: its program, and its first
-/// argument when that is a subcommand (`cargo test`, `npm run`), not an option.
-pub fn command_prefix(program: &Program) -> Option<String> {
-    let words = plain_words(program)?;
-    let mut prefix = vec![words[0].clone()];
-    if let Some(sub) = words
-        .get(1)
-        .filter(|w| !w.starts_with('-') && !w.contains('/'))
-    {
-        prefix.push(sub.clone());
-    }
-    Some(prefix.join(" "))
+/// Programs that run whatever their arguments say (shells, interpreters, runners of
+/// other programs) or whose options read or write anywhere (`git log --output`, `sed
+/// e`, `rg --pre`, `find -exec`): "always allow" remembers such a command exactly, never
+/// as a prefix.
+const EXACT_ONLY: &[&str] = &[
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "fish",
+    "ksh",
+    "csh",
+    "tcsh",
+    "env",
+    "sudo",
+    "doas",
+    "su",
+    "xargs",
+    "find",
+    "sed",
+    "awk",
+    "gawk",
+    "perl",
+    "python",
+    "python3",
+    "node",
+    "deno",
+    "bun",
+    "ruby",
+    "php",
+    "lua",
+    "git",
+    "tar",
+    "rg",
+    "grep",
+    "ls",
+    "cat",
+    "cp",
+    "mv",
+    "rm",
+    "chmod",
+    "chown",
+    "ln",
+    "curl",
+    "wget",
+    "ssh",
+    "scp",
+    "rsync",
+    "dd",
+    "tee",
+    "nohup",
+    "timeout",
+    "watch",
+    "exec",
+    "eval",
+    "source",
+    "nice",
+    "ionice",
+    "time",
+    "strace",
+    "gdb",
+    "docker",
+    "podman",
+    "kubectl",
+    "systemctl",
+    "systemd-run",
+    "open",
+    "xdg-open",
+    "osascript",
+];
+
+/// Whether `words` (a remembered prefix) stands for its program and subcommand
+/// (`cargo test`), allowing more words after it; else only the exact command.
+fn covers_more(prefix: &[&str]) -> bool {
+    let [program, sub] = prefix else {
+        return false;
+    };
+    !program.contains(['/', '='])
+        && !EXACT_ONLY.contains(program)
+        && sub
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !sub.starts_with('-')
 }
 
-/// Whether a remembered prefix allows `program`: word for word, and only a plain one.
+/// What "always allow" remembers for a command: its program and subcommand (`cargo
+/// test`, `npm run`) when the program is not one that runs or touches whatever its
+/// arguments say, else the whole command, to be allowed again exactly. None for a
+/// command that is not plain.
+pub fn command_prefix(program: &Program) -> Option<String> {
+    let words = plain_words(program)?;
+    let two: Vec<&str> = words.iter().take(2).map(String::as_str).collect();
+    if covers_more(&two) && words.len() > 2 {
+        return Some(two.join(" "));
+    }
+    Some(words.join(" "))
+}
+
+/// Whether a remembered prefix allows `program`: the same plain command, or one with
+/// more words after a program-and-subcommand prefix, none of them reaching outside the
+/// project by path (`/…`, `~…`, `..`).
 pub fn prefix_allows(prefix: &str, program: &Program) -> bool {
     let Some(words) = plain_words(program) else {
         return false;
     };
-    let want: Vec<&str> = prefix.split_ascii_whitespace().collect();
-    !want.is_empty()
-        && want.len() <= words.len()
-        && want.iter().zip(&words).all(|(a, b)| *a == b.as_str())
+    let want: Vec<&str> = prefix.split(' ').filter(|w| !w.is_empty()).collect();
+    if want.is_empty()
+        || want.len() > words.len()
+        || !want.iter().zip(&words).all(|(a, b)| *a == b.as_str())
+    {
+        return false;
+    }
+    if want.len() == words.len() {
+        return true;
+    }
+    covers_more(&want)
+        && words[want.len()..].iter().all(|w| {
+            let value = w.split_once('=').map_or(w.as_str(), |(_, v)| v);
+            !value.starts_with('/') && !value.starts_with('~') && !w.contains("..")
+        })
 }
 
 impl Engine {
@@ -575,38 +672,27 @@ impl Engine {
         let Ok(dir) = ProjectDir::open(ctx.root) else {
             return failed("the project folder cannot be opened");
         };
-        let cwd = match dir.resolve(cmd.cwd.trim_start_matches("./")) {
-            Ok(p) if p.is_dir() => p,
-            Ok(_) => {
-                return failed(format!(
-                    "`{}` is not a folder of the project. Nothing was run.",
-                    cmd.cwd
-                ))
-            }
-            Err(_) if cmd.cwd.is_empty() || cmd.cwd == "." => dir.root().to_path_buf(),
-            Err(_) => {
-                return failed(format!(
-                    "`{}` is outside the project (or in its git folder). Nothing was run.",
-                    cmd.cwd
-                ))
-            }
-        };
+        // Where it runs is checked now, and again once it may run (a question can wait
+        // minutes, and a folder can become a link meanwhile).
+        if let Err(e) = command_dir(&dir, &cmd.cwd) {
+            return failed(e);
+        }
         let shown = cmd.program.display();
         let support = flint_exec::sandbox_support();
-        let sandboxed = ctx.mode == AgentMode::FullAuto && support.available();
-        let allowed = sandboxed || self.command_allowed(ctx, &cmd.program).await;
-        if !allowed {
+        let full_auto = ctx.mode == AgentMode::FullAuto && support.available();
+        // Allowed by a remembered prefix: run without asking, but in the sandbox where
+        // there is one (the model may have edited what the command runs: a test, a
+        // build script).
+        let by_prefix = !full_auto && self.command_allowed(ctx, &cmd.program).await;
+        let sandboxed = full_auto || (by_prefix && support.available());
+        if !full_auto && !by_prefix {
             let prefix = command_prefix(&cmd.program);
-            let rel = cwd
-                .strip_prefix(dir.root())
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
             let answer = self
                 .ask(
                     ctx,
                     Ask::Command {
                         command: shown.clone(),
-                        cwd: rel,
+                        cwd: cmd.cwd.trim_start_matches("./").to_string(),
                         why: cmd.why.clone(),
                         prefix: prefix.clone(),
                         sandboxed: false,
@@ -633,11 +719,23 @@ impl Engine {
                 Answer::Allow | Answer::Reviewed => {}
             }
         }
+        let cwd = match command_dir(&dir, &cmd.cwd) {
+            Ok(cwd) => cwd,
+            Err(e) => return failed(e),
+        };
+        let mut read_only = dir.git_dirs();
+        // A worktree's or submodule's `.git` is a file naming its git dir: kept too.
+        read_only.push(dir.root().join(".git"));
+        read_only.retain(|p| p.exists());
         let sandbox = sandboxed.then(|| Sandbox {
             root: dir.root().to_path_buf(),
-            read_only: dir.git_dirs(),
+            read_only,
             network: false,
         });
+        // One command at a time per project between its two snapshots, so two turns'
+        // commands never land in one another's checkpoint.
+        let lock = self.running.project_lock(ctx.root);
+        let _held = lock.lock().await;
         // The way back, before anything runs: no snapshot, no command.
         let snapshots = match self.snapshots(ctx.root).await {
             Ok(s) => s,
@@ -732,13 +830,14 @@ impl Engine {
         .map_err(|e| e.to_string())?
     }
 
-    /// Records what a command changed as a checkpoint of its call; the changed paths.
+    /// Records what a command changed as a checkpoint of its call; the changed paths
+    /// kept, and those that could not be (names Flint does not write).
     async fn record_command_changes(
         &self,
         ctx: &CallCtx<'_>,
         shown: &str,
         (snapshots, before): (flint_store::Snapshots, flint_store::Snapshot),
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<(Vec<String>, Vec<String>), String> {
         let (project, item) = (ctx.project_id, ctx.item_id);
         let summary: String = format!("ran `{shown}`").chars().take(200).collect();
         let store = self.store_handle();
@@ -746,11 +845,17 @@ impl Engine {
         let root = ctx.root.to_path_buf();
         tokio::task::spawn_blocking(move || {
             let after = snapshots.take().map_err(|e| e.to_string())?;
-            let files = snapshots
+            let mut files = snapshots
                 .changes(before, after)
                 .map_err(|e| e.to_string())?;
+            // Names Flint would refuse to write (outside its rules for paths) cannot be
+            // undone: they are named, not kept, so the rest can still be undone.
+            let dir = ProjectDir::open(&root).map_err(|e| e.to_string())?;
+            let (kept, odd): (Vec<_>, Vec<_>) =
+                files.drain(..).partition(|f| dir.resolve(&f.path).is_ok());
+            let files = kept;
             if files.is_empty() {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), odd.into_iter().map(|f| f.path).collect()));
             }
             let writes: Vec<flint_edit::Write> = files
                 .iter()
@@ -764,7 +869,10 @@ impl Engine {
             let s = store.lock().map_err(|_| "the store lock".to_string())?;
             s.add_checkpoint(project, Some(item), &summary, &files)
                 .map_err(|e| e.to_string())?;
-            Ok(files.into_iter().map(|f| f.path).collect())
+            Ok((
+                files.into_iter().map(|f| f.path).collect(),
+                odd.into_iter().map(|f| f.path).collect(),
+            ))
         })
         .await
         .map_err(|e| e.to_string())?
@@ -778,6 +886,23 @@ impl Engine {
             .map(|s| s.path().to_path_buf())
             .unwrap_or_default();
         path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+/// The folder a command runs in: `cwd` inside the project (its root when empty).
+fn command_dir(dir: &ProjectDir, cwd: &str) -> Result<PathBuf, String> {
+    let rel = cwd.trim_start_matches("./");
+    if rel.is_empty() || rel == "." {
+        return Ok(dir.root().to_path_buf());
+    }
+    match dir.resolve(rel) {
+        Ok(p) if p.is_dir() => Ok(p),
+        Ok(_) => Err(format!(
+            "`{cwd}` is not a folder of the project. Nothing was run."
+        )),
+        Err(_) => Err(format!(
+            "`{cwd}` is outside the project (or in its git folder). Nothing was run."
+        )),
     }
 }
 
@@ -841,7 +966,7 @@ fn edit_result(decided: &Review, proposed: &Review) -> ToolOutput {
 fn command_result(
     shown: &str,
     done: &flint_exec::Finished,
-    changed: &Result<Vec<String>, String>,
+    changed: &Result<(Vec<String>, Vec<String>), String>,
 ) -> ToolOutput {
     let mut head = match done.ended {
         flint_exec::Ended::Exited => match done.code {
@@ -861,16 +986,23 @@ fn command_result(
         ));
     }
     match changed {
-        Ok(paths) if !paths.is_empty() => {
-            let list: Vec<&str> = paths.iter().take(20).map(String::as_str).collect();
-            head.push_str(&format!("\nfiles changed: {}", list.join(", ")));
-            if paths.len() > 20 {
-                head.push_str(&format!(" and {} more", paths.len() - 20));
+        Ok((paths, odd)) => {
+            if !paths.is_empty() {
+                let list: Vec<&str> = paths.iter().take(20).map(String::as_str).collect();
+                head.push_str(&format!("\nfiles changed: {}", list.join(", ")));
+                if paths.len() > 20 {
+                    head.push_str(&format!(" and {} more", paths.len() - 20));
+                }
+            }
+            if !odd.is_empty() {
+                head.push_str(&format!(
+                    "\nchanged but not undoable (names Flint does not write): {}",
+                    odd.join(", ")
+                ));
             }
         }
-        Ok(_) => {}
         Err(e) => head.push_str(&format!(
-            "\n(its changes could not be recorded for undo: {e})"
+            "\nWARNING: what it changed could not be recorded, so it cannot be undone: {e}"
         )),
     }
     let output = if done.output.is_empty() {
@@ -892,27 +1024,52 @@ mod tests {
     #[test]
     fn prefixes_allow_only_plain_commands_word_for_word() {
         let sh = |s: &str| Program::Shell(s.into());
+        let prefix = |s: &str| command_prefix(&sh(s));
+        assert_eq!(prefix("cargo test --all").as_deref(), Some("cargo test"));
+        assert_eq!(prefix("cargo test").as_deref(), Some("cargo test"));
+        // Programs that run or touch whatever their arguments say: exactly, only.
+        assert_eq!(prefix("ls -la").as_deref(), Some("ls -la"));
         assert_eq!(
-            command_prefix(&sh("cargo test --all")).as_deref(),
-            Some("cargo test")
+            prefix("git log --oneline").as_deref(),
+            Some("git log --oneline")
         );
-        assert_eq!(command_prefix(&sh("ls -la")).as_deref(), Some("ls"));
+        assert_eq!(prefix("sed -n 1,80p f").as_deref(), Some("sed -n 1,80p f"));
         assert_eq!(
-            command_prefix(&sh("./run.sh x")).as_deref(),
-            Some("./run.sh x")
+            prefix("python -m pytest").as_deref(),
+            Some("python -m pytest")
         );
-        assert_eq!(command_prefix(&sh("cargo test; rm -rf ~")), None);
-        assert_eq!(command_prefix(&sh("echo $(id)")), None);
-        assert!(prefix_allows("cargo test", &sh("cargo test -p flint")));
-        assert!(!prefix_allows("cargo test", &sh("cargo testx")));
-        assert!(!prefix_allows("cargo test", &sh("cargo test && curl evil")));
-        assert!(!prefix_allows(
+        assert_eq!(prefix("./run.sh x").as_deref(), Some("./run.sh x"));
+        assert_eq!(
+            prefix("NODE_ENV=test npm test").as_deref(),
+            Some("NODE_ENV=test npm test")
+        );
+        assert_eq!(prefix("cargo test; rm -rf ~"), None);
+        assert_eq!(prefix("echo $(id)"), None);
+        let allows = |p: &str, c: &str| prefix_allows(p, &sh(c));
+        assert!(allows("cargo test", "cargo test -p flint --features=x"));
+        assert!(!allows("cargo test", "cargo testx"));
+        assert!(!allows("cargo test", "cargo test && curl evil"));
+        assert!(!allows("cargo test", "cargo test > /etc/passwd"));
+        assert!(!allows("cargo test", "cargo test `id`"));
+        assert!(!allows(
             "cargo test",
-            &sh("cargo test > /etc/passwd")
+            "cargo test --manifest-path=/home/u/x/Cargo.toml"
         ));
-        assert!(!prefix_allows("cargo test", &sh("cargo test `id`")));
-        assert!(!prefix_allows("cargo", &sh("cargo\ttest\nrm -rf /")));
-        assert!(!prefix_allows("", &sh("ls")));
+        assert!(!allows("cargo test", "cargo test ../../elsewhere"));
+        assert!(!allows("cargo", "cargo\ttest\nrm -rf /"));
+        assert!(!allows("", "ls"));
+        // An exact command allows only itself.
+        assert!(allows("git log --oneline", "git log --oneline"));
+        assert!(!allows(
+            "git log --oneline",
+            "git log --oneline --output=/home/u/.bashrc"
+        ));
+        assert!(!allows("sh scripts/test.sh", "sh scripts/test.sh -c id"));
+        assert!(!allows("ls -la", "ls -la /home/u/.aws"));
+        assert!(!allows(
+            "NODE_ENV=test npm test",
+            "NODE_ENV=test npm exec evil"
+        ));
         assert!(prefix_allows(
             "npm test",
             &Program::Argv(vec!["npm".into(), "test".into()])

@@ -57,6 +57,8 @@ pub(crate) struct Running {
     next_question: AtomicU32,
     questions: Mutex<HashMap<u32, oneshot::Sender<Answer>>>,
     session_allowed: Mutex<HashMap<i64, Vec<String>>>,
+    /// Per project root: held while a command runs between its two snapshots.
+    project_locks: Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Running {
@@ -77,6 +79,13 @@ impl Running {
     fn answer(&self, id: u32, answer: Answer) -> bool {
         let waiting = self.questions.lock().ok().and_then(|mut q| q.remove(&id));
         waiting.is_some_and(|w| w.send(answer).is_ok())
+    }
+
+    pub(crate) fn project_lock(&self, root: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
+        match self.project_locks.lock() {
+            Ok(mut l) => l.entry(root.to_path_buf()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
     }
 
     pub(crate) fn allow_in_session(&self, session_id: i64, prefix: String) {

@@ -435,3 +435,107 @@ async fn stop_while_a_command_runs_kills_it_and_keeps_the_turn() {
         ItemStatus::Cancelled
     );
 }
+
+#[tokio::test]
+async fn a_command_allowed_by_its_prefix_runs_in_the_sandbox_and_nested_repos_do_not_stop_undo() {
+    if !flint_exec::sandbox_support().available() {
+        eprintln!("no sandbox here: skipped");
+        return;
+    }
+    let home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+    let secret = home.join(format!(".flint-probe-{}", std::process::id()));
+    std::fs::write(&secret, "sk-probe").unwrap();
+    let probe = format!("cat {} || echo hidden", secret.display());
+    let run = |id: &str, cmd: &str| call(id, "run_command", serde_json::json!({ "command": cmd }));
+    let steps = vec![
+        ScriptStep {
+            text: String::new(),
+            calls: vec![run("a1", "sh probe.sh")],
+        },
+        ScriptStep {
+            text: String::new(),
+            calls: vec![run("a2", "sh probe.sh")],
+        },
+        ScriptStep {
+            text: "Done.".into(),
+            calls: vec![],
+        },
+    ];
+    let script = Script::new(steps);
+    let server = StandIn::start(
+        Config::default().route("/chat/completions", Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
+    f.project = project();
+    std::fs::write(f.project.path().join("probe.sh"), &probe).unwrap();
+    let sid = session(&f).await;
+    let mut asked = 0;
+    run_answering(&f, sid, AgentMode::Ask, "probe", |_| {
+        asked += 1;
+        Answer::AllowForSession
+    })
+    .await;
+    let _ = std::fs::remove_file(&secret);
+    assert_eq!(
+        asked, 1,
+        "the second run is allowed by the session's prefix"
+    );
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    let results: Vec<&str> = items
+        .iter()
+        .filter(|i| i.kind == ItemKind::ToolResult)
+        .map(|i| i.text.as_str())
+        .collect();
+    // Approved by the user: runs as the user. Allowed by a prefix: in the sandbox,
+    // where the home's files are not there.
+    assert!(results[0].contains("sk-probe"), "{}", results[0]);
+    assert!(
+        results[1].contains("hidden") && !results[1].contains("sk-probe"),
+        "{}",
+        results[1]
+    );
+
+    // Full auto: a command that makes a nested repository (a clone into the project
+    // does) and deletes a file: the deletion is still recorded, and undone.
+    let cmd = "git init -q v && echo x > v/f && git -C v add f && \
+               git -C v -c user.name=a -c user.email=a@a commit -qm x && rm lib.sh && echo gone";
+    let steps = vec![
+        ScriptStep {
+            text: String::new(),
+            calls: vec![run("n1", cmd)],
+        },
+        ScriptStep {
+            text: "Done.".into(),
+            calls: vec![],
+        },
+    ];
+    let script = Script::new(steps);
+    let server = StandIn::start(
+        Config::default().route("/chat/completions", Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
+    f.project = project();
+    let lib = std::fs::read(f.project.path().join("lib.sh")).unwrap();
+    let sid = session(&f).await;
+    run_answering(&f, sid, AgentMode::FullAuto, "clone and clean", |_| {
+        Answer::Allow
+    })
+    .await;
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    let result = items
+        .iter()
+        .find(|i| i.kind == ItemKind::ToolResult)
+        .unwrap();
+    assert!(
+        result.text.contains("gone") && result.text.contains("files changed: lib.sh"),
+        "{}",
+        result.text
+    );
+    assert!(!f.project.path().join("lib.sh").exists());
+    f.engine.undo_turn(sid).await.unwrap();
+    assert_eq!(std::fs::read(f.project.path().join("lib.sh")).unwrap(), lib);
+}
