@@ -724,8 +724,17 @@ impl Engine {
             Err(e) => return failed(e),
         };
         let mut read_only = dir.git_dirs();
-        // A worktree's or submodule's `.git` is a file naming its git dir: kept too.
-        read_only.push(dir.root().join(".git"));
+        // Every `.git` in the project - a folder, or the file a worktree or submodule
+        // has - is read-only in the sandbox: git runs what their config says.
+        let gits_before = if sandboxed {
+            let root = dir.root().to_path_buf();
+            tokio::task::spawn_blocking(move || git_entries(&root))
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        read_only.extend(gits_before.iter().cloned());
         read_only.retain(|p| p.exists());
         let sandbox = sandboxed.then(|| Sandbox {
             root: dir.root().to_path_buf(),
@@ -794,12 +803,48 @@ impl Engine {
             send(&mut pending, &mut sent);
         };
         let (result, ()) = tokio::join!(run, forward);
+        // A repository a sandboxed command made (`git init`, a clone) could run code
+        // the next time anyone uses git there (its config: core.fsmonitor, hooks): it
+        // is removed, and the model and the user told.
+        let mut removed = Vec::new();
+        if sandboxed {
+            let root = dir.root().to_path_buf();
+            removed = tokio::task::spawn_blocking(move || {
+                let mut removed = Vec::new();
+                for p in git_entries(&root) {
+                    if gits_before.contains(&p) {
+                        continue;
+                    }
+                    let gone = match std::fs::symlink_metadata(&p) {
+                        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+                        Ok(_) => std::fs::remove_file(&p),
+                        Err(e) => Err(e),
+                    };
+                    if gone.is_ok() {
+                        let rel = p.strip_prefix(&root).unwrap_or(&p);
+                        removed.push(rel.to_string_lossy().into_owned());
+                    }
+                }
+                removed
+            })
+            .await
+            .unwrap_or_default();
+        }
         let changed = self.record_command_changes(ctx, &shown, snapshots).await;
         let done = match result {
             Ok(done) => done,
             Err(e) => return failed(format!("{e}")),
         };
-        command_result(&shown, &done, &changed)
+        let mut out = command_result(&shown, &done, &changed);
+        if !removed.is_empty() {
+            out.output = format!(
+                "Flint removed the git repositories this command made ({}): git would run \
+                 what their config says wherever it is used. Ask the user to make one.\n{}",
+                removed.join(", "),
+                out.output
+            );
+        }
+        out
     }
 
     async fn command_allowed(&self, ctx: &CallCtx<'_>, program: &Program) -> bool {
@@ -887,6 +932,33 @@ impl Engine {
             .unwrap_or_default();
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
+}
+
+/// Every `.git` entry in the project (folders and files, however deep, ignore rules or
+/// not), not looking inside them nor following links; at most 1,000,000 entries looked
+/// at.
+fn git_entries(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > 1_000_000 {
+                return found;
+            }
+            let Ok(kind) = e.file_type() else { continue };
+            if e.file_name().eq_ignore_ascii_case(".git") {
+                found.push(e.path());
+            } else if kind.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    found
 }
 
 /// The folder a command runs in: `cwd` inside the project (its root when empty).

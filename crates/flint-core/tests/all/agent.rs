@@ -536,6 +536,16 @@ async fn a_command_allowed_by_its_prefix_runs_in_the_sandbox_and_nested_repos_do
         result.text
     );
     assert!(!f.project.path().join("lib.sh").exists());
+    // The repository it made is gone (git would run its config), and the model told.
+    assert!(
+        result
+            .text
+            .contains("removed the git repositories this command made (v/.git)"),
+        "{}",
+        result.text
+    );
+    assert!(!f.project.path().join("v/.git").exists());
+    assert!(f.project.path().join("v/f").exists());
     f.engine.undo_turn(sid).await.unwrap();
     assert_eq!(std::fs::read(f.project.path().join("lib.sh")).unwrap(), lib);
 }
