@@ -223,18 +223,19 @@ pub(crate) async fn ask(
     project: Option<PathBuf>,
     choice: Choice,
     prompt: &str,
-    mode: Option<AgentMode>,
+    agent: Option<(AgentMode, u32)>,
     out: &mut (dyn Write + Send),
     tty: bool,
 ) -> Result<(), String> {
+    let mode = agent.map(|(m, _)| m);
     let err = |e: CoreError| e.to_string();
     let paths = Paths::from_env().map_err(|e| e.to_string())?;
     let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {
         return Err(no_model_remedy(&paths));
     };
     let mut engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
-    if mode.is_some() {
-        engine = engine.with_agent();
+    if let Some((_, steps)) = agent {
+        engine = engine.with_agent().with_max_steps(steps);
     }
     if let Some(notice) = notice {
         eprintln!("flint: {}", escaped(&notice));
@@ -397,6 +398,10 @@ pub(crate) async fn ask(
                     new_answer = true;
                 }
             }
+            TurnEvent::StepLimit { steps } => eprintln!(
+                "flint: stopped after {steps} steps, the last calls not run; ask again to go on, \
+                 or allow more with --max-steps"
+            ),
             TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::Answered { .. } => {}
         }
     }

@@ -65,6 +65,9 @@ pub enum Command {
         /// runs, commands in the sandbox. Without it the model answers in text.
         #[arg(long, value_parser = ["ask", "auto-edit", "full-auto"])]
         mode: Option<String>,
+        /// With --mode: how many requests the turn may make before it stops.
+        #[arg(long, default_value_t = flint_core::turn::MAX_STEPS)]
+        max_steps: u32,
         /// The prompt; several words are joined with spaces.
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
@@ -190,6 +193,7 @@ pub async fn execute(
             base_url,
             model,
             mode,
+            max_steps,
             prompt,
         } => {
             let choice = Choice {
@@ -198,7 +202,8 @@ pub async fn execute(
                 model,
             };
             let mode = mode.as_deref().and_then(flint_core::AgentMode::parse);
-            ask(project, choice, &prompt.join(" "), mode, out, tty).await
+            let agent = mode.map(|m| (m, max_steps));
+            ask(project, choice, &prompt.join(" "), agent, out, tty).await
         }
         Command::Apply {
             project,

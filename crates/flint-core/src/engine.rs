@@ -46,6 +46,8 @@ pub struct Engine {
     pub(crate) tools: Option<crate::turn::tools::Runner>,
     /// The model acts: the agent's tools (`turn::agent`) instead of `tools`.
     pub(crate) agent: bool,
+    /// Requests one turn may make (`turn::MAX_STEPS` unless raised).
+    pub(crate) max_steps: u32,
     /// The turns running now (`start_turn`), to stop them by id.
     pub(crate) running: Arc<crate::turn::Running>,
 }
@@ -75,6 +77,7 @@ impl Engine {
             live_view: true,
             tools: None,
             agent: false,
+            max_steps: crate::turn::MAX_STEPS,
             running: Arc::default(),
         }
     }

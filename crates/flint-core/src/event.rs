@@ -78,6 +78,11 @@ pub enum TurnEvent {
     Question {
         question: Box<crate::turn::Question>,
     },
+    /// The turn made as many requests as it may: the last answer's calls were not run.
+    /// The front end offers to go on.
+    StepLimit {
+        steps: u32,
+    },
     /// A question is no longer waiting (answered, or the turn stopped).
     Answered {
         question_id: u32,

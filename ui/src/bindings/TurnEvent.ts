@@ -34,7 +34,7 @@ arrived_ms: number, } | { "type": "blocks", item_id: number, html: Array<string>
 /**
  * The model's reasoning summary, if it sent one.
  */
-reasoning: string | null, turn_done: boolean, } | { "type": "question", question: Question, } | { "type": "answered", question_id: number, } | { "type": "toolOutput", 
+reasoning: string | null, turn_done: boolean, } | { "type": "question", question: Question, } | { "type": "stepLimit", steps: number, } | { "type": "answered", question_id: number, } | { "type": "toolOutput", 
 /**
  * The tool-call item.
  */

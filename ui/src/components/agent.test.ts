@@ -171,6 +171,28 @@ describe("the approval prompt", () => {
   });
 });
 
+describe("the step limit", () => {
+  it("says the turn stopped and goes on with a new turn", async () => {
+    const { fake } = await turnWaiting(command);
+    fake.emit({ type: "answered", question_id: 5 });
+    fake.emit({ type: "stepLimit", steps: 50 });
+    fake.emit({
+      type: "finished",
+      item_id: 2,
+      status: "complete",
+      error: null,
+      metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
+      reasoning: null,
+      turn_done: true,
+    });
+    expect((await screen.findByTestId("step-limit")).textContent).toContain("after 50 steps");
+    await fireEvent.click(screen.getByTestId("go-on"));
+    await waitFor(() => expect(fake.sent.length).toBe(2));
+    expect(fake.sent[1]).toContain("Go on from where you stopped");
+    await waitFor(() => expect(screen.queryByTestId("step-limit")).toBeNull());
+  });
+});
+
 describe("the mode switch and the agent's settings", () => {
   it("sends the mode chosen in the composer, kept for next time", async () => {
     const { fake, conversation } = await turnWaiting(command);

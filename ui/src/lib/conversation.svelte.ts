@@ -19,6 +19,10 @@ import { textShown, turnEnded, turnSent } from "./perf";
 export const CONTINUE_PROMPT =
   "Your previous answer was cut off at the length limit. Continue from where it stopped. If it stopped inside a code block or an edit, write that whole block or edit again, complete, rather than its remainder.";
 
+/** What Go on sends after a turn stopped at its step limit. */
+export const GO_ON_PROMPT =
+  "You stopped at the step limit; the calls you made last were not run. Go on from where you stopped.";
+
 export interface ChatItem {
   id: number;
   kind: ItemKind;
@@ -90,6 +94,8 @@ export class Conversation {
   review = $state<Review | null>(null);
   /** What the running turn waits for the user to decide, oldest first. */
   questions = $state<Question[]>([]);
+  /** The last turn stopped at its step limit (its last calls not run): how many. */
+  stepLimit = $state<number | null>(null);
   /** What the model may do without asking (the composer's switch), kept across starts. */
   #mode = $state<AgentMode>(storedMode());
 
@@ -123,6 +129,11 @@ export class Conversation {
     globalThis.localStorage?.setItem("flint.mode", m);
   }
 
+  /** After the step limit: another turn, as many steps again, from where it stopped. */
+  async goOn(): Promise<boolean> {
+    return this.send(GO_ON_PROMPT);
+  }
+
   /** Answers a question; it leaves `questions` when the turn says it is answered. */
   async answer(questionId: number, answer: Answer): Promise<void> {
     try {
@@ -147,6 +158,7 @@ export class Conversation {
     this.error = null;
     this.review = null;
     this.questions = [];
+    this.stepLimit = null;
     const last = [...items].reverse().find((i) => i.kind === "answer");
     if (last) {
       ipc()
@@ -193,6 +205,7 @@ export class Conversation {
     if (this.streaming) return false;
     this.sending = true;
     this.error = null;
+    this.stepLimit = null;
     this.retrying = null;
     turnSent();
     const epoch = this.#epoch;
@@ -252,6 +265,9 @@ export class Conversation {
         break;
       case "question":
         this.questions.push(e.question);
+        break;
+      case "stepLimit":
+        this.stepLimit = e.steps;
         break;
       case "answered":
         this.questions = this.questions.filter((q) => q.id !== e.question_id);

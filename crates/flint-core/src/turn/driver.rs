@@ -21,7 +21,7 @@ use flint_store::{Item, ItemKind, ItemRole, ItemStatus, Metrics, ModelSlot};
 
 use super::agent::{self, AgentMode, CallCtx};
 use super::live::LiveAnswer;
-use super::{TurnKind, MAX_STEPS};
+use super::TurnKind;
 use crate::engine::{FRAME, PERSIST_EVERY};
 use crate::prompts::{build_context, history_messages, ProjectNow};
 use crate::{CoreError, Engine, ErrorInfo, SlotClient, TurnEvent};
@@ -35,6 +35,8 @@ struct Place<'a> {
     project_id: i64,
     root: &'a Path,
     mode: AgentMode,
+    /// The calls are recorded but not run, their results saying this.
+    not_run: Option<String>,
 }
 
 /// How one request ended.
@@ -173,11 +175,29 @@ impl Engine {
             let answered = self
                 .stream_answer(item, &root, &slot, request, sink, &cancel)
                 .await?;
-            let go_on = !answered.calls.is_empty()
+            let acting = !answered.calls.is_empty()
                 && answered.status == ItemStatus::Complete
                 && self.has_tools()
-                && step < MAX_STEPS
                 && !cancel.is_cancelled();
+            let go_on = acting && step < self.max_steps;
+            if acting && !go_on {
+                // The step limit: the calls are recorded with results saying they were
+                // not run (the history stays whole for the next turn), and the front
+                // end offers to go on.
+                let place = Place {
+                    session_id,
+                    project_id,
+                    root: &root,
+                    mode,
+                    not_run: Some(format!(
+                        "not run: the turn reached its limit of {} steps; the user can let it go on",
+                        self.max_steps
+                    )),
+                };
+                self.run_calls(&place, &answered.calls, sink, &cancel)
+                    .await?;
+                sink(TurnEvent::StepLimit { steps: step });
+            }
             sink(TurnEvent::Finished {
                 item_id: answered.item.id,
                 status: answered.status,
@@ -206,6 +226,7 @@ impl Engine {
                 project_id,
                 root: &root,
                 mode,
+                not_run: None,
             };
             let outputs = self
                 .run_calls(&place, &answered.calls, sink, &cancel)
@@ -360,7 +381,16 @@ impl Engine {
                     events: &tx,
                     cancel,
                 };
-                async move { self.run_call(&ctx, &calls[k]).await }
+                let skip = place.not_run.clone();
+                async move {
+                    match skip {
+                        Some(output) => super::ToolOutput {
+                            output,
+                            is_error: true,
+                        },
+                        None => self.run_call(&ctx, &calls[k]).await,
+                    }
+                }
             }));
             tokio::pin!(batch);
             let outs = loop {

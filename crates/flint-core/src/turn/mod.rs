@@ -30,9 +30,10 @@ pub use agent::{command_prefix, prefix_allows, AgentMode, Answer, Ask, Question}
 pub use readers::ProjectReaders;
 pub use tools::{ToolOutput, ToolRunner};
 
-/// How many requests one turn may make (a model that keeps calling tools): the last
-/// answer's calls are then kept with it, not run, and the turn ends; the user can go
-/// on with another prompt.
+/// How many requests one turn may make by default (a model that keeps calling tools):
+/// the last answer's calls are then recorded as not run, `TurnEvent::StepLimit` says
+/// so, and the turn ends; the user can go on (another turn, as many steps again) or
+/// raise it (`Engine::with_max_steps`, `flint ask --max-steps`).
 pub const MAX_STEPS: u32 = 50;
 
 /// What a turn does.
@@ -256,6 +257,12 @@ impl Engine {
     /// Offers the runner's tools to the model and runs its calls between requests.
     pub fn with_tools(mut self, runner: Arc<dyn ToolRunner>) -> Self {
         self.tools = Some(runner);
+        self
+    }
+
+    /// How many requests a turn may make before it stops to let the user decide.
+    pub fn with_max_steps(mut self, steps: u32) -> Self {
+        self.max_steps = steps.max(1);
         self
     }
 

@@ -549,3 +549,66 @@ async fn a_command_allowed_by_its_prefix_runs_in_the_sandbox_and_nested_repos_do
     f.engine.undo_turn(sid).await.unwrap();
     assert_eq!(std::fs::read(f.project.path().join("lib.sh")).unwrap(), lib);
 }
+
+#[tokio::test]
+async fn at_the_step_limit_the_calls_are_recorded_not_run_and_the_next_turn_goes_on() {
+    let read = |id: &str| call(id, "read_file", serde_json::json!({"path": "lib.sh"}));
+    let steps = vec![
+        ScriptStep {
+            text: String::new(),
+            calls: vec![read("l1")],
+        },
+        ScriptStep {
+            text: "More.".into(),
+            calls: vec![read("l2")],
+        },
+        ScriptStep {
+            text: "Done reading.".into(),
+            calls: vec![],
+        },
+    ];
+    let script = Script::new(steps);
+    let server = StandIn::start(
+        Config::default().route("/chat/completions", Reply::Script(script.clone())),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
+    f.engine = f.engine.clone().with_max_steps(2);
+    f.project = project();
+    let sid = session(&f).await;
+    let events = run_answering(&f, sid, AgentMode::Ask, "read", |_| Answer::Allow).await;
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, TurnEvent::StepLimit { steps: 2 })));
+    // The limit's event comes before the turn's last.
+    let at = |p: &dyn Fn(&TurnEvent) -> bool| events.iter().position(p).unwrap();
+    assert!(
+        at(&|e| matches!(e, TurnEvent::StepLimit { .. }))
+            < at(&|e| matches!(
+                e,
+                TurnEvent::Finished {
+                    turn_done: true,
+                    ..
+                }
+            ))
+    );
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    let last_result = items
+        .iter()
+        .rev()
+        .find(|i| i.kind == ItemKind::ToolResult)
+        .unwrap();
+    assert!(
+        last_result.text.contains("limit of 2 steps"),
+        "{}",
+        last_result.text
+    );
+    assert_eq!(script.served(), [1, 1, 0]);
+    // Going on: the next turn sends the whole history (each call with its result) and
+    // the script, seeing l2's result, answers.
+    run_answering(&f, sid, AgentMode::Ask, "go on", |_| Answer::Allow).await;
+    assert_eq!(script.served(), [1, 1, 1]);
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    assert_eq!(items.last().unwrap().text, "Done reading.");
+}
