@@ -48,6 +48,10 @@ pub struct Engine {
     pub(crate) agent: bool,
     /// Requests one turn may make (`turn::MAX_STEPS` unless raised).
     pub(crate) max_steps: u32,
+    /// The warm file index of each open project (kept by `OpenProjects`), for the
+    /// agent's `find_files`; gone when the project closes.
+    pub(crate) indexes:
+        Arc<Mutex<HashMap<PathBuf, std::sync::Weak<RwLock<flint_project::FileIndex>>>>>,
     /// The turns running now (`start_turn`), to stop them by id.
     pub(crate) running: Arc<crate::turn::Running>,
 }
@@ -78,7 +82,16 @@ impl Engine {
             tools: None,
             agent: false,
             max_steps: crate::turn::MAX_STEPS,
+            indexes: Arc::default(),
             running: Arc::default(),
+        }
+    }
+
+    /// Lends the engine an open project's warm file index (held weakly).
+    pub fn lend_index(&self, root: &Path, index: &Arc<RwLock<flint_project::FileIndex>>) {
+        if let Ok(mut i) = self.indexes.lock() {
+            i.retain(|_, w| w.strong_count() > 0);
+            i.insert(root.to_path_buf(), Arc::downgrade(index));
         }
     }
 

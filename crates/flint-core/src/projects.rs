@@ -128,6 +128,7 @@ impl OpenProjects {
                         }
                     });
                 }
+                self.engine.lend_index(dir.root(), &index);
                 let watcher = match self.watch(dir.root(), index.clone()) {
                     Ok(w) => Some(w),
                     Err(e) => {

@@ -236,6 +236,20 @@ pub(crate) fn agent_specs(model: &str) -> Vec<ToolSpec> {
         ];
     }
     let mut specs = ProjectReaders.specs();
+    specs.push(ToolSpec {
+        name: "find_files".into(),
+        description: "Finds the project's files whose paths match a fuzzy query (letters in \
+                      order, e.g. `srclibrs` or `parser test`), best first. Ignored files are \
+                      left out."
+            .into(),
+        input: object(
+            json!({
+                "query": { "type": "string" },
+                "limit": { "type": "integer", "minimum": 1, "maximum": 100 },
+            }),
+            &["query"],
+        ),
+    });
     specs.push(patch);
     specs.push(ToolSpec {
         name: "edit_file".into(),
@@ -273,7 +287,10 @@ pub(crate) fn agent_specs(model: &str) -> Vec<ToolSpec> {
 /// Whether a call only reads (runs alongside the others of its batch).
 pub(crate) fn read_only(name: &str) -> bool {
     // Commands (exec_command, shell, run_command) may write: never side by side.
-    matches!(name, "read_file" | "list_dir" | "search" | "update_plan")
+    matches!(
+        name,
+        "read_file" | "list_dir" | "search" | "find_files" | "update_plan"
+    )
 }
 
 fn failed(output: impl Into<String>) -> ToolOutput {
@@ -547,6 +564,7 @@ impl Engine {
     pub(crate) async fn run_agent_call(&self, ctx: &CallCtx<'_>, call: &ToolCall) -> ToolOutput {
         match call.name.as_str() {
             "read_file" | "list_dir" | "search" => ProjectReaders.run(ctx.root, call).await,
+            "find_files" => self.find_files(ctx.root, &call.input).await,
             "apply_patch" | "edit_file" => match edits_of_call(&call.name, &call.input) {
                 Ok(edits) if edits.is_empty() => failed("the patch has no files in it"),
                 Ok(edits) => self.agent_edit(ctx, &edits).await,
@@ -566,6 +584,41 @@ impl Engine {
                 "there is no tool named `{other}`; the tools are the ones offered"
             )),
         }
+    }
+
+    /// Files matching a fuzzy query, from the project's warm index where it is open
+    /// (else one built now).
+    async fn find_files(&self, root: &Path, input: &str) -> ToolOutput {
+        let Ok(v) = serde_json::from_str::<Value>(input) else {
+            return failed("the arguments are not valid JSON");
+        };
+        let Some(query) = v["query"].as_str().map(str::to_owned) else {
+            return failed("find_files needs `query` (a string)");
+        };
+        let limit = v["limit"].as_u64().unwrap_or(30).clamp(1, 100) as usize;
+        let warm = self
+            .indexes
+            .lock()
+            .ok()
+            .and_then(|i| i.get(root).and_then(std::sync::Weak::upgrade));
+        let root = root.to_path_buf();
+        let found = tokio::task::spawn_blocking(move || match warm {
+            Some(index) => index
+                .read()
+                .map(|i| i.search(&query, limit))
+                .unwrap_or_default(),
+            None => flint_project::FileIndex::build(&root).search(&query, limit),
+        })
+        .await
+        .unwrap_or_default();
+        if found.is_empty() {
+            return ok("no files match");
+        }
+        ok(found
+            .into_iter()
+            .map(|m| m.path)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// Asks the front end and waits for its answer (or the turn's stop: a denial).
@@ -1217,6 +1270,7 @@ mod tests {
                 "read_file",
                 "list_dir",
                 "search",
+                "find_files",
                 "apply_patch",
                 "edit_file",
                 "run_command",

@@ -612,3 +612,47 @@ async fn at_the_step_limit_the_calls_are_recorded_not_run_and_the_next_turn_goes
     let items = Store::open(&f.db).unwrap().items(sid).unwrap();
     assert_eq!(items.last().unwrap().text, "Done reading.");
 }
+
+#[tokio::test]
+async fn find_files_answers_from_the_project_s_index() {
+    let steps = vec![
+        ScriptStep {
+            text: String::new(),
+            calls: vec![
+                call("f1", "find_files", serde_json::json!({"query": "tstsh"})),
+                call(
+                    "f2",
+                    "find_files",
+                    serde_json::json!({"query": "zzzz-nothing"}),
+                ),
+                call("f3", "find_files", serde_json::json!({"limit": 3})),
+            ],
+        },
+        ScriptStep {
+            text: "Found.".into(),
+            calls: vec![],
+        },
+    ];
+    let script = Script::new(steps);
+    let server = StandIn::start(
+        Config::default().route("/chat/completions", Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
+    f.project = project();
+    let sid = session(&f).await;
+    run_answering(&f, sid, AgentMode::Ask, "where are the tests", |_| {
+        Answer::Allow
+    })
+    .await;
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    let results: Vec<&str> = items
+        .iter()
+        .filter(|i| i.kind == ItemKind::ToolResult)
+        .map(|i| i.text.as_str())
+        .collect();
+    assert_eq!(results[0].lines().next(), Some("test.sh"));
+    assert_eq!(results[1], "no files match");
+    assert!(results[2].contains("needs `query`"));
+}
