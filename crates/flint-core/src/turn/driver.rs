@@ -491,6 +491,10 @@ impl Engine {
         let mut usage: Option<Usage> = None;
         let mut reasoning = String::new();
         let mut calls = ToolCalls::default();
+        // A free-text `apply_patch` (Codex models on the Responses API) streams into
+        // the review as the model writes it: its file operations planned as they
+        // complete, shown against this answer until the call's own review replaces it.
+        let mut live_patch: Option<(String, flint_edit::AnswerParser, Vec<Edit>)> = None;
         let mut first_token: Option<Instant> = None;
         let mut cut_off = false;
         let mut last_persist = sent;
@@ -527,7 +531,31 @@ impl Engine {
                         });
                     }
                     Some(Ok(ModelEvent::ReasoningDelta(t))) => reasoning.push_str(&t),
-                    Some(Ok(e @ (ModelEvent::ToolCallStart { .. } | ModelEvent::ToolCallDelta { .. }))) => calls.push(&e),
+                    Some(Ok(e @ (ModelEvent::ToolCallStart { .. } | ModelEvent::ToolCallDelta { .. }))) => {
+                        calls.push(&e);
+                        match &e {
+                            ModelEvent::ToolCallStart { id, name, kind }
+                                if name == "apply_patch" && *kind == ToolKind::Custom && self.agent && self.live_view =>
+                            {
+                                live_patch = Some((id.clone(), flint_edit::AnswerParser::new(), Vec::new()));
+                            }
+                            ModelEvent::ToolCallDelta { id, arguments } => {
+                                if let Some((_, parser, done)) = live_patch.as_mut().filter(|(p, ..)| p == id) {
+                                    let completed = parser.push(arguments);
+                                    let partial = parser.provisional();
+                                    if !completed.is_empty() || partial.is_some() {
+                                        done.extend(completed);
+                                        let mut shown = done.clone();
+                                        shown.extend(partial.unwrap_or_default());
+                                        if let Some(review) = self.review_now(item_id, &dir, &shown, &[]).await {
+                                            sink(TurnEvent::Review { review: Box::new(review) });
+                                        }
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
                     Some(Ok(ModelEvent::Finished { reason })) => {
                         cut_off = flint_model::cut_off(reason.as_deref());
                         break Ok(());
@@ -551,6 +579,18 @@ impl Engine {
             }
         };
         drop(stream); // closes the connection at once when cancelled
+                      // The patch's last operation completes with its input.
+        if let (Some((_, mut parser, mut done)), Ok(())) = (live_patch.take(), &outcome) {
+            let completed = parser.finish();
+            if !completed.is_empty() {
+                done.extend(completed);
+                if let Some(review) = self.review_now(item_id, &dir, &done, &[]).await {
+                    sink(TurnEvent::Review {
+                        review: Box::new(review),
+                    });
+                }
+            }
+        }
         let (rest, redo) = live.finish();
         for e in rest {
             sink(e);

@@ -656,3 +656,57 @@ async fn find_files_answers_from_the_project_s_index() {
     assert_eq!(results[1], "no files match");
     assert!(results[2].contains("needs `query`"));
 }
+
+#[tokio::test]
+async fn a_free_text_patch_streams_into_the_review_as_it_is_written() {
+    let steps = vec![
+        ScriptStep {
+            text: "Patching.".into(),
+            calls: vec![patch_call("s1", WRONG_FIX)],
+        },
+        ScriptStep {
+            text: "Done.".into(),
+            calls: vec![],
+        },
+    ];
+    let script = Script::new(steps);
+    let server = StandIn::start(
+        Config::default().route("/responses", Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, Wire::Responses, "gpt-5.3-codex-spark");
+    f.project = project();
+    let sid = session(&f).await;
+    let events = run_answering(&f, sid, AgentMode::Ask, "patch", |_| Answer::Deny {
+        message: None,
+    })
+    .await;
+    let answer = match &events[0] {
+        TurnEvent::Started { assistant_item, .. } => assistant_item.id,
+        e => panic!("{e:?}"),
+    };
+    let finished = events
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Finished { item_id, .. } if *item_id == answer))
+        .unwrap();
+    // Before the answer is final, its patch is already in review, hunk and all.
+    let streamed = events[..finished]
+        .iter()
+        .find_map(|e| match e {
+            TurnEvent::Review { review } if review.item_id == answer => Some(review),
+            _ => None,
+        })
+        .expect("a review while the patch streamed");
+    assert_eq!(streamed.files[0].path, "lib.sh");
+    assert_eq!(streamed.files[0].hunks.len(), 1);
+    // Then the call's own review, which the question is about.
+    let question = events
+        .iter()
+        .find_map(|e| match e {
+            TurnEvent::Question { question } => Some(question),
+            _ => None,
+        })
+        .unwrap();
+    assert!(matches!(&question.ask, Ask::Edit { review } if review.item_id == question.item_id));
+}
