@@ -102,6 +102,39 @@ fn main() {
     }
     rows.push(("fuzzy search, 3 queries".into(), ms(t.elapsed())));
 
+    // 1b. The agent's snapshots around a command: the first (every file read into the
+    // private store), then after one file changed (the stat cache: only it is read).
+    let data = tempfile::tempdir().unwrap();
+    let mut snaps = flint_core::store::Snapshots::open(data.path(), &root).unwrap();
+    let t = Instant::now();
+    let mut last = snaps.take().unwrap();
+    rows.push(("snapshot, first (all files hashed)".into(), ms(t.elapsed())));
+    let mut times = Vec::new();
+    for i in 0..5 {
+        std::fs::write(
+            root.join(format!("src/m00{i}/d00/f{i}.rs")),
+            format!("// snap {i}\n"),
+        )
+        .unwrap();
+        let t = Instant::now();
+        let now = snaps.take().unwrap();
+        times.push(t.elapsed());
+        assert_eq!(snaps.changes(&last, &now).unwrap().len(), 1);
+        last = now;
+    }
+    rows.push((
+        "snapshot after one change, median of 5".into(),
+        ms(percentile(&mut times, 0.5)),
+    ));
+    drop(snaps);
+    let t = Instant::now();
+    let mut reopened = flint_core::store::Snapshots::open(data.path(), &root).unwrap();
+    assert_eq!(reopened.take().unwrap(), last);
+    rows.push((
+        "snapshot after a restart (stat cache read back)".into(),
+        ms(t.elapsed()),
+    ));
+
     // 2. Save -> Flint knows: time from a write to the watcher's batch naming the file.
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
@@ -216,31 +249,6 @@ fn main() {
     }
     rows.push((
         "context assembly, 5 mentioned files, median".into(),
-        ms(percentile(&mut times, 0.5)),
-    ));
-
-    // 5. The agent's snapshots around a command: the first (every file hashed into the
-    // private store), then after one file changed (the store's index as a stat cache).
-    let data = tempfile::tempdir().unwrap();
-    let snaps = flint_core::store::Snapshots::open(data.path(), &root).unwrap();
-    let t = Instant::now();
-    let mut last = snaps.take().unwrap();
-    rows.push(("snapshot, first (all files hashed)".into(), ms(t.elapsed())));
-    let mut times = Vec::new();
-    for i in 0..5 {
-        std::fs::write(
-            root.join(format!("src/m00{i}/d00/f{i}.rs")),
-            format!("// snap {i}\n"),
-        )
-        .unwrap();
-        let t = Instant::now();
-        let now = snaps.take().unwrap();
-        times.push(t.elapsed());
-        assert_eq!(snaps.changes(last, now).unwrap().len(), 1);
-        last = now;
-    }
-    rows.push((
-        "snapshot after one change, median of 5".into(),
         ms(percentile(&mut times, 0.5)),
     ));
 

@@ -111,6 +111,9 @@ pub enum Answer {
     Deny { message: Option<String> },
 }
 
+/// A project's snapshot store, shared by its turns (None until opened).
+pub(crate) type SnapshotStore = std::sync::Arc<std::sync::Mutex<Option<flint_store::Snapshots>>>;
+
 /// What one call runs with.
 pub(crate) struct CallCtx<'a> {
     pub session_id: i64,
@@ -912,16 +915,28 @@ impl Engine {
         always.iter().any(|p| prefix_allows(p, program))
     }
 
-    /// The project's snapshot store, with a snapshot of it now (off the executor).
+    /// The project's snapshot store (kept open, its stat cache in memory, for the
+    /// engine's life), with a snapshot of it now (off the executor).
     async fn snapshots(
         &self,
         root: &Path,
-    ) -> Result<(flint_store::Snapshots, flint_store::Snapshot), String> {
-        let data = self.data_dir();
+    ) -> Result<(SnapshotStore, flint_store::Snapshot), String> {
+        let (running, data) = (self.running.clone(), self.data_dir());
         let root = root.to_path_buf();
         tokio::task::spawn_blocking(move || {
-            let store = flint_store::Snapshots::open(&data, &root).map_err(|e| e.to_string())?;
-            let now = store.take().map_err(|e| e.to_string())?;
+            // Opening reads the stat cache: off the executor too.
+            let store = running.snapshot_store(&root, &data);
+            let mut slot = store
+                .lock()
+                .map_err(|_| "the snapshot store lock".to_string())?;
+            let snaps = slot.as_mut().ok_or_else(|| {
+                format!(
+                    "the snapshot store for {} could not be opened",
+                    root.display()
+                )
+            })?;
+            let now = snaps.take().map_err(|e| e.to_string())?;
+            drop(slot);
             Ok((store, now))
         })
         .await
@@ -934,7 +949,7 @@ impl Engine {
         &self,
         ctx: &CallCtx<'_>,
         shown: &str,
-        (snapshots, before): (flint_store::Snapshots, flint_store::Snapshot),
+        (snapshots, before): (SnapshotStore, flint_store::Snapshot),
     ) -> Result<(Vec<String>, Vec<String>), String> {
         let (project, item) = (ctx.project_id, ctx.item_id);
         let summary: String = format!("ran `{shown}`").chars().take(200).collect();
@@ -942,10 +957,13 @@ impl Engine {
         let engine = self.clone();
         let root = ctx.root.to_path_buf();
         tokio::task::spawn_blocking(move || {
-            let after = snapshots.take().map_err(|e| e.to_string())?;
-            let mut files = snapshots
-                .changes(before, after)
-                .map_err(|e| e.to_string())?;
+            let mut slot = snapshots
+                .lock()
+                .map_err(|_| "the snapshot store lock".to_string())?;
+            let snaps = slot.as_mut().ok_or("the snapshot store is not open")?;
+            let after = snaps.take().map_err(|e| e.to_string())?;
+            let mut files = snaps.changes(&before, &after).map_err(|e| e.to_string())?;
+            drop(slot);
             // Names Flint would refuse to write (outside its rules for paths) cannot be
             // undone: they are named, not kept, so the rest can still be undone.
             let dir = ProjectDir::open(&root).map_err(|e| e.to_string())?;

@@ -60,6 +60,8 @@ pub(crate) struct Running {
     session_allowed: Mutex<HashMap<i64, Vec<String>>>,
     /// Per project root: held while a command runs between its two snapshots.
     project_locks: Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per project root: its snapshot store, open with its stat cache in memory.
+    snapshot_stores: Mutex<HashMap<std::path::PathBuf, agent::SnapshotStore>>,
 }
 
 impl Running {
@@ -87,6 +89,25 @@ impl Running {
             Ok(mut l) => l.entry(root.to_path_buf()).or_default().clone(),
             Err(_) => Arc::default(),
         }
+    }
+
+    /// The project's snapshot store, opened the first time (an error to open leaves it
+    /// closed, to be tried again).
+    pub(crate) fn snapshot_store(
+        &self,
+        root: &std::path::Path,
+        data_dir: &std::path::Path,
+    ) -> agent::SnapshotStore {
+        let store = match self.snapshot_stores.lock() {
+            Ok(mut s) => s.entry(root.to_path_buf()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        if let Ok(mut slot) = store.lock() {
+            if slot.is_none() {
+                *slot = flint_store::Snapshots::open(data_dir, root).ok();
+            }
+        }
+        store
     }
 
     pub(crate) fn allow_in_session(&self, session_id: i64, prefix: String) {
