@@ -75,19 +75,33 @@ fn system_owned(p: &Path) -> bool {
 }
 
 /// The system's own folders, seen read-only inside the sandbox (where they exist).
+/// Nix's store only: its daemon's socket (under /nix/var) would reach builds with the
+/// network.
 const SYSTEM_DIRS: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+    "/opt",
+    "/nix/store",
 ];
 
 /// Toolchains under the user's home, seen read-only; the rest of the home (keys,
-/// credentials, Flint's own settings and history) is not there at all.
+/// credentials - `~/.cargo/credentials.toml` and its `config.toml` too -, Flint's own
+/// settings and history) is not there at all.
 const HOME_TOOLCHAINS: &[&str] = &[
-    ".cargo",
+    ".cargo/bin",
+    ".cargo/registry",
+    ".cargo/git",
     ".rustup",
     ".nvm",
     ".volta",
     ".bun",
-    ".deno",
+    ".deno/bin",
     ".pyenv",
     ".rbenv",
     ".asdf",
@@ -150,11 +164,25 @@ impl Sandbox {
             .root
             .canonicalize()
             .map_err(|e| ExecError::NoSandbox(format!("{}: {e}", self.root.display())))?;
+        // Read-only places are bound only where they are: inside the project and not
+        // a link (a `.git` planted as a link to ~/.ssh would bring ~/.ssh in).
         let read_only: Vec<PathBuf> = self
             .read_only
             .iter()
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink()))
             .filter_map(|p| p.canonicalize().ok())
+            .filter(|p| p.starts_with(&root) && *p != root)
             .collect();
+        // A project that holds the home (or is the home) cannot be sandboxed: binding
+        // it writable would bring the whole home back.
+        if let Ok(home) = std::env::var("HOME") {
+            if Path::new(&home).starts_with(&root) {
+                return Err(ExecError::NoSandbox(format!(
+                    "the project ({}) holds your home folder",
+                    root.display()
+                )));
+            }
+        }
         match sandbox_support() {
             SandboxSupport::Bubblewrap(bwrap) => {
                 let mut a = vec![text(&bwrap)?];

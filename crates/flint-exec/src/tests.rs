@@ -301,6 +301,41 @@ mod sandboxed {
     }
 
     #[tokio::test]
+    async fn a_read_only_place_that_is_a_link_brings_nothing_in() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("id_ed25519"), "private key").unwrap();
+        let project = tempfile::tempdir().unwrap();
+        std::fs::create_dir(project.path().join("d")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), project.path().join("d/.git")).unwrap();
+        let home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+        // Cargo's folder is seen for its toolchain, not for its credentials.
+        let cargo_secret = home
+            .join(".cargo")
+            .join(format!("flint-test-{}", std::process::id()));
+        let has_cargo = home.join(".cargo").is_dir();
+        if has_cargo {
+            std::fs::write(&cargo_secret, "cargo-token").unwrap();
+        }
+        let script = format!(
+            "cat {}/id_ed25519; cat {}; true",
+            outside.path().display(),
+            cargo_secret.display()
+        );
+        let Some(mut cmd) = sandboxed(&script, project.path(), false) else {
+            let _ = std::fs::remove_file(&cargo_secret);
+            return;
+        };
+        if let Some(s) = cmd.sandbox.as_mut() {
+            s.read_only.push(project.path().join("d/.git"));
+        }
+        let (done, out) = go(&cmd).await;
+        let _ = std::fs::remove_file(&cargo_secret);
+        assert!(done.success(), "{out}");
+        assert!(!out.contains("private key"), "{out}");
+        assert!(!out.contains("cargo-token"), "{out}");
+    }
+
+    #[tokio::test]
     async fn only_a_short_list_of_variables_enters_the_sandbox() {
         let project = tempfile::tempdir().unwrap();
         let Some(cmd) = sandboxed("env", project.path(), false) else {
