@@ -784,9 +784,11 @@ impl Engine {
         // has - is read-only in the sandbox: git runs what their config says.
         let gits_before = if sandboxed {
             let root = dir.root().to_path_buf();
-            tokio::task::spawn_blocking(move || git_entries(&root))
-                .await
-                .unwrap_or_default()
+            match tokio::task::spawn_blocking(move || git_entries(&root)).await {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => return failed(format!("`{shown}` was not run: {e}")),
+                Err(e) => return failed(format!("`{shown}` was not run: {e}")),
+            }
         } else {
             Vec::new()
         };
@@ -859,29 +861,46 @@ impl Engine {
             send(&mut pending, &mut sent);
         };
         let (result, ()) = tokio::join!(run, forward);
-        // A repository a sandboxed command made (`git init`, a clone) could run code
-        // the next time anyone uses git there (its config: core.fsmonitor, hooks): it
-        // is removed, and the model and the user told.
-        let mut removed = Vec::new();
+        // A repository a sandboxed command made (`git init`, a clone, a bare one under
+        // any name) could run code the next time anyone uses git there (its config:
+        // core.fsmonitor, hooks): it is disabled - renamed, nothing deleted - and the
+        // model and the user told.
+        let mut disabled = Vec::new();
         if sandboxed {
             let root = dir.root().to_path_buf();
-            removed = tokio::task::spawn_blocking(move || {
-                let mut removed = Vec::new();
-                for p in git_entries(&root) {
-                    if gits_before.contains(&p) {
-                        continue;
-                    }
-                    let gone = match std::fs::symlink_metadata(&p) {
-                        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
-                        Ok(_) => std::fs::remove_file(&p),
-                        Err(e) => Err(e),
-                    };
-                    if gone.is_ok() {
-                        let rel = p.strip_prefix(&root).unwrap_or(&p);
-                        removed.push(rel.to_string_lossy().into_owned());
+            disabled = tokio::task::spawn_blocking(move || {
+                let now = match git_entries(&root) {
+                    Ok(found) => found,
+                    Err(e) => return vec![format!("could not look for repositories: {e}")],
+                };
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let mut said = Vec::new();
+                for p in now.into_iter().filter(|p| !gits_before.contains(p)) {
+                    let rel = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let to = p.with_file_name(format!("{name}.flint-disabled-{stamp}"));
+                    // A rename moves a link itself, never what it points at.
+                    match std::fs::rename(&p, &to) {
+                        Ok(()) => {
+                            // Inside, git would still see a bare repository: not once
+                            // its HEAD is renamed too.
+                            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
+                                let _ = std::fs::rename(
+                                    to.join("HEAD"),
+                                    to.join("HEAD.flint-disabled"),
+                                );
+                            }
+                            said.push(format!("{rel} (now {name}.flint-disabled-{stamp})"))
+                        }
+                        Err(e) => said.push(format!("{rel}: COULD NOT BE DISABLED ({e})")),
                     }
                 }
-                removed
+                said
             })
             .await
             .unwrap_or_default();
@@ -892,11 +911,12 @@ impl Engine {
             Err(e) => return failed(format!("{e}")),
         };
         let mut out = command_result(&shown, &done, &changed);
-        if !removed.is_empty() {
+        if !disabled.is_empty() {
             out.output = format!(
-                "Flint removed the git repositories this command made ({}): git would run \
-                 what their config says wherever it is used. Ask the user to make one.\n{}",
-                removed.join(", "),
+                "Flint disabled the git repositories made while this command ran ({}): git \
+                 would run what their config says wherever it is used. Ask the user to make \
+                 one.\n{}",
+                disabled.join(", "),
                 out.output
             );
         }
@@ -1005,10 +1025,11 @@ impl Engine {
     }
 }
 
-/// Every `.git` entry in the project (folders and files, however deep, ignore rules or
-/// not), not looking inside them nor following links; at most 1,000,000 entries looked
-/// at.
-fn git_entries(root: &Path) -> Vec<PathBuf> {
+/// Every repository marker in the project, however deep, ignore rules or not, never
+/// following links or looking inside one: each `.git` (folder, file or link), and the
+/// `HEAD` of each folder git would take for a bare repository (`HEAD`, `objects/`,
+/// `refs/`). Past 1,000,000 entries it gives up: an error, never a partial answer.
+fn git_entries(root: &Path) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     let mut seen = 0usize;
@@ -1016,20 +1037,33 @@ fn git_entries(root: &Path) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
+        let (mut head, mut objects, mut refs) = (None, false, false);
         for e in entries.flatten() {
             seen += 1;
             if seen > 1_000_000 {
-                return found;
+                return Err("the project has more than 1,000,000 entries to look through".into());
             }
             let Ok(kind) = e.file_type() else { continue };
-            if e.file_name().eq_ignore_ascii_case(".git") {
+            let name = e.file_name();
+            if name.eq_ignore_ascii_case(".git") {
                 found.push(e.path());
-            } else if kind.is_dir() {
+                continue;
+            }
+            match name.to_str() {
+                Some("HEAD") if kind.is_file() => head = Some(e.path()),
+                Some("objects") if kind.is_dir() => objects = true,
+                Some("refs") if kind.is_dir() => refs = true,
+                _ => {}
+            }
+            if kind.is_dir() {
                 stack.push(e.path());
             }
         }
+        if let (Some(head), true, true) = (head, objects, refs) {
+            found.push(head);
+        }
     }
-    found
+    Ok(found)
 }
 
 /// The folder a command runs in: `cwd` inside the project (its root when empty).

@@ -540,12 +540,24 @@ async fn a_command_allowed_by_its_prefix_runs_in_the_sandbox_and_nested_repos_do
     assert!(
         result
             .text
-            .contains("removed the git repositories this command made (v/.git)"),
+            .contains("disabled the git repositories made while this command ran (v/.git (now .git.flint-disabled-"),
         "{}",
         result.text
     );
     assert!(!f.project.path().join("v/.git").exists());
     assert!(f.project.path().join("v/f").exists());
+    // Nothing deleted: renamed, and git no longer sees a repository in it.
+    let kept = std::fs::read_dir(f.project.path().join("v"))
+        .unwrap()
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".git.flint-disabled-")
+        })
+        .unwrap()
+        .path();
+    assert!(kept.join("config").exists() && !kept.join("HEAD").exists());
     f.engine.undo_turn(sid).await.unwrap();
     assert_eq!(std::fs::read(f.project.path().join("lib.sh")).unwrap(), lib);
 }
@@ -709,4 +721,49 @@ async fn a_free_text_patch_streams_into_the_review_as_it_is_written() {
         })
         .unwrap();
     assert!(matches!(&question.ask, Ask::Edit { review } if review.item_id == question.item_id));
+}
+
+#[tokio::test]
+async fn a_bare_repository_under_any_name_made_in_the_sandbox_is_disabled() {
+    if !flint_exec::sandbox_support().available() {
+        return;
+    }
+    let cmd = "mkdir -p evil/objects evil/refs && echo 'ref: refs/heads/main' > evil/HEAD && \
+               printf '[core]\\n\\tfsmonitor = touch /tmp/pwned\\n' > evil/config";
+    let steps = vec![
+        ScriptStep {
+            text: String::new(),
+            calls: vec![call(
+                "b1",
+                "run_command",
+                serde_json::json!({ "command": cmd }),
+            )],
+        },
+        ScriptStep {
+            text: "Done.".into(),
+            calls: vec![],
+        },
+    ];
+    let script = Script::new(steps);
+    let server = StandIn::start(
+        Config::default().route("/chat/completions", Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
+    f.project = project();
+    let sid = session(&f).await;
+    run_answering(&f, sid, AgentMode::FullAuto, "make it", |_| Answer::Allow).await;
+    let items = Store::open(&f.db).unwrap().items(sid).unwrap();
+    let result = items
+        .iter()
+        .find(|i| i.kind == ItemKind::ToolResult)
+        .unwrap();
+    assert!(
+        result.text.contains("evil/HEAD (now HEAD.flint-disabled-"),
+        "{}",
+        result.text
+    );
+    assert!(!f.project.path().join("evil/HEAD").exists());
+    assert!(f.project.path().join("evil/config").exists());
 }
