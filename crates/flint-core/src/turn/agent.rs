@@ -511,6 +511,13 @@ const EXACT_ONLY: &[&str] = &[
     "osascript",
 ];
 
+/// Subcommands that run or install whatever follows them (`npm exec`, `cargo run`,
+/// `pip install`, `npx`-like runners): remembered exactly, never as a prefix.
+const RUNNING_SUBCOMMANDS: &[&str] = &[
+    "run", "exec", "x", "dlx", "install", "i", "add", "create", "init", "sync", "tool", "script",
+    "shell", "eval", "start", "serve", "watch",
+];
+
 /// Whether `words` (a remembered prefix) stands for its program and subcommand
 /// (`cargo test`), allowing more words after it; else only the exact command.
 fn covers_more(prefix: &[&str]) -> bool {
@@ -519,10 +526,29 @@ fn covers_more(prefix: &[&str]) -> bool {
     };
     !program.contains(['/', '='])
         && !EXACT_ONLY.contains(program)
+        && !RUNNING_SUBCOMMANDS.contains(sub)
         && sub
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !sub.starts_with('-')
+}
+
+/// Whether a word after a prefix stays in the project: no absolute or home path, no
+/// `..`, no URL - as the word, as an option's value (`--x=/a`), or glued to a short
+/// option (`-f/a`).
+fn stays_in_project(word: &str) -> bool {
+    let mut values = vec![word];
+    if let Some((_, v)) = word.split_once('=') {
+        values.push(v);
+    }
+    if word.starts_with('-') && !word.starts_with("--") && word.len() > 2 {
+        values.push(&word[2..]);
+    }
+    !word.contains("..")
+        && !word.contains("://")
+        && values
+            .iter()
+            .all(|v| !v.starts_with('/') && !v.starts_with('~'))
 }
 
 /// What "always allow" remembers for a command: its program and subcommand (`cargo
@@ -555,11 +581,7 @@ pub fn prefix_allows(prefix: &str, program: &Program) -> bool {
     if want.len() == words.len() {
         return true;
     }
-    covers_more(&want)
-        && words[want.len()..].iter().all(|w| {
-            let value = w.split_once('=').map_or(w.as_str(), |(_, v)| v);
-            !value.starts_with('/') && !value.starts_with('~') && !w.contains("..")
-        })
+    covers_more(&want) && words[want.len()..].iter().all(|w| stays_in_project(w))
 }
 
 impl Engine {
@@ -739,7 +761,10 @@ impl Engine {
         // Allowed by a remembered prefix: run without asking, but in the sandbox where
         // there is one (the model may have edited what the command runs: a test, a
         // build script).
-        let by_prefix = !full_auto && self.command_allowed(ctx, &cmd.program).await;
+        let by_prefix = !full_auto
+            && self
+                .command_allowed(ctx, &cmd.program, support.available())
+                .await;
         let sandboxed = full_auto || (by_prefix && support.available());
         if !full_auto && !by_prefix {
             let prefix = command_prefix(&cmd.program);
@@ -923,8 +948,18 @@ impl Engine {
         out
     }
 
-    async fn command_allowed(&self, ctx: &CallCtx<'_>, program: &Program) -> bool {
-        if self.running.allowed_in_session(ctx.session_id, program) {
+    /// Whether a remembered prefix allows `program` without asking: as a prefix where
+    /// the command will run in the sandbox, else only as the exact command (outside the
+    /// sandbox a prefix would run whatever the model appends, unasked).
+    async fn command_allowed(&self, ctx: &CallCtx<'_>, program: &Program, sandbox: bool) -> bool {
+        let allows = |p: &str| {
+            if sandbox {
+                prefix_allows(p, program)
+            } else {
+                plain_words(program).is_some_and(|w| w.join(" ") == p)
+            }
+        };
+        if self.running.allowed_in_session(ctx.session_id, &allows) {
             return true;
         }
         let project = ctx.project_id;
@@ -932,7 +967,7 @@ impl Engine {
             .db(move |s| s.allowed_commands(project))
             .await
             .unwrap_or_default();
-        always.iter().any(|p| prefix_allows(p, program))
+        always.iter().any(|p| allows(p))
     }
 
     /// The project's snapshot store (kept open, its stat cache in memory, for the

@@ -119,14 +119,15 @@ impl Running {
         }
     }
 
+    /// Whether a prefix allowed for the rest of the session passes `allows`.
     pub(crate) fn allowed_in_session(
         &self,
         session_id: i64,
-        program: &flint_exec::Program,
+        allows: &dyn Fn(&str) -> bool,
     ) -> bool {
         self.session_allowed.lock().is_ok_and(|a| {
             a.get(&session_id)
-                .is_some_and(|l| l.iter().any(|p| prefix_allows(p, program)))
+                .is_some_and(|l| l.iter().any(|p| allows(p)))
         })
     }
 
