@@ -30,15 +30,24 @@ pub const MAX_SNAPSHOT_FILE: u64 = 16 * 1024 * 1024;
 /// `changes` refuses (the command's result says its changes were not recorded).
 pub const MAX_CHANGE_FILES: usize = 20_000;
 pub const MAX_CHANGE_BYTES: u64 = 512 * 1024 * 1024;
+/// At most this much is read into the store by one snapshot (sparse files cost no disk
+/// but every byte read); past it the snapshot fails and says so.
+pub const MAX_SNAPSHOT_READ: u64 = 2 * 1024 * 1024 * 1024;
 /// A file modified this recently (ns) is read again next time whatever its stat says:
 /// a write in the same tick as the read would not show in its time.
 const RACY_NS: i128 = 2_000_000_000;
+/// How far behind `since` a file's birth time may read and still count as made after it.
+const BORN_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The kinds a snapshot keeps, as git writes them in a mode.
+const FILE: u32 = 0o100000;
+const LINK: u32 = 0o120000;
 
 /// One file as a snapshot keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Kept {
     hash: String,
-    /// Git's modes: 0o100644, 0o100755, or 0o120000 for a link (its bytes: the target).
+    /// Its kind (`FILE` or `LINK`, a link's bytes being its target) and permissions.
     mode: u32,
 }
 
@@ -93,22 +102,22 @@ fn stat_of(meta: &std::fs::Metadata) -> Stat {
             .map_or(0, |d| d.as_nanos() as i128)
     };
     #[cfg(unix)]
-    let (ino, ctime_ns, exec) = {
+    let (ino, ctime_ns, perms) = {
         use std::os::unix::fs::MetadataExt;
         (
             meta.ino() as i64,
             meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
-            meta.mode() & 0o111 != 0,
+            meta.mode() & 0o7777,
         )
     };
     #[cfg(not(unix))]
-    let (ino, ctime_ns, exec) = (0i64, 0i128, false);
+    let (ino, ctime_ns, perms) = (0i64, 0i128, 0o644);
+    // The kind as git writes it, and the permission bits as they are (a 0600 file
+    // comes back 0600).
     let mode = if meta.file_type().is_symlink() {
-        0o120000
-    } else if exec {
-        0o100755
+        LINK
     } else {
-        0o100644
+        FILE | perms
     };
     Stat {
         size: meta.len() as i64,
@@ -236,40 +245,55 @@ impl Snapshots {
         let now = now_ns();
         let mut files = BTreeMap::new();
         let mut fresh: Vec<(String, Stat, String)> = Vec::new();
-        let mut new_blobs: Vec<(String, Vec<u8>)> = Vec::new();
-        for (rel, abs, stat) in walked {
-            let cached = self
-                .stats
-                .get(&rel)
-                .filter(|(s, _)| *s == stat && now - stat.mtime_ns > RACY_NS)
-                .map(|(_, h)| h.clone());
-            let hash = match cached {
-                Some(h) => h,
-                None => {
-                    let bytes = if stat.mode == 0o120000 {
-                        match std::fs::read_link(&abs) {
-                            Ok(t) => t.to_string_lossy().into_owned().into_bytes(),
-                            Err(_) => continue,
+        let mut read = 0u64;
+        // Each file read goes into the store at once (memory holds one file at a time),
+        // in one transaction: a snapshot that fails leaves the store as it was.
+        let tx = self.db.transaction().map_err(sql)?;
+        {
+            let mut put = tx
+                .prepare_cached("INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (rel, abs, stat) in walked {
+                let cached = self
+                    .stats
+                    .get(&rel)
+                    .filter(|(s, _)| *s == stat && now - stat.mtime_ns.max(stat.ctime_ns) > RACY_NS)
+                    .map(|(_, h)| h.clone());
+                let hash = match cached {
+                    Some(h) => h,
+                    None => {
+                        let bytes = if stat.mode == LINK {
+                            match std::fs::read_link(&abs) {
+                                Ok(t) => t.to_string_lossy().into_owned().into_bytes(),
+                                Err(_) => continue,
+                            }
+                        } else {
+                            match read_bounded(&abs) {
+                                Some(b) => b,
+                                None => continue,
+                            }
+                        };
+                        read += bytes.len() as u64;
+                        if read > MAX_SNAPSHOT_READ {
+                            return Err(StoreError::Snapshot(format!(
+                                "more than {} MiB of files changed since the last snapshot",
+                                MAX_SNAPSHOT_READ >> 20
+                            )));
                         }
-                    } else {
-                        match read_bounded(&abs) {
-                            Some(b) => b,
-                            None => continue,
-                        }
-                    };
-                    let hash = blob_hash(&bytes);
-                    new_blobs.push((hash.clone(), bytes));
-                    fresh.push((rel.clone(), stat.clone(), hash.clone()));
-                    hash
-                }
-            };
-            files.insert(
-                rel,
-                Kept {
-                    hash,
-                    mode: stat.mode,
-                },
-            );
+                        let hash = blob_hash(&bytes);
+                        put.execute(params![hash, bytes]).map_err(sql)?;
+                        fresh.push((rel.clone(), stat.clone(), hash.clone()));
+                        hash
+                    }
+                };
+                files.insert(
+                    rel,
+                    Kept {
+                        hash,
+                        mode: stat.mode,
+                    },
+                );
+            }
         }
         let gone: Vec<String> = self
             .stats
@@ -277,42 +301,33 @@ impl Snapshots {
             .filter(|p| !files.contains_key(*p))
             .cloned()
             .collect();
-        if !fresh.is_empty() || !gone.is_empty() {
-            let tx = self.db.transaction().map_err(sql)?;
-            {
-                let mut put = tx
-                    .prepare_cached("INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?1, ?2)")
-                    .map_err(sql)?;
-                for (hash, bytes) in &new_blobs {
-                    put.execute(params![hash, bytes]).map_err(sql)?;
-                }
-                let mut stat = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO stats (path, size, mtime_ns, ctime_ns, ino, mode, hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )
-                    .map_err(sql)?;
-                for (path, s, hash) in &fresh {
-                    stat.execute(params![
-                        path,
-                        s.size,
-                        s.mtime_ns.to_string(),
-                        s.ctime_ns.to_string(),
-                        s.ino,
-                        s.mode,
-                        hash
-                    ])
-                    .map_err(sql)?;
-                }
-                let mut drop = tx
-                    .prepare_cached("DELETE FROM stats WHERE path = ?1")
-                    .map_err(sql)?;
-                for p in &gone {
-                    drop.execute([p]).map_err(sql)?;
-                }
+        {
+            let mut stat = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO stats (path, size, mtime_ns, ctime_ns, ino, mode, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(sql)?;
+            for (path, s, hash) in &fresh {
+                stat.execute(params![
+                    path,
+                    s.size,
+                    s.mtime_ns.to_string(),
+                    s.ctime_ns.to_string(),
+                    s.ino,
+                    s.mode,
+                    hash
+                ])
+                .map_err(sql)?;
             }
-            tx.commit().map_err(sql)?;
+            let mut drop = tx
+                .prepare_cached("DELETE FROM stats WHERE path = ?1")
+                .map_err(sql)?;
+            for p in &gone {
+                drop.execute([p]).map_err(sql)?;
+            }
         }
+        tx.commit().map_err(sql)?;
         for p in gone {
             self.stats.remove(&p);
         }
@@ -337,6 +352,19 @@ impl Snapshots {
     /// What changed from `before` to `after`: each file's bytes (and mode, and link)
     /// at both ends, as a checkpoint records them.
     pub fn changes(&self, before: &Snapshot, after: &Snapshot) -> Result<Vec<CheckpointFile>> {
+        Ok(self.changes_since(before, after, None)?.0)
+    }
+
+    /// The changes a command made that started at `since`, as undo can take them back,
+    /// and the paths it changed that cannot be (named, not kept): a path that entered
+    /// or left the snapshot without being created or deleted (an ignore rule, the size
+    /// cap), a link made or retargeted, a file where a folder was or the other way.
+    pub fn changes_since(
+        &self,
+        before: &Snapshot,
+        after: &Snapshot,
+        since: Option<SystemTime>,
+    ) -> Result<(Vec<CheckpointFile>, Vec<String>)> {
         let mut changed: Vec<(&String, Option<&Kept>, Option<&Kept>)> = Vec::new();
         for (path, b) in before.files.iter() {
             match after.files.get(path) {
@@ -356,9 +384,60 @@ impl Snapshots {
             )));
         }
         changed.sort_by(|x, y| x.0.cmp(y.0));
+        let mut unrecorded = Vec::new();
+        let mut kept: Vec<(&String, Option<&Kept>, Option<&Kept>)> = Vec::new();
+        for (path, b, a) in changed {
+            let abs = self.root.join(path);
+            let now = std::fs::symlink_metadata(&abs);
+            let odd = match (b, a) {
+                // Left the snapshot but still there: not deleted.
+                (Some(_), None) => now.is_ok(),
+                // Entered it: made by the command only if born (or, where the file system
+                // keeps no birth time, changed) after it started.
+                (None, Some(_)) => match (since, &now) {
+                    (Some(since), Ok(m)) => {
+                        let born = m.created().ok().or_else(|| {
+                            stat_of(m)
+                                .ctime_ns
+                                .try_into()
+                                .ok()
+                                .map(|ns: u64| UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+                        });
+                        // File times come from a coarse clock (a tick behind the
+                        // fine one `since` was read from): a second of slack.
+                        born.is_none_or(|t| t + BORN_SLACK < since)
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+            // Links are restored only where one was deleted.
+            let link = a.is_some_and(|k| k.mode == LINK)
+                || (b.is_some_and(|k| k.mode == LINK) && a.is_some());
+            if odd || link {
+                unrecorded.push(path.clone());
+            } else {
+                kept.push((path, b, a));
+            }
+        }
+        // A file where a folder was (or the other way): neither end can be written back
+        // while the other is there, so neither is kept.
+        let paths: Vec<&str> = kept.iter().map(|(p, ..)| p.as_str()).collect();
+        let nested = |p: &str| {
+            paths
+                .iter()
+                .any(|q| q.len() > p.len() && q.starts_with(p) && q.as_bytes()[p.len()] == b'/')
+        };
+        let (clash, kept): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(p, ..)| {
+            nested(p)
+                || paths
+                    .iter()
+                    .any(|q| p.len() > q.len() && p.starts_with(q) && p.as_bytes()[q.len()] == b'/')
+        });
+        unrecorded.extend(clash.into_iter().map(|(p, ..)| p.clone()));
         let mut total = 0u64;
         let mut files = Vec::new();
-        for (path, b, a) in changed {
+        for (path, b, a) in kept {
             let read = |k: Option<&Kept>| k.map(|k| self.bytes(&k.hash)).transpose();
             let (before_bytes, after_bytes) = (read(b)?, read(a)?);
             total += [&before_bytes, &after_bytes]
@@ -371,16 +450,17 @@ impl Snapshots {
                     MAX_CHANGE_BYTES >> 20
                 )));
             }
-            let link = b.filter(|k| k.mode == 0o120000).and(before_bytes.as_ref());
+            let link = b.filter(|k| k.mode == LINK).and(before_bytes.as_ref());
             files.push(CheckpointFile {
                 path: path.clone(),
-                before_mode: b.map(|k| k.mode & 0o777),
+                before_mode: b.map(|k| k.mode & 0o7777),
                 before_link: link.map(|l| String::from_utf8_lossy(l).into_owned()),
                 before: before_bytes,
                 after: after_bytes,
             });
         }
-        Ok(files)
+        unrecorded.sort();
+        Ok((files, unrecorded))
     }
 
     /// The bytes of `path` in `snapshot`, if it was kept.

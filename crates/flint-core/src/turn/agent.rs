@@ -837,6 +837,7 @@ impl Engine {
                 ))
             }
         };
+        let started = std::time::SystemTime::now();
         let command = flint_exec::Command {
             program: cmd.program,
             cwd,
@@ -930,7 +931,9 @@ impl Engine {
             .await
             .unwrap_or_default();
         }
-        let changed = self.record_command_changes(ctx, &shown, snapshots).await;
+        let changed = self
+            .record_command_changes(ctx, &shown, snapshots, started)
+            .await;
         let done = match result {
             Ok(done) => done,
             Err(e) => return failed(format!("{e}")),
@@ -1005,6 +1008,7 @@ impl Engine {
         ctx: &CallCtx<'_>,
         shown: &str,
         (snapshots, before): (SnapshotStore, flint_store::Snapshot),
+        started: std::time::SystemTime,
     ) -> Result<(Vec<String>, Vec<String>), String> {
         let (project, item) = (ctx.project_id, ctx.item_id);
         let summary: String = format!("ran `{shown}`").chars().take(200).collect();
@@ -1017,16 +1021,20 @@ impl Engine {
                 .map_err(|_| "the snapshot store lock".to_string())?;
             let snaps = slot.as_mut().ok_or("the snapshot store is not open")?;
             let after = snaps.take().map_err(|e| e.to_string())?;
-            let mut files = snaps.changes(&before, &after).map_err(|e| e.to_string())?;
+            let (mut files, unrecorded) = snaps
+                .changes_since(&before, &after, Some(started))
+                .map_err(|e| e.to_string())?;
             drop(slot);
             // Names Flint would refuse to write (outside its rules for paths) cannot be
-            // undone: they are named, not kept, so the rest can still be undone.
+            // undone either: named, not kept, so the rest can still be undone.
             let dir = ProjectDir::open(&root).map_err(|e| e.to_string())?;
             let (kept, odd): (Vec<_>, Vec<_>) =
                 files.drain(..).partition(|f| dir.resolve(&f.path).is_ok());
             let files = kept;
+            let mut odd: Vec<String> = odd.into_iter().map(|f| f.path).collect();
+            odd.extend(unrecorded);
             if files.is_empty() {
-                return Ok((Vec::new(), odd.into_iter().map(|f| f.path).collect()));
+                return Ok((Vec::new(), odd));
             }
             let writes: Vec<flint_edit::Write> = files
                 .iter()
@@ -1040,10 +1048,7 @@ impl Engine {
             let s = store.lock().map_err(|_| "the store lock".to_string())?;
             s.add_checkpoint(project, Some(item), &summary, &files)
                 .map_err(|e| e.to_string())?;
-            Ok((
-                files.into_iter().map(|f| f.path).collect(),
-                odd.into_iter().map(|f| f.path).collect(),
-            ))
+            Ok((files.into_iter().map(|f| f.path).collect(), odd))
         })
         .await
         .map_err(|e| e.to_string())?
@@ -1208,7 +1213,8 @@ fn command_result(
             }
             if !odd.is_empty() {
                 head.push_str(&format!(
-                    "\nchanged but not undoable (names Flint does not write): {}",
+                    "\nchanged but not kept for undo (links, a file where a folder was, files \
+                     that entered or left what Flint keeps, names Flint does not write): {}",
                     odd.join(", ")
                 ));
             }

@@ -173,3 +173,61 @@ fn a_fifo_in_the_project_never_blocks_a_snapshot() {
     let s = snaps.take().unwrap();
     assert_eq!(s.len(), 1);
 }
+
+#[test]
+fn only_what_a_command_made_or_deleted_is_kept_for_undo() {
+    let data = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    std::fs::write(root.join(".gitignore"), ".env\n").unwrap();
+    std::fs::write(root.join(".env"), "SECRET=1\n").unwrap();
+    std::fs::write(root.join("private.txt"), "mine").unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::write(root.join("d/x"), "x").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            root.join("private.txt"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let mut snaps = Snapshots::open(data.path(), root).unwrap();
+    let before = snaps.take().unwrap();
+    // The files above are older than the command by more than the slack for coarse
+    // file times.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let since = SystemTime::now();
+    // The command: empties .gitignore (.env enters the snapshot, untouched), makes a
+    // file and a link, turns the folder d into a file, and deletes private.txt.
+    std::fs::write(root.join(".gitignore"), "").unwrap();
+    std::fs::write(root.join("made.txt"), "new").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("made.txt", root.join("made.link")).unwrap();
+    std::fs::remove_dir_all(root.join("d")).unwrap();
+    std::fs::write(root.join("d"), "now a file").unwrap();
+    std::fs::remove_file(root.join("private.txt")).unwrap();
+    let after = snaps.take().unwrap();
+    let (files, unrecorded) = snaps.changes_since(&before, &after, Some(since)).unwrap();
+    let kept: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(kept, [".gitignore", "made.txt", "private.txt"]);
+    #[cfg(unix)]
+    assert_eq!(unrecorded, [".env", "d", "d/x", "made.link"]);
+    // The deleted file comes back with its own permissions.
+    #[cfg(unix)]
+    assert_eq!(files[2].before_mode, Some(0o600));
+}
+
+#[test]
+fn a_snapshot_reads_at_most_its_budget() {
+    // The budget is large (2 GiB); what is checked here is that files are read one at
+    // a time into the store: many files, each under the cap, never all in memory.
+    let data = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    for i in 0..50 {
+        std::fs::write(project.path().join(format!("f{i}")), vec![b'x'; 100_000]).unwrap();
+    }
+    let mut snaps = Snapshots::open(data.path(), project.path()).unwrap();
+    assert_eq!(snaps.take().unwrap().len(), 50);
+}
