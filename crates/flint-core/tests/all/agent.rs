@@ -141,6 +141,25 @@ fn engine_on(server: &StandIn, wire: Wire, model: &str) -> Fixture {
     f
 }
 
+/// An agent engine on a stand-in playing `steps` (the Responses API with a Codex model
+/// when `codex`, else Chat Completions), on a fresh copy of the test project.
+fn scripted(steps: Vec<ScriptStep>, codex: bool) -> (Fixture, Arc<Script>, StandIn) {
+    let script = Script::new(steps);
+    let (route, wire, model) = if codex {
+        ("/responses", Wire::Responses, "gpt-5.3-codex-spark")
+    } else {
+        ("/chat/completions", Wire::ChatCompletions, "qwen3-coder")
+    };
+    let server = StandIn::start(
+        Config::default().route(route, Reply::Script(script.clone())),
+        0,
+    )
+    .unwrap();
+    let mut f = engine_on(&server, wire, model);
+    f.project = project();
+    (f, script, server)
+}
+
 /// Runs a turn to its end, answering each question with `answer`.
 async fn run_answering(
     f: &Fixture,
@@ -337,14 +356,7 @@ async fn denials_and_bad_calls_are_told_to_the_model_and_touch_nothing() {
         },
         ScriptStep { text: "Understood.".into(), calls: vec![] },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script.clone())),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
-    f.project = project();
+    let (f, script, _server) = scripted(steps, false);
     let before = files(f.project.path());
     let outside = f.project.path().parent().unwrap().join("escape.txt");
     let sid = session(&f).await;
@@ -386,14 +398,7 @@ async fn stop_while_a_command_runs_kills_it_and_keeps_the_turn() {
             serde_json::json!({"command": "echo started; sleep 30; echo never"}),
         )],
     }];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script)),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
-    f.project = project();
+    let (f, _script, _server) = scripted(steps, false);
     let sid = session(&f).await;
     let mut turn = f
         .engine
@@ -461,14 +466,7 @@ async fn a_command_allowed_by_its_prefix_runs_in_the_sandbox_and_nested_repos_do
             calls: vec![],
         },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script)),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
-    f.project = project();
+    let (f, _script, _server) = scripted(steps, false);
     std::fs::write(f.project.path().join("probe.sh"), &probe).unwrap();
     let sid = session(&f).await;
     let mut asked = 0;
@@ -511,14 +509,7 @@ async fn a_command_allowed_by_its_prefix_runs_in_the_sandbox_and_nested_repos_do
             calls: vec![],
         },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script)),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
-    f.project = project();
+    let (f, _script, _server) = scripted(steps, false);
     let lib = std::fs::read(f.project.path().join("lib.sh")).unwrap();
     let sid = session(&f).await;
     run_answering(&f, sid, AgentMode::FullAuto, "clone and clean", |_| {
@@ -579,15 +570,8 @@ async fn at_the_step_limit_the_calls_are_recorded_not_run_and_the_next_turn_goes
             calls: vec![],
         },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script.clone())),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
+    let (mut f, script, _server) = scripted(steps, false);
     f.engine = f.engine.clone().with_max_steps(2);
-    f.project = project();
     let sid = session(&f).await;
     let events = run_answering(&f, sid, AgentMode::Ask, "read", |_| Answer::Allow).await;
     assert!(events
@@ -645,14 +629,7 @@ async fn find_files_answers_from_the_project_s_index() {
             calls: vec![],
         },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script)),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
-    f.project = project();
+    let (f, _script, _server) = scripted(steps, false);
     let sid = session(&f).await;
     run_answering(&f, sid, AgentMode::Ask, "where are the tests", |_| {
         Answer::Allow
@@ -681,14 +658,7 @@ async fn a_free_text_patch_streams_into_the_review_as_it_is_written() {
             calls: vec![],
         },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/responses", Reply::Script(script)),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::Responses, "gpt-5.3-codex-spark");
-    f.project = project();
+    let (f, _script, _server) = scripted(steps, true);
     let sid = session(&f).await;
     let events = run_answering(&f, sid, AgentMode::Ask, "patch", |_| Answer::Deny {
         message: None,
@@ -744,14 +714,7 @@ async fn a_bare_repository_under_any_name_made_in_the_sandbox_is_disabled() {
             calls: vec![],
         },
     ];
-    let script = Script::new(steps);
-    let server = StandIn::start(
-        Config::default().route("/chat/completions", Reply::Script(script)),
-        0,
-    )
-    .unwrap();
-    let mut f = engine_on(&server, Wire::ChatCompletions, "qwen3-coder");
-    f.project = project();
+    let (f, _script, _server) = scripted(steps, false);
     let sid = session(&f).await;
     run_answering(&f, sid, AgentMode::FullAuto, "make it", |_| Answer::Allow).await;
     let items = Store::open(&f.db).unwrap().items(sid).unwrap();
