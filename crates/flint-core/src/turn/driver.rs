@@ -47,6 +47,8 @@ struct Answered {
     metrics: Metrics,
     reasoning: Option<String>,
     calls: Vec<flint_model::ToolCall>,
+    /// A patch call was previewed in review while it streamed (against this answer).
+    previewed: bool,
 }
 
 impl Engine {
@@ -175,6 +177,17 @@ impl Engine {
             let answered = self
                 .stream_answer(item, &root, &slot, request, sink, &cancel)
                 .await?;
+            if answered.previewed {
+                // The preview was the call's, shown early: withdrawn now, so what stays
+                // is the call's own review (or nothing, if it is not run or cannot be).
+                sink(TurnEvent::Review {
+                    review: Box::new(crate::review::Review {
+                        item_id: answered.item.id,
+                        files: Vec::new(),
+                        failures: Vec::new(),
+                    }),
+                });
+            }
             let acting = !answered.calls.is_empty()
                 && answered.status == ItemStatus::Complete
                 && self.has_tools()
@@ -495,6 +508,7 @@ impl Engine {
         // the review as the model writes it: its file operations planned as they
         // complete, shown against this answer until the call's own review replaces it.
         let mut live_patch: Option<(String, flint_edit::AnswerParser, Vec<Edit>)> = None;
+        let mut previewed = false;
         let mut first_token: Option<Instant> = None;
         let mut cut_off = false;
         let mut last_persist = sent;
@@ -548,6 +562,7 @@ impl Engine {
                                         let mut shown = done.clone();
                                         shown.extend(partial.unwrap_or_default());
                                         if let Some(review) = self.review_now(item_id, &dir, &shown, &[]).await {
+                                            previewed = true;
                                             sink(TurnEvent::Review { review: Box::new(review) });
                                         }
                                     }
@@ -585,6 +600,7 @@ impl Engine {
             if !completed.is_empty() {
                 done.extend(completed);
                 if let Some(review) = self.review_now(item_id, &dir, &done, &[]).await {
+                    previewed = true;
                     sink(TurnEvent::Review {
                         review: Box::new(review),
                     });
@@ -644,6 +660,7 @@ impl Engine {
             metrics,
             reasoning,
             calls,
+            previewed,
         })
     }
 

@@ -682,6 +682,17 @@ async fn a_free_text_patch_streams_into_the_review_as_it_is_written() {
         .expect("a review while the patch streamed");
     assert_eq!(streamed.files[0].path, "lib.sh");
     assert_eq!(streamed.files[0].hunks.len(), 1);
+    // Withdrawn once the answer is final (an empty review of the answer), so a call
+    // that is denied, not run or cannot be planned leaves no stale preview.
+    let withdrawn = events
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Review { review } if review.item_id == answer && review.files.is_empty()))
+        .expect("the preview withdrawn");
+    let asked = events
+        .iter()
+        .position(|e| matches!(e, TurnEvent::Question { .. }))
+        .unwrap();
+    assert!(withdrawn < asked);
     // Then the call's own review, which the question is about.
     let question = events
         .iter()
