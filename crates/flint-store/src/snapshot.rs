@@ -463,6 +463,29 @@ impl Snapshots {
         Ok((files, unrecorded))
     }
 
+    /// Forgets the bytes no file of the latest snapshot has (what changed is kept by
+    /// the checkpoints in the history, not here), once they are more than a fifth of
+    /// the store; returns how many blobs went. Call it after recording what changed
+    /// (the previous snapshot's bytes are not needed after that).
+    pub fn collect_garbage(&mut self) -> Result<usize> {
+        let blobs: i64 = self
+            .db
+            .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0))
+            .map_err(sql)?;
+        let live = self.stats.len() as i64;
+        if blobs <= live + live / 5 + 100 {
+            return Ok(0);
+        }
+        let gone = self
+            .db
+            .execute(
+                "DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM stats)",
+                [],
+            )
+            .map_err(sql)?;
+        Ok(gone)
+    }
+
     /// The bytes of `path` in `snapshot`, if it was kept.
     pub fn file(&self, snapshot: &Snapshot, path: &str) -> Result<Option<Vec<u8>>> {
         snapshot

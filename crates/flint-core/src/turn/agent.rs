@@ -1024,6 +1024,9 @@ impl Engine {
             let (mut files, unrecorded) = snaps
                 .changes_since(&before, &after, Some(started))
                 .map_err(|e| e.to_string())?;
+            // The bytes before are in `files` now (and go to the history with them):
+            // the store keeps what the latest snapshot has.
+            let _ = snaps.collect_garbage();
             drop(slot);
             // Names Flint would refuse to write (outside its rules for paths) cannot be
             // undone either: named, not kept, so the rest can still be undone.

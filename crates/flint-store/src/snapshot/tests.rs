@@ -231,3 +231,28 @@ fn a_snapshot_reads_at_most_its_budget() {
     let mut snaps = Snapshots::open(data.path(), project.path()).unwrap();
     assert_eq!(snaps.take().unwrap().len(), 50);
 }
+
+#[test]
+fn bytes_no_file_has_any_more_are_collected() {
+    let data = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let f = project.path().join("churn.txt");
+    std::fs::write(project.path().join("stays.txt"), "stays").unwrap();
+    let mut snaps = Snapshots::open(data.path(), project.path()).unwrap();
+    let mut last = snaps.take().unwrap();
+    for i in 0..300 {
+        std::fs::write(&f, format!("version {i}")).unwrap();
+        last = snaps.take().unwrap();
+    }
+    assert!(snaps.collect_garbage().unwrap() >= 250);
+    // What the latest snapshot has is still there.
+    assert_eq!(
+        snaps.file(&last, "churn.txt").unwrap().as_deref(),
+        Some(&b"version 299"[..])
+    );
+    assert_eq!(
+        snaps.file(&last, "stays.txt").unwrap().as_deref(),
+        Some(&b"stays"[..])
+    );
+    assert_eq!(snaps.collect_garbage().unwrap(), 0);
+}
