@@ -140,3 +140,73 @@ fn ask_mode_without_a_terminal_denies_and_says_how_to_allow() {
         .iter()
         .any(|b| b.contains("no terminal to ask the user on")));
 }
+
+/// On a terminal (a pty from util-linux's `script`), ask mode asks: the command, why,
+/// and y/n/a; `a` runs it and remembers it for the project.
+#[cfg(target_os = "linux")]
+#[test]
+fn ask_mode_asks_on_a_terminal_and_always_remembers() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("no script(1) here: skipped");
+        return;
+    }
+    let home = Home::new();
+    std::fs::write(home.project().join("greet.sh"), "echo hi from greet\n").unwrap();
+    let script = Script::new(vec![
+        Step {
+            text: "Running.".into(),
+            calls: vec![ScriptCall {
+                id: "c1".into(),
+                name: "exec_command".into(),
+                input: serde_json::json!({"cmd": "sh greet.sh", "justification": "to greet"})
+                    .to_string(),
+                custom: false,
+            }],
+        },
+        Step {
+            text: "Done.".into(),
+            calls: vec![],
+        },
+    ]);
+    let server = StandIn::start(
+        Config::default().route("/responses", Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let line = format!(
+        "{} ask --project {} --provider openai --base-url {} --model gpt-5.3-codex-spark --mode ask hi",
+        env!("CARGO_BIN_EXE_flint-cli"),
+        home.project().display(),
+        server.base_url()
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("FLINT_DATA_DIR", home.dir.path().join("data"))
+        .env("FLINT_CONFIG_DIR", home.dir.path().join("config"))
+        .env("OPENAI_API_KEY", "sk-stand-in")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("FLINT_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The answer typed once the question is up (script forwards it to the pty).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    use std::io::Write;
+    child.stdin.as_mut().unwrap().write_all(b"a\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("the model wants to run:"), "{shown}");
+    assert!(shown.contains("because: to greet"), "{shown}");
+    assert!(
+        shown.contains("[a]lways allow `sh greet.sh` here?"),
+        "{shown}"
+    );
+    assert!(shown.contains("hi from greet"), "{shown}");
+    assert!(shown.contains("Done."), "{shown}");
+    let store = home.store();
+    let project = store
+        .touch_project(&home.project().display().to_string(), "p")
+        .unwrap();
+    assert_eq!(store.allowed_commands(project.id).unwrap(), ["sh greet.sh"]);
+}
