@@ -315,6 +315,18 @@ async fn read_some(
 /// Kills the process group (and the child itself, should the group be gone).
 async fn kill_group(group: Option<u32>, child: &mut tokio::process::Child) {
     kill_group_only(group);
+    // Windows has no process groups here (a job object would be the way): the tree
+    // under the still-running command is ended with taskkill, then the command.
+    // Untested: Flint's tests run on Linux.
+    #[cfg(windows)]
+    if let Some(pid) = group {
+        let _ = tokio::process::Command::new("taskkill")
+            .args(["/T", "/F", "/PID", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
     let _ = child.start_kill();
 }
 
