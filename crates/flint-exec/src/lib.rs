@@ -22,7 +22,7 @@ use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 pub use output::Capture;
-pub use sandbox::{sandbox_support, Sandbox, SandboxSupport};
+pub use sandbox::{sandbox_support, usable_for, Sandbox, SandboxSupport};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,12 @@ use crate::ExecError;
 pub struct Sandbox {
     /// The project: writable.
     pub root: PathBuf,
-    /// Inside `root` but read-only (its `.git` folders).
+    /// Inside `root` but read-only (every `.git` and repository found in it); links
+    /// and places outside the root are never bound.
     pub read_only: Vec<PathBuf>,
+    /// The repository's own git dirs, as git found them from the project (a worktree's
+    /// or a submodule's lie outside it): read-only wherever they are, if real folders.
+    pub git_dirs: Vec<PathBuf>,
     pub network: bool,
 }
 
@@ -60,6 +64,28 @@ pub fn sandbox_support() -> SandboxSupport {
     SandboxSupport::Unavailable("there is no sandbox for commands on this system yet".into())
 }
 
+/// Whether commands in the project at `root` can be sandboxed here: a sandbox exists,
+/// and the project does not hold the home (binding it writable would bring the whole
+/// home back). Why not, if not.
+pub fn usable_for(root: &Path) -> Result<(), String> {
+    if let SandboxSupport::Unavailable(why) = sandbox_support() {
+        return Err(why);
+    }
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", root.display()))?;
+    if let Some(home) = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok())
+    {
+        if home.starts_with(&root) {
+            return Err(format!(
+                "the project ({}) holds your home folder",
+                root.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A regular file owned by root and writable by no one else.
 fn system_owned(p: &Path) -> bool {
     #[cfg(unix)]
@@ -88,6 +114,7 @@ const SYSTEM_DIRS: &[&str] = &[
     "/etc",
     "/opt",
     "/nix/store",
+    "/nix/var/nix/profiles",
 ];
 
 /// Toolchains under the user's home, seen read-only; the rest of the home (keys,
@@ -97,6 +124,7 @@ const HOME_TOOLCHAINS: &[&str] = &[
     ".cargo/bin",
     ".cargo/registry",
     ".cargo/git",
+    ".cargo/config.toml",
     ".rustup",
     ".nvm",
     ".volta",
@@ -173,16 +201,15 @@ impl Sandbox {
             .filter_map(|p| p.canonicalize().ok())
             .filter(|p| p.starts_with(&root) && *p != root)
             .collect();
-        // A project that holds the home (or is the home) cannot be sandboxed: binding
-        // it writable would bring the whole home back.
-        if let Ok(home) = std::env::var("HOME") {
-            if Path::new(&home).starts_with(&root) {
-                return Err(ExecError::NoSandbox(format!(
-                    "the project ({}) holds your home folder",
-                    root.display()
-                )));
-            }
-        }
+        usable_for(&root).map_err(ExecError::NoSandbox)?;
+        let mut read_only = read_only;
+        read_only.extend(
+            self.git_dirs
+                .iter()
+                .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+                .filter_map(|p| p.canonicalize().ok())
+                .filter(|p| *p != root),
+        );
         match sandbox_support() {
             SandboxSupport::Bubblewrap(bwrap) => {
                 let mut a = vec![text(&bwrap)?];

@@ -243,6 +243,7 @@ mod sandboxed {
             sandbox: Some(Sandbox {
                 root: root.to_path_buf(),
                 read_only: vec![root.join(".git")],
+                git_dirs: Vec::new(),
                 network,
             }),
             ..shell(s, root)

@@ -352,7 +352,7 @@ pub(crate) fn edits_of_call(name: &str, input: &str) -> Result<Vec<Edit>, String
 }
 
 /// A command the model asked for, read from its call.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct CommandCall {
     program: Program,
     cwd: String,
@@ -552,13 +552,15 @@ fn stays_in_project(word: &str) -> bool {
 }
 
 /// What "always allow" remembers for a command: its program and subcommand (`cargo
-/// test`, `npm run`) when the program is not one that runs or touches whatever its
-/// arguments say, else the whole command, to be allowed again exactly. None for a
-/// command that is not plain.
-pub fn command_prefix(program: &Program) -> Option<String> {
+/// test`) when the program is not one that runs or touches whatever its arguments say
+/// and the command will run in a sandbox, else the whole command, to be allowed again
+/// exactly. None for a command that is not plain.
+pub fn command_prefix(program: &Program, sandbox: bool) -> Option<String> {
     let words = plain_words(program)?;
     let two: Vec<&str> = words.iter().take(2).map(String::as_str).collect();
-    if covers_more(&two) && words.len() > 2 {
+    // Without a sandbox a prefix would allow only itself: the whole command is what is
+    // remembered (and shown).
+    if sandbox && covers_more(&two) && words.len() > 2 {
         return Some(two.join(" "));
     }
     Some(words.join(" "))
@@ -756,78 +758,68 @@ impl Engine {
             return failed(e);
         }
         let shown = cmd.program.display();
-        let support = flint_exec::sandbox_support();
-        let full_auto = ctx.mode == AgentMode::FullAuto && support.available();
+        // A sandbox for this project (one exists, and the project does not hold home).
+        let can_sandbox = flint_exec::usable_for(dir.root()).is_ok();
+        let full_auto = ctx.mode == AgentMode::FullAuto && can_sandbox;
         // Allowed by a remembered prefix: run without asking, but in the sandbox where
         // there is one (the model may have edited what the command runs: a test, a
-        // build script).
-        let by_prefix = !full_auto
-            && self
-                .command_allowed(ctx, &cmd.program, support.available())
-                .await;
-        let sandboxed = full_auto || (by_prefix && support.available());
+        // build script); without one, only the exact command it was allowed for.
+        let by_prefix = !full_auto && self.command_allowed(ctx, &cmd.program, can_sandbox).await;
         if !full_auto && !by_prefix {
-            let prefix = command_prefix(&cmd.program);
-            let answer = self
-                .ask(
-                    ctx,
-                    Ask::Command {
-                        command: shown.clone(),
-                        cwd: cmd.cwd.trim_start_matches("./").to_string(),
-                        why: cmd.why.clone(),
-                        prefix: prefix.clone(),
-                        sandboxed: false,
-                    },
-                )
-                .await;
-            match answer {
-                Answer::Deny { message } => {
-                    let why = message.map(|m| format!(": {m}")).unwrap_or_default();
-                    return failed(format!("The user did not allow running `{shown}`{why}."));
-                }
-                Answer::AllowForSession | Answer::AllowAlways if prefix.is_none() => {}
-                Answer::AllowForSession => {
-                    if let Some(p) = prefix {
-                        self.running.allow_in_session(ctx.session_id, p);
-                    }
-                }
-                Answer::AllowAlways => {
-                    if let Some(p) = prefix {
-                        let project = ctx.project_id;
-                        let _ = self.db(move |s| s.allow_command(project, &p)).await;
-                    }
-                }
-                Answer::Allow | Answer::Reviewed => {}
+            if let Err(out) = self.approve_command(ctx, &cmd, can_sandbox).await {
+                return out;
             }
         }
+        let mut sandboxed = full_auto || (by_prefix && can_sandbox);
         let cwd = match command_dir(&dir, &cmd.cwd) {
             Ok(cwd) => cwd,
             Err(e) => return failed(e),
         };
-        let mut read_only = dir.git_dirs();
-        // Every `.git` in the project - a folder, or the file a worktree or submodule
-        // has - is read-only in the sandbox: git runs what their config says.
-        let gits_before = if sandboxed {
-            let root = dir.root().to_path_buf();
-            match tokio::task::spawn_blocking(move || git_entries(&root)).await {
-                Ok(Ok(found)) => found,
-                Ok(Err(e)) => return failed(format!("`{shown}` was not run: {e}")),
-                Err(e) => return failed(format!("`{shown}` was not run: {e}")),
-            }
-        } else {
-            Vec::new()
-        };
-        read_only.extend(gits_before.iter().cloned());
-        read_only.retain(|p| p.exists());
-        let sandbox = sandboxed.then(|| Sandbox {
-            root: dir.root().to_path_buf(),
-            read_only,
-            network: false,
-        });
         // One command at a time per project between its two snapshots, so two turns'
         // commands never land in one another's checkpoint.
         let lock = self.running.project_lock(ctx.root);
         let _held = lock.lock().await;
+        // Every repository in the project (a `.git` folder, file or link, or a bare
+        // layout under any name) is read-only in the sandbox: git runs what their config
+        // says. A project too large to look through is not sandboxed: the user is asked.
+        let mut gits_before = Vec::new();
+        if sandboxed {
+            let root = dir.root().to_path_buf();
+            let scan = tokio::task::spawn_blocking(move || git_entries(&root))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+            match scan {
+                Ok(found) => gits_before = found,
+                Err(why) => {
+                    let asked = CommandCall {
+                        why: Some(format!(
+                            "{} (Flint cannot sandbox it here: {why})",
+                            cmd.why.clone().unwrap_or_default()
+                        )),
+                        ..cmd.clone()
+                    };
+                    if let Err(out) = self.approve_command(ctx, &asked, false).await {
+                        return out;
+                    }
+                    sandboxed = false;
+                }
+            }
+        }
+        let read_only: Vec<PathBuf> = gits_before
+            .iter()
+            .map(|p| match p.file_name().and_then(|n| n.to_str()) {
+                // A bare layout: its whole folder.
+                Some("HEAD") => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+                _ => p.clone(),
+            })
+            .collect();
+        let sandbox = sandboxed.then(|| Sandbox {
+            root: dir.root().to_path_buf(),
+            read_only,
+            git_dirs: dir.git_dirs(),
+            network: false,
+        });
         // The way back, before anything runs: no snapshot, no command.
         let snapshots = match self.snapshots(ctx.root).await {
             Ok(s) => s,
@@ -899,32 +891,13 @@ impl Engine {
                     Ok(found) => found,
                     Err(e) => return vec![format!("could not look for repositories: {e}")],
                 };
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
                 let mut said = Vec::new();
                 for p in now.into_iter().filter(|p| !gits_before.contains(p)) {
                     let rel = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
-                    let name = p
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let to = p.with_file_name(format!("{name}.flint-disabled-{stamp}"));
-                    // A rename moves a link itself, never what it points at.
-                    match std::fs::rename(&p, &to) {
-                        Ok(()) => {
-                            // Inside, git would still see a bare repository: not once
-                            // its HEAD is renamed too.
-                            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
-                                let _ = std::fs::rename(
-                                    to.join("HEAD"),
-                                    to.join("HEAD.flint-disabled"),
-                                );
-                            }
-                            said.push(format!("{rel} (now {name}.flint-disabled-{stamp})"))
-                        }
-                        Err(e) => said.push(format!("{rel}: COULD NOT BE DISABLED ({e})")),
-                    }
+                    said.push(match disable_repository(&p) {
+                        Ok(to) => format!("{rel} (now {to})"),
+                        Err(e) => format!("{rel}: COULD NOT BE DISABLED ({e})"),
+                    });
                 }
                 said
             })
@@ -949,6 +922,49 @@ impl Engine {
             );
         }
         out
+    }
+
+    /// Asks whether `cmd` may run; remembers its prefix (or, without a sandbox, the
+    /// whole command) when the user allows it for the session or always. Err: the
+    /// result to give the model when they did not.
+    async fn approve_command(
+        &self,
+        ctx: &CallCtx<'_>,
+        cmd: &CommandCall,
+        can_sandbox: bool,
+    ) -> Result<(), ToolOutput> {
+        let shown = cmd.program.display();
+        let prefix = command_prefix(&cmd.program, can_sandbox);
+        let answer = self
+            .ask(
+                ctx,
+                Ask::Command {
+                    command: shown.clone(),
+                    cwd: cmd.cwd.trim_start_matches("./").to_string(),
+                    why: cmd.why.clone().filter(|w| !w.trim().is_empty()),
+                    prefix: prefix.clone(),
+                    sandboxed: false,
+                },
+            )
+            .await;
+        match (answer, prefix) {
+            (Answer::Deny { message }, _) => {
+                let why = message.map(|m| format!(": {m}")).unwrap_or_default();
+                Err(failed(format!(
+                    "The user did not allow running `{shown}`{why}."
+                )))
+            }
+            (Answer::AllowForSession, Some(p)) => {
+                self.running.allow_in_session(ctx.session_id, p);
+                Ok(())
+            }
+            (Answer::AllowAlways, Some(p)) => {
+                let project = ctx.project_id;
+                let _ = self.db(move |s| s.allow_command(project, &p)).await;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether a remembered prefix allows `program` without asking: as a prefix where
@@ -1068,6 +1084,35 @@ impl Engine {
     }
 }
 
+/// Renames a repository marker (`.git`, or a bare layout's `HEAD`) to a name of its
+/// own that nothing could have taken (random), so git no longer finds a repository
+/// there; inside a renamed `.git` folder its HEAD goes too (git would still take the
+/// folder itself for a bare repository). A rename moves a link itself, never what it
+/// points at. Returns the new name.
+fn disable_repository(p: &Path) -> Result<String, String> {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for _ in 0..8 {
+        let new_name = format!("{name}.flint-disabled-{:016x}", fastrand::u64(..));
+        let to = p.with_file_name(&new_name);
+        if std::fs::symlink_metadata(&to).is_ok() {
+            continue;
+        }
+        std::fs::rename(p, &to).map_err(|e| e.to_string())?;
+        if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir())
+            && std::fs::symlink_metadata(to.join("HEAD")).is_ok()
+        {
+            let head = to.join(format!("HEAD.flint-disabled-{:016x}", fastrand::u64(..)));
+            std::fs::rename(to.join("HEAD"), head)
+                .map_err(|e| format!("renamed to {new_name}, but its HEAD stayed: {e}"))?;
+        }
+        return Ok(new_name);
+    }
+    Err("no free name to rename it to".into())
+}
+
 /// Every repository marker in the project, however deep, ignore rules or not, never
 /// following links or looking inside one: each `.git` (folder, file or link), and the
 /// `HEAD` of each folder git would take for a bare repository (`HEAD`, `objects/`,
@@ -1092,10 +1137,13 @@ fn git_entries(root: &Path) -> Result<Vec<PathBuf>, String> {
                 found.push(e.path());
                 continue;
             }
+            // As git tests them: a HEAD file or link, `objects` and `refs` folders or
+            // links to folders.
+            let folder = || kind.is_dir() || (kind.is_symlink() && e.path().is_dir());
             match name.to_str() {
-                Some("HEAD") if kind.is_file() => head = Some(e.path()),
-                Some("objects") if kind.is_dir() => objects = true,
-                Some("refs") if kind.is_dir() => refs = true,
+                Some("HEAD") if kind.is_file() || kind.is_symlink() => head = Some(e.path()),
+                Some("objects") if folder() => objects = true,
+                Some("refs") if folder() => refs = true,
                 _ => {}
             }
             if kind.is_dir() {
@@ -1245,9 +1293,14 @@ mod tests {
     #[test]
     fn prefixes_allow_only_plain_commands_word_for_word() {
         let sh = |s: &str| Program::Shell(s.into());
-        let prefix = |s: &str| command_prefix(&sh(s));
+        let prefix = |s: &str| command_prefix(&sh(s), true);
         assert_eq!(prefix("cargo test --all").as_deref(), Some("cargo test"));
         assert_eq!(prefix("cargo test").as_deref(), Some("cargo test"));
+        // Without a sandbox, the whole command.
+        assert_eq!(
+            command_prefix(&sh("cargo test --lib"), false).as_deref(),
+            Some("cargo test --lib")
+        );
         // Programs that run or touch whatever their arguments say: exactly, only.
         assert_eq!(prefix("ls -la").as_deref(), Some("ls -la"));
         assert_eq!(

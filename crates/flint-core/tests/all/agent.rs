@@ -710,7 +710,8 @@ async fn a_bare_repository_under_any_name_made_in_the_sandbox_is_disabled() {
         return;
     }
     let cmd = "mkdir -p evil/objects evil/refs && echo 'ref: refs/heads/main' > evil/HEAD && \
-               printf '[core]\\n\\tfsmonitor = touch /tmp/pwned\\n' > evil/config";
+               printf '[core]\\n\\tfsmonitor = touch /tmp/pwned\\n' > evil/config && \
+               mkdir -p r/refs && echo 'ref: refs/heads/main' > r/HEAD && ln -s refs r/objects";
     let steps = vec![
         ScriptStep {
             text: String::new(),
@@ -739,5 +740,11 @@ async fn a_bare_repository_under_any_name_made_in_the_sandbox_is_disabled() {
         result.text
     );
     assert!(!f.project.path().join("evil/HEAD").exists());
+    // Git takes links for objects/ and refs/ too: so does Flint.
+    assert!(
+        result.text.contains("r/HEAD (now HEAD.flint-disabled-"),
+        "{}",
+        result.text
+    );
     assert!(f.project.path().join("evil/config").exists());
 }
