@@ -31,7 +31,7 @@ pub const MAX_SNAPSHOT_FILE: u64 = 16 * 1024 * 1024;
 pub const MAX_CHANGE_FILES: usize = 20_000;
 pub const MAX_CHANGE_BYTES: u64 = 512 * 1024 * 1024;
 /// At most this much is read into the store by one snapshot (sparse files cost no disk
-/// but every byte read); past it the snapshot fails and says so.
+/// but every byte read); past it the files not read are not kept this time.
 pub const MAX_SNAPSHOT_READ: u64 = 2 * 1024 * 1024 * 1024;
 /// A file modified this recently (ns) is read again next time whatever its stat says:
 /// a write in the same tick as the read would not show in its time.
@@ -145,12 +145,26 @@ impl Snapshots {
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql)?;
         db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+            "CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL,
+                added_at INTEGER NOT NULL DEFAULT 0);
              CREATE TABLE IF NOT EXISTS stats (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
                 mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, ino INTEGER NOT NULL,
                 mode INTEGER NOT NULL, hash TEXT NOT NULL);",
         )
         .map_err(sql)?;
+        // A store made before blobs carried the time they were stored.
+        let has_age: bool = db
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('blobs') WHERE name = 'added_at'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql)?
+            > 0;
+        if !has_age {
+            db.execute_batch("ALTER TABLE blobs ADD COLUMN added_at INTEGER NOT NULL DEFAULT 0;")
+                .map_err(sql)?;
+        }
         let mut stats = HashMap::new();
         {
             let mut q = db
@@ -251,13 +265,16 @@ impl Snapshots {
         let tx = self.db.transaction().map_err(sql)?;
         {
             let mut put = tx
-                .prepare_cached("INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT INTO blobs (hash, bytes, added_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(hash) DO UPDATE SET added_at = excluded.added_at",
+                )
                 .map_err(sql)?;
             for (rel, abs, stat) in walked {
                 let cached = self
                     .stats
                     .get(&rel)
-                    .filter(|(s, _)| *s == stat && now - stat.mtime_ns.max(stat.ctime_ns) > RACY_NS)
+                    .filter(|(s, _)| *s == stat)
                     .map(|(_, h)| h.clone());
                 let hash = match cached {
                     Some(h) => h,
@@ -275,14 +292,21 @@ impl Snapshots {
                         };
                         read += bytes.len() as u64;
                         if read > MAX_SNAPSHOT_READ {
-                            return Err(StoreError::Snapshot(format!(
-                                "more than {} MiB of files changed since the last snapshot",
-                                MAX_SNAPSHOT_READ >> 20
-                            )));
+                            // Past the budget a file is not kept, like one past the
+                            // size cap (the read ones are, so the next snapshot goes on
+                            // from there instead of failing the same way).
+                            continue;
                         }
                         let hash = blob_hash(&bytes);
-                        put.execute(params![hash, bytes]).map_err(sql)?;
-                        fresh.push((rel.clone(), stat.clone(), hash.clone()));
+                        put.execute(params![hash, bytes, (now / 1_000_000_000) as i64])
+                            .map_err(sql)?;
+                        // A file changed this close to its read may change again within
+                        // the same time stamp: its stat is not trusted next time.
+                        let mut cached = stat.clone();
+                        if now - stat.mtime_ns.max(stat.ctime_ns) <= RACY_NS {
+                            cached.size = -1;
+                        }
+                        fresh.push((rel.clone(), cached, hash.clone()));
                         hash
                     }
                 };
@@ -421,19 +445,21 @@ impl Snapshots {
             }
         }
         // A file where a folder was (or the other way): neither end can be written back
-        // while the other is there, so neither is kept.
-        let paths: Vec<&str> = kept.iter().map(|(p, ..)| p.as_str()).collect();
-        let nested = |p: &str| {
-            paths
-                .iter()
-                .any(|q| q.len() > p.len() && q.starts_with(p) && q.as_bytes()[p.len()] == b'/')
-        };
-        let (clash, kept): (Vec<_>, Vec<_>) = kept.into_iter().partition(|(p, ..)| {
-            nested(p)
-                || paths
-                    .iter()
-                    .any(|q| p.len() > q.len() && p.starts_with(q) && p.as_bytes()[q.len()] == b'/')
-        });
+        // while the other is there, so neither is kept. Each path's folders are looked
+        // up among the kept paths (depth, not all pairs).
+        let all: std::collections::HashSet<&str> = kept.iter().map(|(p, ..)| p.as_str()).collect();
+        let mut parents: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for p in &all {
+            for (i, _) in p.match_indices('/') {
+                if all.contains(&p[..i]) {
+                    parents.insert(&p[..i]);
+                    parents.insert(p);
+                }
+            }
+        }
+        let (clash, kept): (Vec<_>, Vec<_>) = kept
+            .into_iter()
+            .partition(|(p, ..)| parents.contains(p.as_str()));
         unrecorded.extend(clash.into_iter().map(|(p, ..)| p.clone()));
         let mut total = 0u64;
         let mut files = Vec::new();
@@ -468,6 +494,11 @@ impl Snapshots {
     /// the store; returns how many blobs went. Call it after recording what changed
     /// (the previous snapshot's bytes are not needed after that).
     pub fn collect_garbage(&mut self) -> Result<usize> {
+        self.collect_garbage_before((now_ns() / 1_000_000_000) as i64 - 3600)
+    }
+
+    /// `collect_garbage`, forgetting only bytes stored before `cutoff` (Unix seconds).
+    pub(crate) fn collect_garbage_before(&mut self, cutoff: i64) -> Result<usize> {
         let blobs: i64 = self
             .db
             .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0))
@@ -476,11 +507,14 @@ impl Snapshots {
         if blobs <= live + live / 5 + 100 {
             return Ok(0);
         }
+        // Only bytes stored before the cutoff (an hour ago): another Flint (the app
+        // beside `flint ask`) may hold a snapshot taken before its command that still
+        // needs them.
         let gone = self
             .db
             .execute(
-                "DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM stats)",
-                [],
+                "DELETE FROM blobs WHERE added_at < ?1 AND hash NOT IN (SELECT hash FROM stats)",
+                [cutoff],
             )
             .map_err(sql)?;
         Ok(gone)
