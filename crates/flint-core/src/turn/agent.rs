@@ -296,20 +296,6 @@ pub(crate) fn read_only(name: &str) -> bool {
     )
 }
 
-fn failed(output: impl Into<String>) -> ToolOutput {
-    ToolOutput {
-        output: output.into(),
-        is_error: true,
-    }
-}
-
-fn ok(output: impl Into<String>) -> ToolOutput {
-    ToolOutput {
-        output: output.into(),
-        is_error: false,
-    }
-}
-
 /// The edits a tool-call item proposes (an `apply_patch` or `edit_file` call), or why
 /// it proposes none.
 pub(crate) fn edits_of_call(name: &str, input: &str) -> Result<Vec<Edit>, String> {
@@ -593,21 +579,21 @@ impl Engine {
             "read_file" | "list_dir" | "search" => ProjectReaders.run(ctx.root, call).await,
             "find_files" => self.find_files(ctx.root, &call.input).await,
             "apply_patch" | "edit_file" => match edits_of_call(&call.name, &call.input) {
-                Ok(edits) if edits.is_empty() => failed("the patch has no files in it"),
+                Ok(edits) if edits.is_empty() => ToolOutput::error("the patch has no files in it"),
                 Ok(edits) => self.agent_edit(ctx, &edits).await,
-                Err(e) => failed(format!("{e}. Nothing was changed.")),
+                Err(e) => ToolOutput::error(format!("{e}. Nothing was changed.")),
             },
             "exec_command" | "shell" | "run_command" => {
                 match command_of_call(&call.name, &call.input) {
                     Ok(cmd) => self.agent_command(ctx, cmd).await,
-                    Err(e) => failed(format!("{e}. Nothing was run.")),
+                    Err(e) => ToolOutput::error(format!("{e}. Nothing was run.")),
                 }
             }
             "update_plan" => match serde_json::from_str::<Value>(&call.input) {
-                Ok(v) if v["plan"].is_array() => ok("Plan updated."),
-                _ => failed("update_plan needs `plan`: an array of {step, status}"),
+                Ok(v) if v["plan"].is_array() => ToolOutput::ok("Plan updated."),
+                _ => ToolOutput::error("update_plan needs `plan`: an array of {step, status}"),
             },
-            other => failed(format!(
+            other => ToolOutput::error(format!(
                 "there is no tool named `{other}`; the tools are the ones offered"
             )),
         }
@@ -617,10 +603,10 @@ impl Engine {
     /// (else one built now).
     async fn find_files(&self, root: &Path, input: &str) -> ToolOutput {
         let Ok(v) = serde_json::from_str::<Value>(input) else {
-            return failed("the arguments are not valid JSON");
+            return ToolOutput::error("the arguments are not valid JSON");
         };
         let Some(query) = v["query"].as_str().map(str::to_owned) else {
-            return failed("find_files needs `query` (a string)");
+            return ToolOutput::error("find_files needs `query` (a string)");
         };
         let limit = v["limit"].as_u64().unwrap_or(30).clamp(1, 100) as usize;
         let warm = self
@@ -639,13 +625,15 @@ impl Engine {
         .await
         .unwrap_or_default();
         if found.is_empty() {
-            return ok("no files match");
+            return ToolOutput::ok("no files match");
         }
-        ok(found
-            .into_iter()
-            .map(|m| m.path)
-            .collect::<Vec<_>>()
-            .join("\n"))
+        ToolOutput::ok(
+            found
+                .into_iter()
+                .map(|m| m.path)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
     }
 
     /// Asks the front end and waits for its answer (or the turn's stop: a denial).
@@ -673,7 +661,7 @@ impl Engine {
     /// for the user's review (Ask); tells the model what became of each file.
     async fn agent_edit(&self, ctx: &CallCtx<'_>, edits: &[Edit]) -> ToolOutput {
         let Ok(dir) = ProjectDir::open(ctx.root) else {
-            return failed("the project folder cannot be opened");
+            return ToolOutput::error("the project folder cannot be opened");
         };
         let (item_id, planned) = (ctx.item_id, edits.to_vec());
         let review = tokio::task::spawn_blocking(move || {
@@ -681,10 +669,10 @@ impl Engine {
         })
         .await;
         let Ok(review) = review else {
-            return failed("the edit could not be planned");
+            return ToolOutput::error("the edit could not be planned");
         };
         if review.files.is_empty() {
-            return failed(failure_feedback(&review));
+            return ToolOutput::error(failure_feedback(&review));
         }
         let decided = if ctx.mode == AgentMode::Ask {
             let _ = ctx.events.send(TurnEvent::Review {
@@ -717,24 +705,28 @@ impl Engine {
                         review: Box::new(rejected),
                     });
                     let why = message.map(|m| format!(": {m}")).unwrap_or_default();
-                    return failed(format!(
+                    return ToolOutput::error(format!(
                         "The user rejected this edit{why}. Nothing was changed."
                     ));
                 }
                 Answer::Reviewed => match self.review(item_id).await {
                     Ok(r) => r,
-                    Err(e) => return failed(format!("the review could not be read: {e}")),
+                    Err(e) => {
+                        return ToolOutput::error(format!("the review could not be read: {e}"))
+                    }
                 },
                 _ => match self.apply_review(item_id, accept_all(&review)).await {
                     Ok(out) => out.review,
-                    Err(e) => return failed(format!("the edit could not be applied: {e}")),
+                    Err(e) => {
+                        return ToolOutput::error(format!("the edit could not be applied: {e}"))
+                    }
                 },
             }
         } else {
             match self.apply_review(item_id, accept_all(&review)).await {
                 Ok(out) => out.review,
                 Err(e) => {
-                    return failed(format!(
+                    return ToolOutput::error(format!(
                         "the edit could not be applied: {e}. Nothing was changed."
                     ))
                 }
@@ -750,12 +742,12 @@ impl Engine {
     /// the project; what it changed becomes a checkpoint of its call.
     async fn agent_command(&self, ctx: &CallCtx<'_>, cmd: CommandCall) -> ToolOutput {
         let Ok(dir) = ProjectDir::open(ctx.root) else {
-            return failed("the project folder cannot be opened");
+            return ToolOutput::error("the project folder cannot be opened");
         };
         // Where it runs is checked now, and again once it may run (a question can wait
         // minutes, and a folder can become a link meanwhile).
         if let Err(e) = command_dir(&dir, &cmd.cwd) {
-            return failed(e);
+            return ToolOutput::error(e);
         }
         let shown = cmd.program.display();
         // A sandbox for this project (one exists, and the project does not hold home).
@@ -773,7 +765,7 @@ impl Engine {
         let mut sandboxed = full_auto || (by_prefix && can_sandbox);
         let cwd = match command_dir(&dir, &cmd.cwd) {
             Ok(cwd) => cwd,
-            Err(e) => return failed(e),
+            Err(e) => return ToolOutput::error(e),
         };
         // One command at a time per project between its two snapshots, so two turns'
         // commands never land in one another's checkpoint.
@@ -824,7 +816,7 @@ impl Engine {
         let snapshots = match self.snapshots(ctx.root).await {
             Ok(s) => s,
             Err(e) => {
-                return failed(format!(
+                return ToolOutput::error(format!(
                     "`{shown}` was not run: the project's snapshot failed ({e})"
                 ))
             }
@@ -909,7 +901,7 @@ impl Engine {
             .await;
         let done = match result {
             Ok(done) => done,
-            Err(e) => return failed(format!("{e}")),
+            Err(e) => return ToolOutput::error(format!("{e}")),
         };
         let mut out = command_result(&shown, &done, &changed);
         if !disabled.is_empty() {
@@ -950,7 +942,7 @@ impl Engine {
         match (answer, prefix) {
             (Answer::Deny { message }, _) => {
                 let why = message.map(|m| format!(": {m}")).unwrap_or_default();
-                Err(failed(format!(
+                Err(ToolOutput::error(format!(
                     "The user did not allow running `{shown}`{why}."
                 )))
             }

@@ -397,10 +397,7 @@ impl Engine {
                 let skip = place.not_run.clone();
                 async move {
                     match skip {
-                        Some(output) => super::ToolOutput {
-                            output,
-                            is_error: true,
-                        },
+                        Some(output) => super::ToolOutput::error(output),
                         None => self.run_call(&ctx, &calls[k]).await,
                     }
                 }
@@ -456,10 +453,7 @@ impl Engine {
 
     /// Runs one call: through the agent's tools, or the runner the engine was given.
     async fn run_call(&self, ctx: &CallCtx<'_>, call: &ToolCall) -> super::ToolOutput {
-        let stopped = || super::ToolOutput {
-            output: "not run: the user stopped the turn".into(),
-            is_error: true,
-        };
+        let stopped = || super::ToolOutput::error("not run: the user stopped the turn");
         if ctx.cancel.is_cancelled() {
             return stopped();
         }
@@ -473,10 +467,7 @@ impl Engine {
                 _ = ctx.cancel.cancelled() => stopped(),
                 out = runner.run(ctx.root, call) => out,
             },
-            None => super::ToolOutput {
-                output: "no tools are available".into(),
-                is_error: true,
-            },
+            None => super::ToolOutput::error("no tools are available"),
         }
     }
 

@@ -41,13 +41,6 @@ fn schema(properties: Value, required: &[&str]) -> ToolInput {
     }
 }
 
-fn failed(output: impl Into<String>) -> ToolOutput {
-    ToolOutput {
-        output: output.into(),
-        is_error: true,
-    }
-}
-
 impl ToolRunner for ProjectReaders {
     fn specs(&self) -> Vec<ToolSpec> {
         vec![
@@ -98,7 +91,7 @@ impl ToolRunner for ProjectReaders {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || run_now(&root, &call))
                 .await
-                .unwrap_or_else(|e| failed(format!("the tool stopped: {e}")))
+                .unwrap_or_else(|e| ToolOutput::error(format!("the tool stopped: {e}")))
         })
     }
 }
@@ -110,12 +103,12 @@ fn run_now(root: &Path, call: &ToolCall) -> ToolOutput {
     } else {
         match serde_json::from_str(&call.input) {
             Ok(v) => v,
-            Err(e) => return failed(format!("the arguments are not JSON: {e}")),
+            Err(e) => return ToolOutput::error(format!("the arguments are not JSON: {e}")),
         }
     };
     let dir = match ProjectDir::open(root) {
         Ok(d) => d,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return ToolOutput::error(e.to_string()),
     };
     let text = |k: &str| args[k].as_str().unwrap_or_default().to_string();
     match call.name.as_str() {
@@ -132,32 +125,32 @@ fn run_now(root: &Path, call: &ToolCall) -> ToolOutput {
             &text("path"),
             args["case_insensitive"].as_bool().unwrap_or(false),
         ),
-        other => failed(format!("there is no tool `{other}`")),
+        other => ToolOutput::error(format!("there is no tool `{other}`")),
     }
 }
 
 fn read_file(dir: &ProjectDir, path: &str, start: Option<u64>, end: Option<u64>) -> ToolOutput {
     if path.is_empty() {
-        return failed("read_file needs a path");
+        return ToolOutput::error("read_file needs a path");
     }
     let Ok(abs) = dir.resolve(path) else {
-        return failed(format!("`{path}` is outside the project"));
+        return ToolOutput::error(format!("`{path}` is outside the project"));
     };
     if abs.is_dir() {
-        return failed(format!("{path} is a folder: use list_dir"));
+        return ToolOutput::error(format!("{path} is a folder: use list_dir"));
     }
     // The whole file is read (bounded), so a range past the first lines is exact.
     let Some(bytes) = flint_project::read_regular(&abs, 64 * 1024 * 1024, true) else {
-        return failed(format!("{path} does not exist or is not a regular file"));
+        return ToolOutput::error(format!("{path} does not exist or is not a regular file"));
     };
     if bytes.iter().take(8 * 1024).any(|&b| b == 0) {
-        return failed(format!("{path} is a binary file"));
+        return ToolOutput::error(format!("{path} is a binary file"));
     }
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     let first = start.unwrap_or(1).max(1) as usize;
     if first > lines.len().max(1) {
-        return failed(format!("{path} has {} lines", lines.len()));
+        return ToolOutput::error(format!("{path} has {} lines", lines.len()));
     }
     let last = end
         .map(|e| e as usize)
@@ -181,16 +174,13 @@ fn read_file(dir: &ProjectDir, path: &str, start: Option<u64>, end: Option<u64>)
             shown_to + 1
         ));
     }
-    ToolOutput {
-        output: out,
-        is_error: false,
-    }
+    ToolOutput::ok(out)
 }
 
 fn list_dir(dir: &ProjectDir, path: &str) -> ToolOutput {
     let entries = match dir.list_dir(path) {
         Ok(e) => e,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return ToolOutput::error(e.to_string()),
     };
     let mut out = String::new();
     for e in entries.iter().take(MAX_ENTRIES) {
@@ -206,17 +196,14 @@ fn list_dir(dir: &ProjectDir, path: &str) -> ToolOutput {
     if out.is_empty() {
         out.push_str("(empty)\n");
     }
-    ToolOutput {
-        output: out,
-        is_error: false,
-    }
+    ToolOutput::ok(out)
 }
 
 fn search(dir: &ProjectDir, pattern: &str, under: &str, case_insensitive: bool) -> ToolOutput {
     use grep_regex::RegexMatcherBuilder;
     use grep_searcher::{sinks::UTF8, BinaryDetection, SearcherBuilder};
     if pattern.is_empty() {
-        return failed("search needs a pattern");
+        return ToolOutput::error("search needs a pattern");
     }
     let matcher = match RegexMatcherBuilder::new()
         .case_insensitive(case_insensitive)
@@ -224,13 +211,13 @@ fn search(dir: &ProjectDir, pattern: &str, under: &str, case_insensitive: bool) 
     {
         Ok(m) => m,
         Err(e) => {
-            return failed(format!(
+            return ToolOutput::error(format!(
                 "the pattern is not a valid regular expression: {e}"
             ))
         }
     };
     let Ok(start) = dir.resolve(under) else {
-        return failed(format!("`{under}` is outside the project"));
+        return ToolOutput::error(format!("`{under}` is outside the project"));
     };
     let mut searcher = SearcherBuilder::new()
         .binary_detection(BinaryDetection::quit(0))
@@ -286,8 +273,5 @@ fn search(dir: &ProjectDir, pattern: &str, under: &str, case_insensitive: bool) 
     if found == 0 && out.is_empty() {
         out.push_str("no matches\n");
     }
-    ToolOutput {
-        output: out,
-        is_error: false,
-    }
+    ToolOutput::ok(out)
 }

@@ -16,6 +16,24 @@ pub struct ToolOutput {
     pub is_error: bool,
 }
 
+impl ToolOutput {
+    /// A result the model reads as done.
+    pub fn ok(output: impl Into<String>) -> Self {
+        Self {
+            output: output.into(),
+            is_error: false,
+        }
+    }
+
+    /// A failed call (a bad argument, a refused path, a denial): the model is told so.
+    pub fn error(output: impl Into<String>) -> Self {
+        Self {
+            output: output.into(),
+            is_error: true,
+        }
+    }
+}
+
 /// Runs the tools a model calls. Implementations bound their own time and output.
 pub trait ToolRunner: Send + Sync {
     /// The tools offered to the model, the same for every request of a turn (so the
