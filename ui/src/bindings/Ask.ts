@@ -11,7 +11,7 @@ cwd: string,
  */
 why: string | null, 
 /**
- * The prefix "always allow" would remember; none for a command that cannot be
- * allowed by its prefix (it chains, pipes, redirects or expands).
+ * What "always allow" would remember: a prefix, or the whole command; none for
+ * a command that cannot be remembered (it chains, pipes, redirects or expands).
  */
-prefix: string | null, sandboxed: boolean, } | { "kind": "edit", review: Review, };
+prefix: string | null, } | { "kind": "edit", review: Review, };

@@ -20,7 +20,6 @@ const command: Ask = {
   cwd: "crates/core",
   why: "see if the fix holds",
   prefix: "cargo test",
-  sandboxed: false,
 };
 
 async function turnWaiting(ask: Ask, itemId = 3) {

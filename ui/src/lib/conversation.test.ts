@@ -83,7 +83,6 @@ describe("Conversation", () => {
       cwd: "",
       why: "check",
       prefix: "npm test",
-      sandboxed: false,
     };
     fake.emit({ type: "question", question: { id: 9, item_id: 3, ask } });
     expect(conv.questions.map((q) => q.id)).toEqual([9]);

@@ -84,10 +84,9 @@ pub enum Ask {
         cwd: String,
         /// Why the model wants it, if it said.
         why: Option<String>,
-        /// The prefix "always allow" would remember; none for a command that cannot be
-        /// allowed by its prefix (it chains, pipes, redirects or expands).
+        /// What "always allow" would remember: a prefix, or the whole command; none for
+        /// a command that cannot be remembered (it chains, pipes, redirects or expands).
         prefix: Option<String>,
-        sandboxed: bool,
     },
     /// An edit, to accept or reject hunk by hunk in the review pane (its item is the
     /// tool call).
@@ -831,45 +830,14 @@ impl Engine {
         };
         // Output goes to the user in frame-sized batches, up to a bound (the model
         // gets the head and tail either way).
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<String>();
         let run = async move {
             let mut on_output = |text: &str| {
                 let _ = out_tx.send(text.to_string());
             };
             flint_exec::run(&command, &mut on_output, ctx.cancel).await
         };
-        let (events, item_id) = (ctx.events.clone(), ctx.item_id);
-        let forward = async move {
-            let mut tick = tokio::time::interval(OUTPUT_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let (mut pending, mut sent) = (String::new(), 0usize);
-            let send = |pending: &mut String, sent: &mut usize| {
-                if pending.is_empty() {
-                    return;
-                }
-                let mut text = std::mem::take(pending);
-                if *sent + text.len() > MAX_LIVE_OUTPUT {
-                    if *sent > MAX_LIVE_OUTPUT {
-                        return;
-                    }
-                    text = "\n[... more output: only its end goes to the model ...]\n".into();
-                    *sent = MAX_LIVE_OUTPUT + 1;
-                } else {
-                    *sent += text.len();
-                }
-                let _ = events.send(TurnEvent::ToolOutput { item_id, text });
-            };
-            loop {
-                tokio::select! {
-                    piece = out_rx.recv() => match piece {
-                        Some(p) => pending.push_str(&p),
-                        None => break,
-                    },
-                    _ = tick.tick(), if !pending.is_empty() => send(&mut pending, &mut sent),
-                }
-            }
-            send(&mut pending, &mut sent);
-        };
+        let forward = forward_output(out_rx, ctx.events.clone(), ctx.item_id);
         let (result, ()) = tokio::join!(run, forward);
         // A repository a sandboxed command made (`git init`, a clone, a bare one under
         // any name) could run code the next time anyone uses git there (its config:
@@ -897,13 +865,13 @@ impl Engine {
             .unwrap_or_default();
         }
         let changed = self
-            .record_command_changes(ctx, &shown, snapshots, started)
+            .record_command_changes(ctx, &dir, &shown, snapshots, started)
             .await;
         let done = match result {
             Ok(done) => done,
             Err(e) => return ToolOutput::error(format!("{e}")),
         };
-        let mut out = command_result(&shown, &done, &changed);
+        let mut out = command_result(&done, &changed);
         if !disabled.is_empty() {
             out.output = format!(
                 "Flint disabled the git repositories made while this command ran ({}): git \
@@ -935,7 +903,6 @@ impl Engine {
                     cwd: cmd.cwd.trim_start_matches("./").to_string(),
                     why: cmd.why.clone().filter(|w| !w.trim().is_empty()),
                     prefix: prefix.clone(),
-                    sandboxed: false,
                 },
             )
             .await;
@@ -1014,6 +981,7 @@ impl Engine {
     async fn record_command_changes(
         &self,
         ctx: &CallCtx<'_>,
+        dir: &ProjectDir,
         shown: &str,
         (snapshots, before): (SnapshotStore, flint_store::Snapshot),
         started: std::time::SystemTime,
@@ -1022,7 +990,7 @@ impl Engine {
         let summary: String = format!("ran `{shown}`").chars().take(200).collect();
         let store = self.store_handle();
         let engine = self.clone();
-        let root = ctx.root.to_path_buf();
+        let dir = dir.clone();
         tokio::task::spawn_blocking(move || {
             let mut slot = snapshots
                 .lock()
@@ -1038,7 +1006,6 @@ impl Engine {
             drop(slot);
             // Names Flint would refuse to write (outside its rules for paths) cannot be
             // undone either: named, not kept, so the rest can still be undone.
-            let dir = ProjectDir::open(&root).map_err(|e| e.to_string())?;
             let (kept, odd): (Vec<_>, Vec<_>) =
                 files.drain(..).partition(|f| dir.resolve(&f.path).is_ok());
             let files = kept;
@@ -1055,7 +1022,7 @@ impl Engine {
                     ..Default::default()
                 })
                 .collect();
-            engine.flint_writes(&root, &writes);
+            engine.flint_writes(dir.root(), &writes);
             let s = store.lock().map_err(|_| "the store lock".to_string())?;
             s.add_checkpoint(project, Some(item), &summary, &files)
                 .map_err(|e| e.to_string())?;
@@ -1074,6 +1041,45 @@ impl Engine {
             .unwrap_or_default();
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
+}
+
+/// Sends a command's output on to the front end as `ToolOutput` events, a batch per
+/// `OUTPUT_EVERY` at most and `MAX_LIVE_OUTPUT` in all (then one line saying the rest is
+/// left out), until the command's side of the channel closes.
+async fn forward_output(
+    mut pieces: mpsc::UnboundedReceiver<String>,
+    events: mpsc::UnboundedSender<TurnEvent>,
+    item_id: i64,
+) {
+    let mut tick = tokio::time::interval(OUTPUT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut pending, mut sent) = (String::new(), 0usize);
+    let send = |pending: &mut String, sent: &mut usize| {
+        if pending.is_empty() {
+            return;
+        }
+        let mut text = std::mem::take(pending);
+        if *sent + text.len() > MAX_LIVE_OUTPUT {
+            if *sent > MAX_LIVE_OUTPUT {
+                return;
+            }
+            text = "\n[... more output: only its end goes to the model ...]\n".into();
+            *sent = MAX_LIVE_OUTPUT + 1;
+        } else {
+            *sent += text.len();
+        }
+        let _ = events.send(TurnEvent::ToolOutput { item_id, text });
+    };
+    loop {
+        tokio::select! {
+            piece = pieces.recv() => match piece {
+                Some(p) => pending.push_str(&p),
+                None => break,
+            },
+            _ = tick.tick(), if !pending.is_empty() => send(&mut pending, &mut sent),
+        }
+    }
+    send(&mut pending, &mut sent);
 }
 
 /// Renames a repository marker (`.git`, or a bare layout's `HEAD`) to a name of its
@@ -1224,7 +1230,6 @@ fn edit_result(decided: &Review, proposed: &Review) -> ToolOutput {
 
 /// What the model is told of a command: how it ended, its output, what it changed.
 fn command_result(
-    shown: &str,
     done: &flint_exec::Finished,
     changed: &Result<(Vec<String>, Vec<String>), String>,
 ) -> ToolOutput {
@@ -1271,7 +1276,6 @@ fn command_result(
     } else {
         format!("{head}\n{}", done.output)
     };
-    let _ = shown;
     ToolOutput {
         output,
         is_error: !done.success(),
