@@ -345,17 +345,7 @@ fn engine_only(
         codex_runs.push((s, m));
     }
     drop(replay);
-    let med = |v: &[(f64, f64)], i: usize| {
-        let mut x: Vec<f64> = v.iter().map(|p| if i == 0 { p.0 } else { p.1 }).collect();
-        x.sort_by(|a, b| a.total_cmp(b));
-        x[x.len() / 2]
-    };
-    let (fw, fm, cw, cm) = (
-        med(&flint, 0),
-        med(&flint, 1),
-        med(&codex_runs, 0),
-        med(&codex_runs, 1),
-    );
+    let ((fw, fm), (cw, cm)) = (medians(&flint), medians(&codex_runs));
     println!();
     println!("| Engine only, whole process (median of {runs}) | Wall | Peak RSS |");
     println!("|---|---|---|");
@@ -406,6 +396,13 @@ fn step_gaps(url: &str) -> Result<Vec<f64>> {
         .windows(2)
         .filter_map(|w| Some(w[1].0 - w[0].1?))
         .collect())
+}
+
+/// The medians of runs' (wall seconds, peak MiB).
+fn medians(runs: &[(f64, f64)]) -> (f64, f64) {
+    let mut wall: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let mut peak: Vec<f64> = runs.iter().map(|r| r.1).collect();
+    (percentile(&mut wall, 0.5), percentile(&mut peak, 0.5))
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -492,8 +489,10 @@ fn agent_task(root: &Path, release: &Path, bench_dir: &Path, codex: &Path, runs:
     let prompt = "Scale the nine values and make the check pass.";
     let (mut flint, mut codex_runs) = (Vec::new(), Vec::new());
     let (mut flint_gaps, mut codex_gaps) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        let replay = Replay::start(&release.join("flint-replay"), &["--script", &script])?;
+    // One `flint ask --mode MODE` run of a script on a fresh copy of the project: its
+    // wall seconds and peak MiB, the project after it, and the gaps between its steps.
+    let flint_run = |script: &str, model: &str, mode: &str, prompt: &str| {
+        let replay = Replay::start(&release.join("flint-replay"), &["--script", script])?;
         let project = fresh()?;
         let p = project.display().to_string();
         let args = [
@@ -505,9 +504,9 @@ fn agent_task(root: &Path, release: &Path, bench_dir: &Path, codex: &Path, runs:
             "--base-url",
             &replay.url,
             "--model",
-            MODEL,
+            model,
             "--mode",
-            "full-auto",
+            mode,
             prompt,
         ];
         let (s, m, _) = timed(
@@ -517,10 +516,13 @@ fn agent_task(root: &Path, release: &Path, bench_dir: &Path, codex: &Path, runs:
             &flint_env,
             bench_dir,
         )?;
+        Ok::<_, String>((s, m, project, step_gaps(&replay.url)?))
+    };
+    for _ in 0..runs {
+        let (s, m, project, gaps) = flint_run(&script, MODEL, "full-auto", prompt)?;
         checked(&project, "flint ask")?;
         flint.push((s, m));
-        flint_gaps.extend(step_gaps(&replay.url)?);
-        drop(replay);
+        flint_gaps.extend(gaps);
 
         let replay = Replay::start(&release.join("flint-replay"), &["--script", &script])?;
         fs::write(
@@ -551,42 +553,9 @@ fn agent_task(root: &Path, release: &Path, bench_dir: &Path, codex: &Path, runs:
     let reads = fixtures.join("read-task.json").display().to_string();
     let mut read_gaps = Vec::new();
     for _ in 0..runs {
-        let replay = Replay::start(&release.join("flint-replay"), &["--script", &reads])?;
-        let project = fresh()?;
-        let p = project.display().to_string();
-        let args = [
-            "ask",
-            "--project",
-            &p,
-            "--provider",
-            "openai",
-            "--base-url",
-            &replay.url,
-            "--model",
-            "bench-reader",
-            "--mode",
-            "ask",
-            "read them",
-        ];
-        timed(
-            &project,
-            &release.join("flint"),
-            &args,
-            &flint_env,
-            bench_dir,
-        )?;
-        read_gaps.extend(step_gaps(&replay.url)?);
+        read_gaps.extend(flint_run(&reads, "bench-reader", "ask", "read them")?.3);
     }
-    let med = |v: &[(f64, f64)], i: usize| {
-        let mut x: Vec<f64> = v.iter().map(|p| if i == 0 { p.0 } else { p.1 }).collect();
-        percentile(&mut x, 0.5)
-    };
-    let (fw, fm, cw, cm) = (
-        med(&flint, 0),
-        med(&flint, 1),
-        med(&codex_runs, 0),
-        med(&codex_runs, 1),
-    );
+    let ((fw, fm), (cw, cm)) = (medians(&flint), medians(&codex_runs));
     println!();
     println!("| The agent, 20 steps, whole process (median of {runs}) | Wall | Peak RSS | Between steps p50 / p90 |");
     println!("|---|---|---|---|");

@@ -6,6 +6,17 @@ use std::io::IsTerminal;
 use super::*;
 use flint_core::{AgentMode, Answer, Ask, ErrorCode};
 
+/// The first line of `text`, at most `chars` characters of it (a call or result in one
+/// line on stderr).
+fn first_line(text: &str, chars: usize) -> String {
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(chars)
+        .collect()
+}
+
 /// Asks about an edit or a command on the terminal (stderr, stdin): y runs or applies
 /// it once, a also remembers a command's prefix for the project, n (or anything else,
 /// or end of input) denies it, asking for a message to the model.
@@ -373,26 +384,12 @@ pub(crate) async fn ask(
             TurnEvent::ItemAdded { item } => {
                 if item.kind == flint_core::store::ItemKind::ToolCall {
                     let name = item.tool_name.as_deref().unwrap_or("?");
-                    let first: String = item
-                        .text
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .take(120)
-                        .collect();
+                    let first = first_line(&item.text, 120);
                     eprintln!("flint: > {}: {}", escaped(name), escaped(&first));
                 } else if item.kind == flint_core::store::ItemKind::ToolResult
                     && item.error.is_some()
                 {
-                    let first: String = item
-                        .text
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .take(200)
-                        .collect();
+                    let first = first_line(&item.text, 200);
                     eprintln!("flint:   failed: {}", escaped(&first));
                 } else if item.kind == flint_core::store::ItemKind::Answer {
                     new_answer = true;

@@ -59,6 +59,19 @@ async function turnWaiting(ask: Ask, itemId = 3) {
   return { fake, conversation };
 }
 
+/** The running turn's answer (item 2) is final and the turn is done. */
+function endTurn(fake: FakeIpc) {
+  fake.emit({
+    type: "finished",
+    item_id: 2,
+    status: "complete",
+    error: null,
+    metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
+    reasoning: null,
+    turn_done: true,
+  });
+}
+
 describe("the approval prompt", () => {
   it("shows the command as text, where and why, and answers each way", async () => {
     const { fake } = await turnWaiting(command);
@@ -175,15 +188,7 @@ describe("the step limit", () => {
     const { fake } = await turnWaiting(command);
     fake.emit({ type: "answered", question_id: 5 });
     fake.emit({ type: "stepLimit", steps: 50 });
-    fake.emit({
-      type: "finished",
-      item_id: 2,
-      status: "complete",
-      error: null,
-      metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
-      reasoning: null,
-      turn_done: true,
-    });
+    endTurn(fake);
     expect((await screen.findByTestId("step-limit")).textContent).toContain("after 50 steps");
     await fireEvent.click(screen.getByTestId("go-on"));
     await waitFor(() => expect(fake.sent.length).toBe(2));
@@ -196,15 +201,7 @@ describe("the mode switch and the agent's settings", () => {
   it("sends the mode chosen in the composer, kept for next time", async () => {
     const { fake, conversation } = await turnWaiting(command);
     fake.emit({ type: "answered", question_id: 5 });
-    fake.emit({
-      type: "finished",
-      item_id: 2,
-      status: "complete",
-      error: null,
-      metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
-      reasoning: null,
-      turn_done: true,
-    });
+    endTurn(fake);
     // The turn acted: it can be undone whole.
     await fireEvent.click(await screen.findByTestId("undo-turn"));
     await waitFor(() => expect(fake.turnsUndone).toBe(1));
