@@ -530,24 +530,11 @@ impl Snapshots {
     }
 }
 
-/// A regular file's bytes, at most the cap (a file that grew past it meanwhile is not
-/// kept); never blocks on a fifo.
+/// A regular file's bytes if it is at most the cap (one that grew past it meanwhile is
+/// not kept): flint-project's read, which never follows a link nor blocks on a fifo.
 fn read_bounded(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
-    }
-    let f = opts.open(path).ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_SNAPSHOT_FILE + 1).read_to_end(&mut bytes).ok()?;
-    (bytes.len() as u64 <= MAX_SNAPSHOT_FILE).then_some(bytes)
+    flint_project::read_regular(path, MAX_SNAPSHOT_FILE as usize, false)
+        .filter(|b| b.len() as u64 <= MAX_SNAPSHOT_FILE)
 }
 
 #[cfg(test)]
