@@ -48,20 +48,33 @@ fn ask_on_terminal(ask: &Ask) -> Answer {
         Ask::Edit { review } => {
             let _ = writeln!(err, "\nflint: the model wants to edit:");
             for f in &review.files {
-                let _ = writeln!(err, "--- {}", escaped(&f.path));
-                for h in &f.hunks {
-                    let _ = writeln!(err, "@@ -{} +{} @@", h.old_start, h.new_start);
-                    for l in &h.lines {
-                        let mark = match l.kind {
-                            flint_core::edit::LineKind::Added => '+',
-                            flint_core::edit::LineKind::Removed => '-',
-                            flint_core::edit::LineKind::Context => ' ',
-                        };
-                        let _ = writeln!(err, "{mark}{}", escaped(&l.text));
-                    }
-                }
+                print_file_hunks(&mut err, f);
             }
             None
+        }
+        Ask::Permission {
+            title,
+            tool_kind,
+            command,
+            options,
+            review,
+        } => {
+            let _ = writeln!(
+                err,
+                "\nflint: the agent asks to go ahead ({}):\n  {}",
+                escaped(tool_kind),
+                escaped(title)
+            );
+            if let Some(c) = command {
+                let _ = writeln!(err, "  runs: {}", escaped(c));
+            }
+            for f in review.iter().flat_map(|r| r.files.iter()) {
+                print_file_hunks(&mut err, f);
+            }
+            options
+                .iter()
+                .find(|o| o.kind == "allow_always")
+                .map(|o| o.name.clone())
         }
     };
     let choices = match &always {
@@ -85,6 +98,22 @@ fn ask_on_terminal(ask: &Ask) -> Answer {
             Answer::Deny {
                 message: (!why.is_empty()).then(|| why.to_string()),
             }
+        }
+    }
+}
+
+/// A file's hunks as a unified diff, escaped for the terminal.
+fn print_file_hunks(err: &mut impl Write, f: &flint_core::review::FileReview) {
+    let _ = writeln!(err, "--- {}", escaped(&f.path));
+    for h in &f.hunks {
+        let _ = writeln!(err, "@@ -{} +{} @@", h.old_start, h.new_start);
+        for l in &h.lines {
+            let mark = match l.kind {
+                flint_core::edit::LineKind::Added => '+',
+                flint_core::edit::LineKind::Removed => '-',
+                flint_core::edit::LineKind::Context => ' ',
+            };
+            let _ = writeln!(err, "{mark}{}", escaped(&l.text));
         }
     }
 }

@@ -30,6 +30,8 @@ pub enum CoreError {
     ChangedSince { path: String, undo: bool },
     #[error("a prompt cannot be empty")]
     EmptyPrompt,
+    #[error(transparent)]
+    Agent(#[from] flint_acp::AcpError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -49,6 +51,7 @@ impl CoreError {
             Self::NothingTo(_) => "nothing_to_do",
             Self::ChangedSince { .. } => "changed_since",
             Self::EmptyPrompt => "empty_prompt",
+            Self::Agent(e) => e.code(),
             Self::Internal(_) => "internal",
         }
     }
@@ -102,6 +105,14 @@ pub enum ErrorCode {
     Unreadable,
     // The history (flint-store).
     Store,
+    // Agents over ACP (flint-acp).
+    AgentError,
+    AgentExited,
+    AgentInstall,
+    AgentProtocol,
+    AgentSignIn,
+    AgentStart,
+    AgentTimeout,
     // The engine (flint-core).
     ChangedSince,
     EmptyPrompt,
@@ -188,6 +199,7 @@ mod tests {
             include_str!("../../flint-edit/src/lib.rs"),
             include_str!("../../flint-project/src/lib.rs"),
             include_str!("../../flint-store/src/lib.rs"),
+            include_str!("../../flint-acp/src/lib.rs"),
             include_str!("error.rs"),
         ];
         let codes: Vec<String> = sources.iter().flat_map(|s| codes_in(s)).collect();

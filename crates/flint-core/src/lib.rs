@@ -26,9 +26,11 @@ pub use error::{CoreError, ErrorCode, ErrorInfo};
 pub use event::TurnEvent;
 pub use slots::SlotClient;
 pub use turn::{
-    command_prefix, AgentMode, Answer, Ask, ProjectReaders, Question, ToolOutput, ToolRunner,
-    TurnHandle, TurnKind,
+    command_prefix, AgentEntry, AgentMode, AgentOption, Answer, Ask, ProjectReaders, Question,
+    ToolOutput, ToolRunner, TurnHandle, TurnKind,
 };
+
+pub use flint_acp as acp;
 
 pub use flint_edit as edit;
 pub use flint_exec as exec;

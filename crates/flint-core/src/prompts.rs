@@ -58,7 +58,21 @@ pub(crate) fn history_messages(items: &[Item], tools: &[ToolSpec]) -> Vec<Messag
     let mut out: Vec<Message> = Vec::new();
     // Each call's kind by its id, for its result (which the Responses API answers by kind).
     let mut kinds: std::collections::HashMap<&str, ToolKind> = Default::default();
+    // An agent's tool work (over ACP) is its own: a model is sent its answers only.
+    let agent_calls: std::collections::HashSet<&str> = items
+        .iter()
+        .filter(|i| crate::turn::acp::is_agent_tool(i.tool_name.as_deref()))
+        .filter_map(|i| i.call_id.as_deref())
+        .collect();
     for item in items {
+        if matches!(item.kind, ItemKind::ToolCall | ItemKind::ToolResult)
+            && item
+                .call_id
+                .as_deref()
+                .is_some_and(|c| agent_calls.contains(c))
+        {
+            continue;
+        }
         let part = match item.kind {
             ItemKind::Prompt | ItemKind::Answer if item.text.is_empty() => continue,
             ItemKind::Prompt => {

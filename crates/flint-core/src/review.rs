@@ -239,6 +239,76 @@ fn decided_bytes(
     Ok(Some(Some(b.encode(&merged))))
 }
 
+fn is_changes(item: &flint_store::Item) -> bool {
+    item.tool_name.as_deref() == Some(crate::turn::acp::ACP_CHANGES)
+}
+
+/// The review of what an agent changed by itself (an `acp.changes` item, whose first
+/// checkpoint holds each file's bytes before): every file from what it is now back to
+/// those bytes, as a change set whose `before` is now and `after` the bytes before;
+/// the hunks shown the other way round (before the agent to now), with the decisions
+/// already recorded. Deciding keeps accepted hunks and reverts the others.
+fn changes_review(
+    s: &Store,
+    dir: &ProjectDir,
+    item_id: i64,
+) -> Result<(ChangeSet, Review), CoreError> {
+    let mut set = ChangeSet::default();
+    let mut review = Review {
+        item_id,
+        files: Vec::new(),
+        failures: Vec::new(),
+    };
+    let Some(first) = s.item_checkpoints(item_id)?.first().copied() else {
+        return Ok((set, review));
+    };
+    let recorded = s.reviews(item_id)?;
+    for f in s.checkpoint_files(first)? {
+        let now = dir
+            .resolve(&f.path)
+            .ok()
+            .and_then(|abs| flint_project::read_regular(&abs, flint_edit::MAX_FILE_BYTES, false));
+        let status = recorded
+            .iter()
+            .find(|(p, _, _)| *p == f.path)
+            .map(|(_, st, _)| match st.as_str() {
+                "rejected" => ReviewStatus::Rejected,
+                _ => ReviewStatus::Applied,
+            });
+        if now == f.before && status.is_none() {
+            // Back as it was (undone, or changed and changed back): nothing to review.
+            continue;
+        }
+        let (before_text, now_text) = (text_of(&f.path, &f.before), text_of(&f.path, &now));
+        let mut hunks = flint_edit::hunks(&before_text, &now_text);
+        highlight_hunks(&f.path, &before_text, &now_text, &mut hunks);
+        review.files.push(FileReview {
+            path: f.path.clone(),
+            moved_from: None,
+            change: match (&f.before, &now) {
+                (None, _) => ChangeKind::Added,
+                (_, None) => ChangeKind::Deleted,
+                _ => ChangeKind::Modified,
+            },
+            hunks,
+            base_hash: now.as_deref().map(flint_edit::content_hash),
+            status: status.unwrap_or(ReviewStatus::Pending),
+            detail: Some(match status {
+                Some(ReviewStatus::Rejected) => "Reverted to what it was before the agent.".into(),
+                Some(_) => "Kept.".into(),
+                None => "Written by the agent. Untick a hunk to revert it.".into(),
+            }),
+        });
+        set.files.push(flint_edit::FileChange {
+            path: f.path,
+            before: now,
+            after: f.before,
+            moved_from: None,
+        });
+    }
+    Ok((set, review))
+}
+
 /// What an apply did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -272,6 +342,9 @@ impl Engine {
                 .lock()
                 .map_err(|_| CoreError::Internal("store lock".into()))?;
             let (_, dir, item) = Self::project_dir_of_item(&s, item_id)?;
+            if is_changes(&item) {
+                return changes_review(&s, &dir, item_id).map(|(_, r)| r);
+            }
             let (edits, errors) = edits_of_item(&item);
             let (_, mut review) = review_of(item_id, &dir, &edits, &errors);
             let recorded = s.reviews(item_id)?;
@@ -324,14 +397,48 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
             let (project_id, dir, item) = Self::project_dir_of_item(&s, item_id)?;
-            let (edits, errors) = edits_of_item(&item);
-            let (set, mut review) = review_of(item_id, &dir, &edits, &errors);
+            let changes = is_changes(&item);
+            let (set, mut review) = if changes {
+                changes_review(&s, &dir, item_id)?
+            } else {
+                let (edits, errors) = edits_of_item(&item);
+                review_of(item_id, &dir, &edits, &errors)
+            };
             let mut writes = Vec::new();
             let mut rejected = Vec::new();
             let mut conflicted = Vec::new();
+            // An agent's change kept whole (nothing written).
+            let mut kept: Vec<String> = Vec::new();
             for d in &decisions {
                 let Some(change) = set.files.iter().find(|f| f.path == d.path) else { continue };
                 let base = change.before.as_deref().map(flint_edit::content_hash);
+                if changes {
+                    // Already written by the agent: `before` is the file now, `after`
+                    // what it was before the agent. Kept hunks stay; the others are
+                    // reverted (all of them: the bytes it had, exactly).
+                    let now = change.before.as_deref().map(flint_edit::content_hash);
+                    if now != d.base_hash {
+                        conflicted.push(d.path.clone());
+                        continue;
+                    }
+                    // The hunks as shown: from before the agent to now.
+                    let forward = flint_edit::FileChange {
+                        path: change.path.clone(),
+                        before: change.after.clone(),
+                        after: change.before.clone(),
+                        moved_from: None,
+                    };
+                    match decided_bytes(&forward, &d.accept).map_err(edit_err)? {
+                        None => {
+                            rejected.push(d.path.clone());
+                            writes.push(Write { path: d.path.clone(), expected: now, content: forward.before.clone(), ..Default::default() });
+                        }
+                        // Every hunk kept: nothing to write.
+                        Some(content) if content == forward.after => kept.push(d.path.clone()),
+                        Some(content) => writes.push(Write { path: d.path.clone(), expected: now, content, ..Default::default() }),
+                    }
+                    continue;
+                }
                 if base != d.base_hash {
                     conflicted.push(d.path.clone());
                     continue;
@@ -344,13 +451,21 @@ impl Engine {
             engine.flint_writes(dir.root(), &writes);
             let (applied, checkpoint) = apply_recorded(&s, &dir, project_id, Some(item_id), &writes)?;
             for f in &applied.files {
-                s.set_review(item_id, &f.path, "applied", None)?;
+                if !rejected.contains(&f.path) {
+                    s.set_review(item_id, &f.path, "applied", None)?;
+                }
+            }
+            for p in &kept {
+                s.set_review(item_id, p, "applied", None)?;
             }
             for p in &rejected {
                 s.set_review(item_id, p, "rejected", None)?;
             }
             for f in review.files.iter_mut() {
-                if applied.files.iter().any(|a| a.path == f.path) {
+                if rejected.contains(&f.path) && changes && applied.files.iter().any(|a| a.path == f.path) {
+                    f.status = ReviewStatus::Rejected;
+                    f.detail = Some("Reverted: the file is as it was before the agent changed it.".into());
+                } else if kept.contains(&f.path) || applied.files.iter().any(|a| a.path == f.path) {
                     f.status = ReviewStatus::Applied;
                 } else if rejected.contains(&f.path) {
                     f.status = ReviewStatus::Rejected;

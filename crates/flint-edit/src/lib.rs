@@ -44,6 +44,13 @@ pub enum Edit {
         path: String,
         content: String,
     },
+    /// A file written whole on purpose (an agent's `fs/write_text_file`): created or
+    /// replaced with exactly this text, however much shorter (no guard against an
+    /// inferred snippet, as for `Whole`).
+    Write {
+        path: String,
+        content: String,
+    },
 }
 
 impl Edit {
@@ -53,7 +60,8 @@ impl Edit {
             | Self::Delete { path }
             | Self::Update { path, .. }
             | Self::Replace { path, .. }
-            | Self::Whole { path, .. } => path,
+            | Self::Whole { path, .. }
+            | Self::Write { path, .. } => path,
         }
     }
 }

@@ -251,6 +251,10 @@ fn plan_one(o: &mut Overlay<'_>, edit: &Edit) -> Result<(), EditError> {
                 }
                 o.set(&path, content.clone(), Some(content.ends_with('\n')))?;
             }
+            Edit::Write { path, content } => {
+                let path = normalize(path);
+                o.set(&path, content.clone(), Some(content.ends_with('\n')))?;
+            }
         }
     }
     Ok(())

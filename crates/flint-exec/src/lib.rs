@@ -13,6 +13,7 @@
 
 mod output;
 mod sandbox;
+mod service;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use output::Capture;
 pub use sandbox::{sandbox_support, usable_for, Sandbox, SandboxSupport};
+pub use service::{Service, ServiceSpec};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

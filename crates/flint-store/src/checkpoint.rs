@@ -282,6 +282,17 @@ impl Store {
     }
 
     /// Every file of a checkpoint with its bytes before and after.
+    /// The checkpoints of an item, oldest first.
+    pub fn item_checkpoints(&self, item_id: i64) -> Result<Vec<i64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM checkpoints WHERE item_id = ?1 ORDER BY id")?;
+        let ids = stmt
+            .query_map([item_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(ids)
+    }
+
     pub fn checkpoint_files(&self, id: i64) -> Result<Vec<CheckpointFile>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.path, b.data, a.data, f.before_mode, f.before_link FROM checkpoint_files f

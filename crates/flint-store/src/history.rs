@@ -120,7 +120,7 @@ impl Store {
             "SELECT s.id, s.project_id, s.title, s.created_at, s.updated_at, s.slot,
                     p.name, p.path,
                     (SELECT model FROM items WHERE session_id = s.id AND kind = 'answer' ORDER BY id DESC LIMIT 1),
-                    (SELECT count(*) FROM items WHERE session_id = s.id)
+                    (SELECT count(*) FROM items WHERE session_id = s.id), s.agent
              FROM sessions s JOIN projects p ON p.id = s.project_id
              WHERE (?1 IS NULL OR s.project_id = ?1)
              ORDER BY s.updated_at DESC, s.id DESC LIMIT ?2",
@@ -145,7 +145,7 @@ impl Store {
         let mut sql = String::from(
             "SELECT i.id, i.role, i.model, i.created_at,
                     snippet(items_fts, 0, char(2), char(3), '…', 16),
-                    s.id, s.project_id, s.title, s.created_at, s.updated_at, s.slot, p.name
+                    s.id, s.project_id, s.title, s.created_at, s.updated_at, s.slot, p.name, s.agent
              FROM items_fts
              JOIN items i ON i.id = items_fts.rowid
              JOIN sessions s ON s.id = i.session_id
@@ -195,6 +195,7 @@ impl Store {
                     } else {
                         crate::ModelSlot::Fast
                     },
+                    agent: r.get(12)?,
                 },
                 project_name: r.get(11)?,
             })
@@ -209,8 +210,8 @@ impl Store {
         let now = crate::now_ms();
         let title = format!("{} (fork)", source.title);
         tx.execute(
-            "INSERT INTO sessions (project_id, title, created_at, updated_at, slot, parent_session_id, parent_item_id)
-             VALUES (?1, ?2, ?3, ?3, (SELECT slot FROM sessions WHERE id = ?4), ?4, ?5)",
+            "INSERT INTO sessions (project_id, title, created_at, updated_at, slot, agent, parent_session_id, parent_item_id)
+             VALUES (?1, ?2, ?3, ?3, (SELECT slot FROM sessions WHERE id = ?4), (SELECT agent FROM sessions WHERE id = ?4), ?4, ?5)",
             params![source.project_id, title, now, session_id, item_id],
         )?;
         let id = tx.last_insert_rowid();

@@ -97,6 +97,12 @@ impl Store {
         self.item(id)
     }
 
+    /// Removes an item nothing refers to yet (one just added that was not needed).
+    pub fn delete_item(&self, id: i64) -> Result<()> {
+        self.conn.execute("DELETE FROM items WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
     /// Rewrites an item's text and status: called as an answer grows and when it ends.
     pub fn update_item(
         &self,

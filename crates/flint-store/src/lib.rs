@@ -90,6 +90,9 @@ pub struct Session {
     pub project_id: i64,
     pub title: String,
     pub slot: ModelSlot,
+    /// The agent the session talks to over ACP (`codex`, `claude`, `gemini`, or a
+    /// command line), instead of its model slot.
+    pub agent: Option<String>,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number")]
@@ -301,7 +304,7 @@ impl Store {
     pub fn session(&self, id: i64) -> Result<Session> {
         self.conn
             .query_row(
-                "SELECT id, project_id, title, created_at, updated_at, slot FROM sessions WHERE id = ?1",
+                "SELECT id, project_id, title, created_at, updated_at, slot, agent FROM sessions WHERE id = ?1",
                 [id],
                 session_row,
             )
@@ -317,7 +320,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, project_id, title, created_at, updated_at, slot FROM sessions
+                "SELECT id, project_id, title, created_at, updated_at, slot, agent FROM sessions
                  WHERE project_id = ?1 ORDER BY updated_at DESC, id DESC LIMIT 1",
                 [project_id],
                 session_row,
@@ -331,6 +334,43 @@ impl Store {
             params![id, title],
         )?;
         Ok(())
+    }
+
+    /// Makes the session talk to an agent (or, with none, to its model again). The
+    /// agent's own session id is forgotten: a new agent starts fresh.
+    pub fn set_session_agent(&self, id: i64, agent: Option<&str>) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE sessions SET agent = ?2, agent_session = NULL WHERE id = ?1",
+            params![id, agent],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "session",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    /// The agent's own id for the session (to load it again), once it has one.
+    pub fn set_agent_session(&self, id: i64, agent_session: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET agent_session = ?2 WHERE id = ?1",
+            params![id, agent_session],
+        )?;
+        Ok(())
+    }
+
+    pub fn agent_session(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT agent_session FROM sessions WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// Moves a session to its fast or deep model.
@@ -389,6 +429,7 @@ pub(crate) fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         } else {
             ModelSlot::Fast
         },
+        agent: r.get("agent")?,
     })
 }
 

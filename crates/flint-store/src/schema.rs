@@ -178,6 +178,11 @@ pub(crate) const MIGRATIONS: &[M<'static>] = &[
         PRIMARY KEY (project_id, prefix)
     );",
     ),
+    // 10: sessions with an agent over ACP, and the agent's own id for the session.
+    M::up(
+        "ALTER TABLE sessions ADD COLUMN agent TEXT;
+    ALTER TABLE sessions ADD COLUMN agent_session TEXT;",
+    ),
 ];
 
 pub(crate) fn prepare(conn: &mut Connection) -> Result<()> {

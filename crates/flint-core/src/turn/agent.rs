@@ -91,6 +91,20 @@ pub enum Ask {
     /// An edit, to accept or reject hunk by hunk in the review pane (its item is the
     /// tool call).
     Edit { review: Box<Review> },
+    /// An agent (over ACP) asks whether its tool call may go ahead, offering its own
+    /// options: `Allow` picks its allow-once option, `AllowAlways` (or
+    /// `AllowForSession`) its allow-always one, `Deny` its reject one.
+    Permission {
+        title: String,
+        /// What the call does: read, edit, delete, move, search, execute, fetch, other.
+        tool_kind: String,
+        /// The command it would run, for a command.
+        command: Option<String>,
+        options: Vec<super::acp::AgentOption>,
+        /// The change it would make, shown in the review pane (decided whole here: the
+        /// agent writes it itself once allowed).
+        review: Option<Box<Review>>,
+    },
 }
 
 /// The user's answer.
@@ -331,6 +345,18 @@ pub(crate) fn edits_of_call(name: &str, input: &str) -> Result<Vec<Edit>, String
                 search,
                 replace: field("new_string")?,
             }])
+        }
+        // A whole file an agent writes through Flint (`fs/write_text_file`).
+        super::acp::ACP_WRITE => {
+            let v: Value = serde_json::from_str(input)
+                .map_err(|e| format!("the write is not valid JSON: {e}"))?;
+            match (v["path"].as_str(), v["content"].as_str()) {
+                (Some(path), Some(content)) => Ok(vec![Edit::Write {
+                    path: path.to_string(),
+                    content: content.to_string(),
+                }]),
+                _ => Err("the write has no path or content".into()),
+            }
         }
         _ => Err(format!("`{name}` does not edit files")),
     }
@@ -636,7 +662,7 @@ impl Engine {
     }
 
     /// Asks the front end and waits for its answer (or the turn's stop: a denial).
-    async fn ask(&self, ctx: &CallCtx<'_>, ask: Ask) -> Answer {
+    pub(crate) async fn ask(&self, ctx: &CallCtx<'_>, ask: Ask) -> Answer {
         let (tx, rx) = oneshot::channel();
         let id = self.running.ask(tx);
         let _ = ctx.events.send(TurnEvent::Question {
@@ -658,7 +684,7 @@ impl Engine {
 
     /// Plans an edit against the project; applies it (Auto-edit, Full auto) or waits
     /// for the user's review (Ask); tells the model what became of each file.
-    async fn agent_edit(&self, ctx: &CallCtx<'_>, edits: &[Edit]) -> ToolOutput {
+    pub(crate) async fn agent_edit(&self, ctx: &CallCtx<'_>, edits: &[Edit]) -> ToolOutput {
         let Ok(dir) = ProjectDir::open(ctx.root) else {
             return ToolOutput::error("the project folder cannot be opened");
         };
@@ -950,7 +976,7 @@ impl Engine {
 
     /// The project's snapshot store (kept open, its stat cache in memory, for the
     /// engine's life), with a snapshot of it now (off the executor).
-    async fn snapshots(
+    pub(crate) async fn snapshots(
         &self,
         root: &Path,
     ) -> Result<(SnapshotStore, flint_store::Snapshot), String> {
@@ -986,8 +1012,31 @@ impl Engine {
         (snapshots, before): (SnapshotStore, flint_store::Snapshot),
         started: std::time::SystemTime,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let (project, item) = (ctx.project_id, ctx.item_id);
         let summary: String = format!("ran `{shown}`").chars().take(200).collect();
+        self.record_changes(
+            ctx.project_id,
+            ctx.item_id,
+            dir,
+            summary,
+            (snapshots, before),
+            started,
+        )
+        .await
+        .map(|(kept, odd, _)| (kept, odd))
+    }
+
+    /// Records what changed in the project since the snapshot `before` as a checkpoint
+    /// of `item_id` (undone to the byte with its turn): the changed paths kept, those
+    /// that could not be (names Flint does not write), and the snapshot taken now.
+    pub(crate) async fn record_changes(
+        &self,
+        project: i64,
+        item: i64,
+        dir: &ProjectDir,
+        summary: String,
+        (snapshots, before): (SnapshotStore, flint_store::Snapshot),
+        started: std::time::SystemTime,
+    ) -> Result<(Vec<String>, Vec<String>, flint_store::Snapshot), String> {
         let store = self.store_handle();
         let engine = self.clone();
         let dir = dir.clone();
@@ -1012,7 +1061,7 @@ impl Engine {
             let mut odd: Vec<String> = odd.into_iter().map(|f| f.path).collect();
             odd.extend(unrecorded);
             if files.is_empty() {
-                return Ok((Vec::new(), odd));
+                return Ok((Vec::new(), odd, after));
             }
             let writes: Vec<flint_edit::Write> = files
                 .iter()
@@ -1026,7 +1075,7 @@ impl Engine {
             let s = store.lock().map_err(|_| "the store lock".to_string())?;
             s.add_checkpoint(project, Some(item), &summary, &files)
                 .map_err(|e| e.to_string())?;
-            Ok((files.into_iter().map(|f| f.path).collect(), odd))
+            Ok((files.into_iter().map(|f| f.path).collect(), odd, after))
         })
         .await
         .map_err(|e| e.to_string())?
@@ -1115,7 +1164,7 @@ fn disable_repository(p: &Path) -> Result<String, String> {
 /// following links or looking inside one: each `.git` (folder, file or link), and the
 /// `HEAD` of each folder git would take for a bare repository (`HEAD`, `objects/`,
 /// `refs/`). Past 1,000,000 entries it gives up: an error, never a partial answer.
-fn git_entries(root: &Path) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn git_entries(root: &Path) -> Result<Vec<PathBuf>, String> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     let mut seen = 0usize;
@@ -1156,7 +1205,7 @@ fn git_entries(root: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// The folder a command runs in: `cwd` inside the project (its root when empty).
-fn command_dir(dir: &ProjectDir, cwd: &str) -> Result<PathBuf, String> {
+pub(crate) fn command_dir(dir: &ProjectDir, cwd: &str) -> Result<PathBuf, String> {
     let rel = cwd.trim_start_matches("./");
     if rel.is_empty() || rel == "." {
         return Ok(dir.root().to_path_buf());

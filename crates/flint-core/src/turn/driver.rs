@@ -70,9 +70,14 @@ impl Engine {
                     return Err(CoreError::EmptyPrompt);
                 }
                 let session = self.db(move |s| s.session(session_id)).await?;
-                let slot = self
-                    .slot(session.slot)
-                    .ok_or(CoreError::NoModel(session.slot))?;
+                // An agent's session needs no model.
+                let slot = match &session.agent {
+                    Some(_) => None,
+                    None => Some(
+                        self.slot(session.slot)
+                            .ok_or(CoreError::NoModel(session.slot))?,
+                    ),
+                };
                 let user = self
                     .db(move |s| {
                         if s.items(session_id)?.is_empty() {
@@ -87,7 +92,15 @@ impl Engine {
                         )
                     })
                     .await?;
-                (Some(user), slot)
+                match (session.agent, slot) {
+                    (Some(agent), _) => {
+                        return self
+                            .agent_turn(session_id, agent, Some(user), mode, sink, cancel)
+                            .await
+                    }
+                    (None, Some(slot)) => (Some(user), slot),
+                    (None, None) => return Err(CoreError::NoModel(session.slot)),
+                }
             }
             TurnKind::Escalate => {
                 let slot = self
@@ -101,6 +114,11 @@ impl Engine {
                             .any(|i| i.kind == ItemKind::Prompt);
                         if any {
                             s.set_session_slot(session_id, ModelSlot::Deep)?;
+                            // Escalating leaves an agent for the deep model, which gets
+                            // the conversation (the agent's answers, not its tool work).
+                            if s.session(session_id)?.agent.is_some() {
+                                s.set_session_agent(session_id, None)?;
+                            }
                         }
                         Ok(any)
                     })
@@ -122,6 +140,11 @@ impl Engine {
                     .await?;
                 if !has_prompt {
                     return Err(CoreError::NoPrompt);
+                }
+                if let Some(agent) = session.agent {
+                    return self
+                        .agent_turn(session_id, agent, None, mode, sink, cancel)
+                        .await;
                 }
                 let slot = self
                     .slot(session.slot)

@@ -9,6 +9,7 @@
 //!   edits as they complete).
 //! - `tools`: what the model may call ([`ToolRunner`]).
 
+pub mod acp;
 pub mod agent;
 mod driver;
 mod live;
@@ -26,6 +27,7 @@ use flint_store::Item;
 
 use crate::{CoreError, Engine, TurnEvent};
 
+pub use acp::{AgentEntry, AgentOption};
 pub use agent::{command_prefix, prefix_allows, AgentMode, Answer, Ask, Question};
 pub use readers::ProjectReaders;
 pub use tools::{ToolOutput, ToolRunner};
@@ -62,6 +64,8 @@ pub(crate) struct Running {
     project_locks: Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     /// Per project root: its snapshot store, open with its stat cache in memory.
     snapshot_stores: Mutex<HashMap<std::path::PathBuf, agent::SnapshotStore>>,
+    /// Per session: its agent over ACP, once started.
+    agents: Mutex<HashMap<i64, acp::AgentSlot>>,
 }
 
 impl Running {
@@ -108,6 +112,20 @@ impl Running {
             }
         }
         store
+    }
+
+    pub(crate) fn agent_slot(&self, session_id: i64) -> acp::AgentSlot {
+        match self.agents.lock() {
+            Ok(mut a) => a.entry(session_id).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    pub(crate) fn take_agents(&self) -> Vec<acp::AgentSlot> {
+        self.agents
+            .lock()
+            .map(|mut a| a.drain().map(|(_, s)| s).collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn allow_in_session(&self, session_id: i64, prefix: String) {

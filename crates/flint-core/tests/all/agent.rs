@@ -209,6 +209,7 @@ async fn the_scripted_task_runs_to_green_in_every_wire_format_and_undoes_to_the_
             asked.push(match ask {
                 Ask::Command { command, .. } => format!("run {command}"),
                 Ask::Edit { review } => format!("edit {}", review.files[0].path),
+                Ask::Permission { title, .. } => format!("permission {title}"),
             });
             Answer::Allow
         })

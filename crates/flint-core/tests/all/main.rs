@@ -478,6 +478,7 @@ async fn no_model_is_a_clear_error() {
     assert!(err.to_string().contains("Settings"));
 }
 
+mod acp;
 mod agent;
 mod connect;
 mod projects;
