@@ -338,13 +338,20 @@ fn test_all() -> Result {
         ));
     }
 
+    let agents = test_agents(&root)?;
+    let agents = agents.display().to_string();
+    let agent_env = [
+        ("FLINT_TEST_AGENTS", agents.as_str()),
+        ("FLINT_REQUIRE_AGENTS", "1"),
+    ];
+
     step("Rust unit and integration tests");
     // ts-rs regenerates every binding during the tests; clearing them first makes a
     // binding whose Rust type is gone show up as deleted in the drift check.
     clear_bindings(&root)?;
     let mut test = vec!["test", "--workspace"];
     test.extend(APP_FEATURES);
-    sh(&root, "cargo", &test, &[])?;
+    sh(&root, "cargo", &test, &agent_env)?;
 
     step("TypeScript bindings match the Rust types");
     bindings_unchanged(&root)?;
@@ -364,6 +371,59 @@ fn test_all() -> Result {
         bundle::run(&[])?;
     }
     Ok(())
+}
+
+/// The real agents the ACP tests drive, at the versions Flint was tried with
+/// (crates/flint-acp's catalogue): Codex's adapter (its native binary comes as an
+/// optional npm package for the platform) and Claude Code's. Installed with npm into
+/// target/agents; the folder of their executables.
+const TEST_AGENTS: &[(&str, &str, &str)] = &[
+    ("@zed-industries/codex-acp", "0.16.0", "codex-acp"),
+    (
+        "@zed-industries/claude-agent-acp",
+        "0.23.1",
+        "claude-agent-acp",
+    ),
+];
+
+fn test_agents(root: &Path) -> Result<PathBuf> {
+    let dir = target_dir(root).join("agents");
+    let modules = dir.join("node_modules");
+    let bin = modules.join(".bin");
+    let installed = |package: &str, version: &str| {
+        std::fs::read_to_string(modules.join(package).join("package.json"))
+            .is_ok_and(|t| t.contains(&format!("\"version\": \"{version}\"")))
+    };
+    let missing: Vec<String> = TEST_AGENTS
+        .iter()
+        .filter(|(p, v, b)| !installed(p, v) || !bin.join(b).exists())
+        .map(|(p, v, _)| format!("{p}@{v}"))
+        .collect();
+    if missing.is_empty() {
+        step("the ACP agents for the tests are installed (target/agents)");
+        return Ok(bin);
+    }
+    step(&format!(
+        "installing the ACP agents the tests drive into target/agents (npm): {}",
+        missing.join(", ")
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let manifest = dir.join("package.json");
+    if !manifest.exists() {
+        std::fs::write(
+            &manifest,
+            "{\"name\":\"flint-test-agents\",\"private\":true}\n",
+        )
+        .map_err(|e| format!("{}: {e}", manifest.display()))?;
+    }
+    let mut args = vec!["install", "--no-audit", "--no-fund", "--save-exact"];
+    let specs: Vec<String> = TEST_AGENTS
+        .iter()
+        .map(|(p, v, _)| format!("{p}@{v}"))
+        .collect();
+    args.extend(specs.iter().map(String::as_str));
+    sh(&dir, npm(), &args, &[])?;
+    Ok(bin)
 }
 
 fn clear_bindings(root: &Path) -> Result {

@@ -351,8 +351,16 @@ fn stderr_said(service: &Service) -> String {
         return String::new();
     }
     let lines: Vec<&str> = tail.lines().collect();
-    let last = &lines[lines.len().saturating_sub(8)..];
-    format!(", saying:\n{}", last.join("\n"))
+    // Where it says what went wrong (before a backtrace), else its last lines.
+    let cause = lines.iter().position(|l| {
+        let l = l.trim_start();
+        l.starts_with("Error") || l.starts_with("error") || l.contains("panicked at")
+    });
+    let shown = match cause {
+        Some(i) => &lines[i..lines.len().min(i + 8)],
+        None => &lines[lines.len().saturating_sub(8)..],
+    };
+    format!(", saying:\n{}", shown.join("\n"))
 }
 
 /// Builds a protocol type from its JSON (the schema's own serde names).

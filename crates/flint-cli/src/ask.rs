@@ -102,6 +102,31 @@ fn ask_on_terminal(ask: &Ask) -> Answer {
     }
 }
 
+/// One line for an agent's item: its call's title, its plan, what it changed.
+fn agent_call_line(tool: &str, text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    match tool {
+        "acp.tool" => Some(first_line(
+            v["title"].as_str().unwrap_or("a tool call"),
+            120,
+        )),
+        "acp.plan" => Some("updated the plan".into()),
+        "acp.write" => Some(format!("write {}", v["path"].as_str().unwrap_or("?"))),
+        "acp.changes" => Some(format!(
+            "changed {} (flint undo --turn takes it back)",
+            v["files"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
 /// A file's hunks as a unified diff, escaped for the terminal.
 fn print_file_hunks(err: &mut impl Write, f: &flint_core::review::FileReview) {
     let _ = writeln!(err, "--- {}", escaped(&f.path));
@@ -264,35 +289,52 @@ pub(crate) async fn ask(
     choice: Choice,
     prompt: &str,
     agent: Option<(AgentMode, u32)>,
+    acp_agent: Option<String>,
     out: &mut (dyn Write + Send),
     tty: bool,
 ) -> Result<(), String> {
     let mode = agent.map(|(m, _)| m);
     let err = |e: CoreError| e.to_string();
     let paths = Paths::from_env().map_err(|e| e.to_string())?;
-    let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {
-        return Err(no_model_remedy(&paths));
+    // An external agent (over ACP) needs no model of Flint's.
+    let (engine, slot) = match &acp_agent {
+        Some(_) => {
+            let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
+            (Engine::new(store, None, None).text_only(), None)
+        }
+        None => {
+            let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {
+                return Err(no_model_remedy(&paths));
+            };
+            let mut engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
+            if let Some((_, steps)) = agent {
+                engine = engine.with_agent().with_max_steps(steps);
+            }
+            if let Some(notice) = notice {
+                eprintln!("flint: {}", escaped(&notice));
+            }
+            if slot.model.is_empty() {
+                return Err(format!(
+                    "no model is chosen for {}; pass --model, or set model under [fast] in {}",
+                    slot.provider,
+                    paths.settings_file().display()
+                ));
+            }
+            (engine, Some(slot))
+        }
     };
-    let mut engine = cli_engine(&paths, slot.connect().map_err(err)?)?;
-    if let Some((_, steps)) = agent {
-        engine = engine.with_agent().with_max_steps(steps);
-    }
-    if let Some(notice) = notice {
-        eprintln!("flint: {}", escaped(&notice));
-    }
-    if slot.model.is_empty() {
-        return Err(format!(
-            "no model is chosen for {}; pass --model, or set model under [fast] in {}",
-            slot.provider,
-            paths.settings_file().display()
-        ));
-    }
     let dir = project_dir(project)?;
     let workspace = open_project(&engine, &dir).await.map_err(err)?;
     let session = engine
         .new_session(workspace.project.id, "")
         .await
         .map_err(err)?;
+    if let Some(a) = &acp_agent {
+        engine
+            .set_session_agent(session.id, Some(a.clone()))
+            .await
+            .map_err(err)?;
+    }
 
     let mut turn = engine.start_turn_in(
         session.id,
@@ -311,6 +353,7 @@ pub(crate) async fn ask(
     let mut failure = None;
     let mut truncated = false;
     let mut proposed = 0;
+    let mut said_calls = std::collections::HashSet::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut stopped = false;
@@ -356,7 +399,10 @@ pub(crate) async fn ask(
                 truncated = status == ItemStatus::Truncated;
                 failure = match (status, error) {
                     (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
-                    (_, Some(e)) => Some(for_terminal(e.code, e.message, &slot, &paths)),
+                    (_, Some(e)) => Some(match &slot {
+                        Some(slot) => for_terminal(e.code, e.message, slot, &paths),
+                        None => e.message,
+                    }),
                     (ItemStatus::Cancelled, None) => {
                         Some("stopped; the partial answer is kept".into())
                     }
@@ -413,6 +459,13 @@ pub(crate) async fn ask(
             TurnEvent::ItemAdded { item } => {
                 if item.kind == flint_core::store::ItemKind::ToolCall {
                     let name = item.tool_name.as_deref().unwrap_or("?");
+                    if let Some(line) = agent_call_line(name, &item.text) {
+                        // An agent's call (sent again as it changes): said once.
+                        if said_calls.insert(item.id) {
+                            eprintln!("flint: > {}", escaped(&line));
+                        }
+                        continue;
+                    }
                     let first = first_line(&item.text, 120);
                     eprintln!("flint: > {}: {}", escaped(name), escaped(&first));
                 } else if item.kind == flint_core::store::ItemKind::ToolResult
@@ -450,7 +503,10 @@ pub(crate) async fn ask(
              ask on; pass --mode auto-edit or --mode full-auto to allow them"
         );
     }
-    if proposed > 0 && failure.is_none() && mode.is_none() {
+    if acp_agent.is_some() && failure.is_none() {
+        engine.stop_agents().await;
+    }
+    if proposed > 0 && failure.is_none() && mode.is_none() && acp_agent.is_none() {
         eprintln!("flint: the answer proposes changes to {proposed} file(s); review them in the app, or pipe the answer to `flint apply`");
     }
     match failure {

@@ -68,6 +68,12 @@ pub enum Command {
         /// With --mode: how many requests the turn may make before it stops.
         #[arg(long, default_value_t = flint_core::turn::MAX_STEPS)]
         max_steps: u32,
+        /// Ask an agent instead of a model, over the Agent Client Protocol: `codex`,
+        /// `claude`, `gemini` (see `flint agents list`), or a command line that speaks
+        /// ACP on its stdio. With --mode its edits and commands follow the mode's rules
+        /// (default: ask); what it changed is undone with `flint undo --turn`.
+        #[arg(long, conflicts_with_all = ["provider", "base_url", "model"])]
+        agent: Option<String>,
         /// The prompt; several words are joined with spaces.
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
@@ -109,6 +115,20 @@ pub enum Command {
         #[arg(long)]
         project: Option<PathBuf>,
     },
+    /// The agents Flint knows (Codex, Claude Code, Gemini CLI): where each is, and
+    /// installing one.
+    Agents {
+        #[command(subcommand)]
+        action: AgentsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Each known agent: installed by Flint, on the PATH, or missing.
+    List,
+    /// Install a known agent with npm into Flint's data folder.
+    Install { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +214,7 @@ pub async fn execute(
             model,
             mode,
             max_steps,
+            agent: acp_agent,
             prompt,
         } => {
             let choice = Choice {
@@ -202,9 +223,21 @@ pub async fn execute(
                 model,
             };
             let mode = mode.as_deref().and_then(flint_core::AgentMode::parse);
+            // An external agent asks about everything unless a mode says otherwise.
+            let mode = mode.or(acp_agent.as_ref().map(|_| flint_core::AgentMode::Ask));
             let agent = mode.map(|m| (m, max_steps));
-            ask(project, choice, &prompt.join(" "), agent, out, tty).await
+            ask(
+                project,
+                choice,
+                &prompt.join(" "),
+                agent,
+                acp_agent,
+                out,
+                tty,
+            )
+            .await
         }
+        Command::Agents { action } => agents(action, out).await,
         Command::Apply {
             project,
             check,
@@ -218,6 +251,31 @@ pub async fn execute(
         } => undo_turn(project, out).await,
         Command::Undo { project, .. } => step(project, true, out).await,
         Command::Redo { project } => step(project, false, out).await,
+    }
+}
+
+async fn agents(action: AgentsCommand, out: &mut (dyn Write + Send)) -> Result<(), String> {
+    let engine = offline_engine()?;
+    match action {
+        AgentsCommand::List => {
+            for a in engine.known_agents() {
+                let at = match (&a.installed_version, &a.path) {
+                    (Some(v), Some(p)) => format!("installed by Flint ({v}): {p}"),
+                    (None, Some(p)) => format!("on the PATH: {p}"),
+                    _ => format!("not installed (flint agents install {})", a.id),
+                };
+                writeln!(out, "{:<8} {:<12} {}", a.id, a.label, at).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        AgentsCommand::Install { name } => {
+            let mut progress = |line: &str| eprintln!("flint: {}", escaped(line));
+            let path = engine
+                .install_agent(&name, &mut progress)
+                .await
+                .map_err(|e| e.to_string())?;
+            writeln!(out, "{path}").map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use flint_replay::{Config, Fault, Reply, StandIn, Transcript};
 use flint_store::{ItemRole, ItemStatus, Store};
 
+mod acp;
 mod agent;
 mod first_hour;
 mod peer;

@@ -473,3 +473,214 @@ async fn after_a_restart_the_agent_s_session_is_loaded_again() {
         "{log}"
     );
 }
+
+/// A real agent's executable: where `cargo xtask test` installs them
+/// (`FLINT_TEST_AGENTS`), else the PATH. Under the test command a missing one fails
+/// the test (`FLINT_REQUIRE_AGENTS`); elsewhere the test says it was skipped.
+fn real_agent(bin: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("FLINT_TEST_AGENTS")
+        .map(|d| PathBuf::from(d).join(bin))
+        .filter(|p| p.exists())
+        .or_else(|| which_on_path(bin));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("FLINT_REQUIRE_AGENTS").is_none(),
+            "{bin} is not installed (cargo xtask test installs it into target/agents)"
+        );
+        eprintln!("skipped: {bin} is not installed (cargo xtask test installs it)");
+    }
+    found
+}
+
+fn which_on_path(bin: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+fn fixture_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/acp")
+        .join(name)
+}
+
+/// Codex's home for a test: a config pointing Codex at the stand-in with the test
+/// catalogue (out of /tmp: Codex refuses to put its sandbox helper there).
+fn codex_home(url: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "model = \"gpt-5.3-codex-spark\"\nmodel_provider = \"standin\"\n\
+             model_catalog_json = \"{}\"\n\n[model_providers.standin]\nname = \"Stand-in\"\n\
+             base_url = \"{url}\"\nwire_api = \"responses\"\nenv_key = \"STANDIN_KEY\"\n",
+            fixture_file("codex-catalog.json").display()
+        ),
+    )
+    .unwrap();
+    home
+}
+
+#[tokio::test]
+async fn codex_through_codex_acp_patches_with_approval_runs_commands_and_is_undone() {
+    let Some(codex) = real_agent("codex-acp") else {
+        return;
+    };
+    let script = flint_replay::script::Script::parse(
+        &std::fs::read_to_string(fixture_file("codex-turn.json")).unwrap(),
+    )
+    .unwrap();
+    let server = flint_replay::StandIn::start(
+        flint_replay::Config::default()
+            .route("/responses", flint_replay::Reply::Script(script.clone())),
+        0,
+    )
+    .unwrap();
+    let home = codex_home(&server.base_url());
+    let f = fixture();
+    let root = f.project.path().to_path_buf();
+    std::fs::write(root.join("a.txt"), "one\ntwo\nthree\n").unwrap();
+    let sid = session(&f).await;
+    let cmd = format!(
+        "env 'CODEX_HOME={}' STANDIN_KEY=stand-in RUST_LOG=error '{}'",
+        home.path().display(),
+        codex.display()
+    );
+    f.engine.set_session_agent(sid, Some(cmd)).await.unwrap();
+    let mut turn = f.engine.start_turn_in(
+        sid,
+        TurnKind::Prompt("Make two loud in a.txt".into()),
+        AgentMode::Ask,
+    );
+    let mut events = Vec::new();
+    let mut asked = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let e = tokio::time::timeout_at(deadline, turn.events.recv())
+            .await
+            .expect("the Codex turn did not end within 2 minutes");
+        let Some(e) = e else { break };
+        if let TurnEvent::Question { question } = &e {
+            // Codex in read-only mode asks before it patches: the diff, planned against
+            // the file, with the file untouched until allowed.
+            if let Ask::Permission {
+                tool_kind, review, ..
+            } = &question.ask
+            {
+                assert_eq!(read(&root, "a.txt"), b"one\ntwo\nthree\n");
+                let hunks = review.as_ref().map(|r| r.files[0].hunks.len());
+                asked.push(format!("{tool_kind} {hunks:?}"));
+            }
+            assert!(turn.answer(question.id, Answer::Allow));
+        }
+        events.push(e);
+    }
+    let last = turn.finish().await.unwrap();
+    assert_eq!(last.status, ItemStatus::Complete, "{:?}", last.error);
+    assert_eq!(asked, ["edit Some(1)"]);
+    assert_eq!(read(&root, "a.txt"), b"one\nTWO\nthree\n");
+    let text = text_of(&events);
+    assert!(
+        text.contains("Reading it first.") && text.ends_with("Done: a.txt now says TWO."),
+        "{text}"
+    );
+    // Each step once: Codex sent each call's result.
+    assert_eq!(script.served(), [1, 1, 1, 1]);
+    let items = f.engine.db(move |s| s.items(sid)).await.unwrap();
+    let results: Vec<&str> = items
+        .iter()
+        .filter(|i| i.kind == ItemKind::ToolResult)
+        .map(|i| i.text.as_str())
+        .collect();
+    assert!(
+        results.iter().any(|r| r.contains("one\nTWO\nthree")),
+        "{results:?}"
+    );
+    let changes = items
+        .iter()
+        .find(|i| i.tool_name.as_deref() == Some("acp.changes"))
+        .expect("what Codex changed is recorded");
+    let review = f.engine.review(changes.id).await.unwrap();
+    assert_eq!(review.files.len(), 1);
+    assert_eq!(review.files[0].path, "a.txt");
+    f.engine.undo_turn(sid).await.unwrap();
+    assert_eq!(read(&root, "a.txt"), b"one\ntwo\nthree\n");
+    f.engine.stop_agents().await;
+}
+
+#[tokio::test]
+async fn claude_code_through_claude_agent_acp_writes_with_approval_and_is_undone() {
+    let Some(claude) = real_agent("claude-agent-acp") else {
+        return;
+    };
+    let f = fixture();
+    let root = f.project.path().canonicalize().unwrap();
+    std::fs::write(root.join("a.txt"), "one\ntwo\nthree\n").unwrap();
+    let write = json!({ "file_path": root.join("hello.txt"), "content": "hello from claude\n" });
+    let script = flint_replay::script::Script::parse(
+        &json!({ "steps": [
+            { "text": "Writing it.", "calls": [{ "id": "toolu_1", "name": "Write", "input": write.to_string() }] },
+            { "text": "Wrote hello.txt.", "calls": [] }
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let server = flint_replay::StandIn::start(
+        flint_replay::Config::default().route("/messages", flint_replay::Reply::Script(script)),
+        0,
+    )
+    .unwrap();
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sid = session(&f).await;
+    // As root, Claude Code refuses its permission bypass unless told it is sandboxed
+    // (ACP-NOTES.md); its home is the test's own.
+    let cmd = format!(
+        "env 'HOME={}' IS_SANDBOX=1 'ANTHROPIC_BASE_URL=http://{}' ANTHROPIC_API_KEY=stand-in \
+         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 '{}'",
+        home.path().display(),
+        server.addr(),
+        claude.display()
+    );
+    f.engine.set_session_agent(sid, Some(cmd)).await.unwrap();
+    let mut turn = f.engine.start_turn_in(
+        sid,
+        TurnKind::Prompt("Write hello.txt".into()),
+        AgentMode::Ask,
+    );
+    let mut events = Vec::new();
+    let mut asked = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let e = tokio::time::timeout_at(deadline, turn.events.recv())
+            .await
+            .expect("the Claude Code turn did not end within 2 minutes");
+        let Some(e) = e else { break };
+        if let TurnEvent::Question { question } = &e {
+            assert!(
+                !root.join("hello.txt").exists(),
+                "written before it was allowed"
+            );
+            asked.push(
+                format!("{:?}", question.ask)
+                    .chars()
+                    .take(300)
+                    .collect::<String>(),
+            );
+            assert!(turn.answer(question.id, Answer::Allow));
+        }
+        events.push(e);
+    }
+    let last = turn.finish().await.unwrap();
+    assert_eq!(last.status, ItemStatus::Complete, "{:?}", last.error);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(read(&root, "hello.txt"), b"hello from claude\n");
+    let text = text_of(&events);
+    assert!(
+        text.contains("Writing it.") && text.contains("Wrote hello.txt."),
+        "{text}"
+    );
+    f.engine.undo_turn(sid).await.unwrap();
+    assert!(!root.join("hello.txt").exists());
+    assert_eq!(read(&root, "a.txt"), b"one\ntwo\nthree\n");
+    f.engine.stop_agents().await;
+}
