@@ -55,6 +55,9 @@ macro_rules! with_commands {
             settings::test_connection,
             settings::detect_providers,
             settings::use_provider,
+            agents::list_agents,
+            agents::install_agent,
+            agents::set_session_agent,
         ]
     };
 }

@@ -160,7 +160,7 @@ pub async fn escalate(
 }
 
 /// The current session, created on first use.
-async fn current_session(state: &AppState) -> Result<i64> {
+pub(crate) async fn current_session(state: &AppState) -> Result<i64> {
     let mut current = state.projects.current.lock().await;
     let c = current
         .as_mut()

@@ -2,6 +2,7 @@
 //! UI calls into engine calls (`commands`), streams each turn over its own Channel, and
 //! opens folders dropped on the window. No product logic lives here.
 
+mod agents;
 #[macro_use]
 mod command_list;
 mod commands;
@@ -133,6 +134,11 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
                     if let Some(release) = app.try_state::<instance::Release>() {
                         release.release();
                     }
+                }
+                // Agents (and whatever they started) end with Flint: a process that
+                // exits runs no destructors, and Codex's adapter never ends by itself.
+                if let tauri::RunEvent::Exit = event {
+                    flint_core::exec::kill_all_services();
                 }
             })
         });

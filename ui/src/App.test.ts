@@ -29,6 +29,7 @@ describe("App", () => {
           project_id: 1,
           title: "Hello",
           slot: "fast",
+          agent: null,
           created_at: 0,
           updated_at: 0,
         },

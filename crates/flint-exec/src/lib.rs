@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use output::Capture;
 pub use sandbox::{sandbox_support, usable_for, Sandbox, SandboxSupport};
-pub use service::{Service, ServiceSpec};
+pub use service::{kill_all_services, Service, ServiceSpec};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

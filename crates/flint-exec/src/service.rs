@@ -16,6 +16,28 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 /// How much of a service's stderr is kept (its end: where the cause of a failure is).
 const STDERR_TAIL: usize = 16 * 1024;
 
+/// The process groups of the services running now, for [`kill_all_services`]: a
+/// process that exits runs no destructors, and an agent (Codex's) does not end when
+/// its stdin closes.
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Kills every running service's group at once (the app is exiting).
+pub fn kill_all_services() {
+    let groups = LIVE
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    for g in groups {
+        crate::kill_group_only(Some(g));
+    }
+}
+
+fn forget(group: Option<u32>) {
+    if let (Some(g), Ok(mut l)) = (group, LIVE.lock()) {
+        l.retain(|x| *x != g);
+    }
+}
+
 /// A running service. Dropping it kills its group.
 pub struct Service {
     child: Child,
@@ -50,6 +72,9 @@ impl Service {
         command.process_group(0);
         let mut child = command.spawn()?;
         let group = child.id();
+        if let (Some(g), Ok(mut l)) = (group, LIVE.lock()) {
+            l.push(g);
+        }
         let missing = || std::io::Error::other("the process's pipes were not set up");
         let stdin = child.stdin.take().ok_or_else(missing)?;
         let stdout = child.stdout.take().ok_or_else(missing)?;
@@ -96,7 +121,12 @@ impl Service {
 
     /// Its exit status, if it has exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        let status = self.child.try_wait().ok().flatten();
+        if status.is_some() {
+            // Reaped: its id may be reused, so it is no longer killed by group at exit.
+            forget(self.group);
+        }
+        status
     }
 
     /// Waits until it exits.
@@ -140,6 +170,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
+        forget(self.group);
         if self.exited().is_none() {
             self.kill();
         } else {

@@ -10,6 +10,7 @@ const session = (id: number, title: string) => ({
     project_id: 1,
     title,
     slot: "fast" as const,
+    agent: null,
     created_at: 0,
     updated_at: 1764000000000,
   },

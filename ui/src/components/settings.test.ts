@@ -20,6 +20,7 @@ const workspace = {
     project_id: 1,
     title: "t",
     slot: "fast" as const,
+    agent: null,
     created_at: 0,
     updated_at: 0,
   },

@@ -2,6 +2,7 @@
 // requestAnimationFrame loop: however many arrive between two paints, the DOM is
 // updated once per frame.
 import type { AgentMode } from "../bindings/AgentMode";
+import type { ContextReport } from "../bindings/ContextReport";
 import type { Answer } from "../bindings/Answer";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
 import type { Question } from "../bindings/Question";
@@ -96,6 +97,8 @@ export class Conversation {
   questions = $state<Question[]>([]);
   /** The last turn stopped at its step limit (its last calls not run): how many. */
   stepLimit = $state<number | null>(null);
+  /** How full an agent's context is, as it last said (an agent's session has no preview). */
+  usage = $state<ContextReport | null>(null);
   /** What the model may do without asking (the composer's switch), kept across starts. */
   #mode = $state<AgentMode>(storedMode());
 
@@ -143,6 +146,15 @@ export class Conversation {
     }
   }
 
+  /** Shows the review of `itemId` (what an agent changed, as it is now). */
+  async showReview(itemId: number): Promise<void> {
+    try {
+      this.review = await ipc().review(itemId);
+    } catch (e) {
+      this.error = asError(e);
+    }
+  }
+
   /** The edit question waiting on the review of `itemId`, if any. */
   editQuestion(itemId: number): Question | null {
     return this.questions.find((q) => q.item_id === itemId && q.ask.kind === "edit") ?? null;
@@ -157,6 +169,7 @@ export class Conversation {
     this.#pending = "";
     this.error = null;
     this.review = null;
+    this.usage = null;
     this.questions = [];
     this.stepLimit = null;
     const last = [...items].reverse().find((i) => i.kind === "answer");
@@ -252,6 +265,13 @@ export class Conversation {
       case "itemAdded": {
         // A tool call, its result, or the answer of the next request, in turn order.
         this.#flush();
+        // An item sent again (an agent's call as it changes, its plan) replaces itself.
+        const at = this.items.findIndex((i) => i.id === e.item.id);
+        if (at >= 0) {
+          const was = this.items[at]!;
+          this.items[at] = { ...fromItem(e.item), live: was.live, output: was.output };
+          break;
+        }
         const live = e.item.kind === "answer" ? { ttftMs: null, tokensPerSec: null } : null;
         this.items.push({ ...fromItem(e.item), live });
         if (live) {
@@ -262,6 +282,9 @@ export class Conversation {
       }
       case "review":
         this.review = e.review;
+        break;
+      case "context":
+        this.usage = e.report;
         break;
       case "question":
         this.questions.push(e.question);

@@ -1,4 +1,5 @@
 // A scriptable stand-in for the Rust side, for UI tests.
+import type { AgentEntry } from "../bindings/AgentEntry";
 import type { AgentMode } from "../bindings/AgentMode";
 import type { AgentSettings } from "../bindings/AgentSettings";
 import type { Answer } from "../bindings/Answer";
@@ -154,6 +155,39 @@ export class FakeIpc implements Ipc {
   forgetCommand = async (prefix: string) => {
     this.agent = { ...this.agent, allowed: this.agent.allowed.filter((p) => p !== prefix) };
     return this.agent;
+  };
+  agents: AgentEntry[] = [
+    {
+      id: "codex",
+      label: "Codex",
+      package: "@zed-industries/codex-acp",
+      version: "0.16.0",
+      path: "/usr/bin/codex-acp",
+      installed_version: null,
+    },
+    {
+      id: "claude",
+      label: "Claude Code",
+      package: "@zed-industries/claude-agent-acp",
+      version: "0.23.1",
+      path: null,
+      installed_version: null,
+    },
+  ];
+  listAgents = async () => this.agents;
+  installed: string[] = [];
+  installAgent = async (id: string, onProgress: (line: string) => void) => {
+    onProgress(`npm install ${id}`);
+    this.installed.push(id);
+    this.agents = this.agents.map((a) => (a.id === id ? { ...a, path: `/agents/${id}` } : a));
+    return `/agents/${id}`;
+  };
+  sessionAgents: Array<string | null> = [];
+  setSessionAgent = async (agent: string | null) => {
+    this.sessionAgents.push(agent);
+    const ws = this.snapshotValue.workspace;
+    if (ws?.session) ws.session = { ...ws.session, agent };
+    return this.snapshotValue;
   };
   escalate = async (_mode: AgentMode, onEvent: (e: TurnEvent) => void) => {
     this.escalations += 1;

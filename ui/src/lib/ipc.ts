@@ -3,6 +3,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
+import type { AgentEntry } from "../bindings/AgentEntry";
 import type { AgentMode } from "../bindings/AgentMode";
 import type { AgentSettings } from "../bindings/AgentSettings";
 import type { Answer } from "../bindings/Answer";
@@ -52,6 +53,12 @@ export interface Ipc {
   /** Always-allowed command prefixes of the project, and why there is no sandbox. */
   agentSettings(): Promise<AgentSettings>;
   forgetCommand(prefix: string): Promise<AgentSettings>;
+  /** The agents Flint knows (Codex, Claude Code, Gemini CLI) and where each is. */
+  listAgents(): Promise<AgentEntry[]>;
+  /** Installs a known agent with npm; each line npm prints goes to `onProgress`. */
+  installAgent(id: string, onProgress: (line: string) => void): Promise<string>;
+  /** The current session talks to an agent (an id or a command line), or its model (null). */
+  setSessionAgent(agent: string | null): Promise<Snapshot>;
   /** The quick-prompt window: a new session in the active project, on its fast model. */
   quickInfo(): Promise<QuickInfo>;
   quickSend(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
@@ -148,6 +155,13 @@ export const tauriIpc: Ipc = {
   undoTurn: () => invoke<Checkpoint[]>("undo_turn"),
   agentSettings: () => invoke<AgentSettings>("agent_settings"),
   forgetCommand: (prefix) => invoke<AgentSettings>("forget_command", { prefix }),
+  listAgents: () => invoke<AgentEntry[]>("list_agents"),
+  installAgent: (id, onProgress) => {
+    const channel = new Channel<string>();
+    channel.onmessage = onProgress;
+    return invoke<string>("install_agent", { id, onProgress: channel });
+  },
+  setSessionAgent: (agent) => invoke<Snapshot>("set_session_agent", { agent }),
   escalate: (mode, onEvent) => {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;

@@ -1,0 +1,58 @@
+//! Agents over ACP in the app: which are known and where, installing one (npm's
+//! progress streamed to the window), and choosing the agent of the current session.
+
+use tauri::ipc::Channel;
+use tauri::State;
+
+use flint_core::{AgentEntry, CoreError, ErrorInfo};
+
+use crate::state::{AppState, Snapshot};
+
+type Result<T> = std::result::Result<T, ErrorInfo>;
+
+/// The agents Flint knows, and where each is.
+#[tauri::command]
+pub async fn list_agents(state: State<'_, AppState>) -> Result<Vec<AgentEntry>> {
+    let engine = state.engine.clone();
+    tauri::async_runtime::spawn_blocking(move || engine.known_agents())
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()).info())
+}
+
+/// Installs a known agent with npm into Flint's data folder; each line npm prints goes
+/// to `on_progress`. Returns where it was installed.
+#[tauri::command]
+pub async fn install_agent(
+    state: State<'_, AppState>,
+    id: String,
+    on_progress: Channel<String>,
+) -> Result<String> {
+    let mut progress = |line: &str| {
+        let _ = on_progress.send(line.to_string());
+    };
+    state
+        .engine
+        .install_agent(&id, &mut progress)
+        .await
+        .map_err(|e| e.info())
+}
+
+/// Makes the current session talk to an agent (`codex`, `claude`, `gemini`, a command
+/// line), or to its model again (none). A session with turns keeps them: a new agent
+/// is told the transcript on its first turn.
+#[tauri::command]
+pub async fn set_session_agent(
+    state: State<'_, AppState>,
+    agent: Option<String>,
+) -> Result<Snapshot> {
+    let session_id = crate::commands::current_session(&state).await?;
+    let session = state
+        .engine
+        .set_session_agent(session_id, agent)
+        .await
+        .map_err(|e| e.info())?;
+    if let Some(c) = state.projects.current.lock().await.as_mut() {
+        c.workspace.session = Some(session);
+    }
+    Ok(state.current_snapshot().await)
+}
