@@ -70,7 +70,10 @@ fn main() -> ExitCode {
         Some("run") => run_app(&args[1..]),
         Some("test") => test_all(),
         Some("setup") => setup(),
-        Some("e2e") => setup().and_then(|()| build_ui()).and_then(|()| e2e()),
+        Some("e2e") => setup()
+            .and_then(|()| build_ui())
+            .and_then(|()| test_agents(&root()))
+            .and_then(|agents| e2e(&agents.display().to_string())),
         Some("bench") => bench::run(
             args.iter().any(|a| a == "--quick"),
             args.iter().any(|a| a == "--agent"),
@@ -364,7 +367,7 @@ fn test_all() -> Result {
     step("UI unit tests (vitest)");
     sh(&ui, npm(), &["test"], &[])?;
 
-    e2e()?;
+    e2e(&agents)?;
 
     // The .deb a user installs: built, installed with apt, started (bundle.rs).
     if cfg!(target_os = "linux") {
@@ -463,7 +466,7 @@ fn bindings_unchanged(root: &Path) -> Result {
     }
 }
 
-fn e2e() -> Result {
+fn e2e(agents: &str) -> Result {
     let root = root();
     if cfg!(target_os = "macos") {
         step("end-to-end tests: skipped on macOS (WKWebView has no WebDriver for tauri-driver)");
@@ -500,6 +503,8 @@ fn e2e() -> Result {
             ("FLINT_APP", &app),
             ("FLINT_REPLAY", &replay),
             ("TAURI_DRIVER", &driver),
+            ("FLINT_TEST_AGENTS", agents),
+            ("FLINT_REQUIRE_AGENTS", "1"),
         ],
     )
 }

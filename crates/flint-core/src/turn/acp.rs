@@ -488,6 +488,8 @@ fn with_transcript(history: &[Item], prompt: &str) -> String {
 
 /// The answer streaming now.
 struct Open {
+    /// The turn's first answer: its first text is the turn's time to first token.
+    first_of_turn: bool,
     item: Item,
     live: LiveAnswer,
     reasoning: String,
@@ -555,7 +557,9 @@ impl AgentTurn<'_, '_, '_> {
             })
             .await?;
         let now = Instant::now();
+        let first_of_turn = self.last_answer.is_none();
         self.answer = Some(Open {
+            first_of_turn,
             live: LiveAnswer::new(item.id, self.engine.live_view, now),
             item: item.clone(),
             reasoning: String::new(),
@@ -600,6 +604,7 @@ impl AgentTurn<'_, '_, '_> {
         let metrics = Metrics {
             ttft_ms: open
                 .first
+                .filter(|_| open.first_of_turn)
                 .map(|f| f.duration_since(open.started).as_secs_f64() * 1000.0),
             tokens_per_sec: open.first.and_then(|f| {
                 let secs = end.duration_since(f).as_secs_f64();
@@ -900,6 +905,27 @@ impl AgentTurn<'_, '_, '_> {
         call.done = true;
         let failed = call.info.status.as_deref() == Some("failed");
         let output = output_of(&call.info);
+        // A command whose output did not stream (it ended at once): shown under its call
+        // now, as a streamed one is.
+        let command =
+            !call.info.terminals.is_empty() || call.info.kind.as_deref() == Some("execute");
+        let item_id = call.item_id;
+        if command
+            && self
+                .output
+                .get(&item_id)
+                .is_none_or(|(_, shown)| *shown == 0)
+        {
+            let mut end = output.len().min(MAX_LIVE_OUTPUT);
+            while !output.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.output
+                .insert(item_id, (output[..end].to_string(), end));
+        }
+        let Some(call) = self.calls.get(id) else {
+            return Ok(());
+        };
         let (session_id, item_id, call_id, text) = (
             self.session_id,
             call.item_id,

@@ -596,6 +596,16 @@ async fn codex_through_codex_acp_patches_with_approval_runs_commands_and_is_undo
         results.iter().any(|r| r.contains("one\nTWO\nthree")),
         "{results:?}"
     );
+    // The command's output shows under its call (live where Codex streams it, else
+    // when it ends).
+    let live: String = events
+        .iter()
+        .filter_map(|e| match e {
+            TurnEvent::ToolOutput { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(live.contains("checked:\none\nTWO"), "{live:?}");
     let changes = items
         .iter()
         .find(|i| i.tool_name.as_deref() == Some("acp.changes"))
