@@ -117,7 +117,8 @@ impl AppState {
     /// Re-reads the settings and the keys, and gives the engine the models they name.
     /// Blocking (the keychain): call it off the async executor.
     pub fn reload_models(&self) -> Result<(), CoreError> {
-        let (_, fast, deep) = config::load(&self.paths, self.keys.as_ref())?;
+        let (settings, fast, deep) = config::load(&self.paths, self.keys.as_ref())?;
+        self.engine.set_mcp_servers(settings.acp_mcp_servers());
         let fast_client = fast.as_ref().map(ResolvedSlot::connect).transpose()?;
         let deep_client = deep.as_ref().map(ResolvedSlot::connect).transpose()?;
         self.engine.set_models(fast_client, deep_client);

@@ -300,7 +300,10 @@ pub(crate) async fn ask(
     let (engine, slot) = match &acp_agent {
         Some(_) => {
             let store = Store::open(&paths.database()).map_err(|e| e.to_string())?;
-            (Engine::new(store, None, None).text_only(), None)
+            let engine = Engine::new(store, None, None).text_only();
+            let settings = flint_core::Settings::read(&paths.settings_file()).map_err(err)?;
+            engine.set_mcp_servers(settings.acp_mcp_servers());
+            (engine, None)
         }
         None => {
             let Some((slot, notice)) = chosen_fast_slot(&paths, choice).await? else {

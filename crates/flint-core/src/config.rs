@@ -99,6 +99,51 @@ pub struct Settings {
     /// "CommandOrControl+Shift+Space"); none means the default, "" turns it off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quick_shortcut: Option<String>,
+    /// MCP servers handed to agents (over ACP) when each of their sessions starts, by
+    /// name: `[mcp_servers.NAME]` with `command` (and `args`, `env`) for one the agent
+    /// starts, or `url` (and `headers`) for one over HTTP.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mcp_servers: BTreeMap<String, McpServer>,
+}
+
+/// An MCP server an agent is given: a command it runs (stdio) or a URL (HTTP).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// The MCP servers as ACP's `session/new` takes them (`McpServer`: stdio with a
+    /// command, or `http` with a URL); a server with neither is left out.
+    pub fn acp_mcp_servers(&self) -> Vec<serde_json::Value> {
+        let pairs = |m: &BTreeMap<String, String>| -> Vec<serde_json::Value> {
+            m.iter()
+                .map(|(k, v)| serde_json::json!({ "name": k, "value": v }))
+                .collect()
+        };
+        self.mcp_servers
+            .iter()
+            .filter_map(|(name, s)| match (&s.command, &s.url) {
+                (Some(command), _) => Some(serde_json::json!({
+                    "name": name, "command": command, "args": s.args, "env": pairs(&s.env)
+                })),
+                (None, Some(url)) => Some(serde_json::json!({
+                    "type": "http", "name": name, "url": url, "headers": pairs(&s.headers)
+                })),
+                (None, None) => None,
+            })
+            .collect()
+    }
 }
 
 /// The quick prompt's shortcut unless the settings name another.

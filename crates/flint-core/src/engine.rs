@@ -54,6 +54,8 @@ pub struct Engine {
         Arc<Mutex<HashMap<PathBuf, std::sync::Weak<RwLock<flint_project::FileIndex>>>>>,
     /// The turns running now (`start_turn`), to stop them by id.
     pub(crate) running: Arc<crate::turn::Running>,
+    /// MCP servers handed to agents at the start of their sessions (ACP's shape).
+    pub(crate) mcp_servers: Arc<RwLock<Vec<serde_json::Value>>>,
 }
 
 /// An opened project with its latest session (if it has one) and that session's items.
@@ -84,6 +86,15 @@ impl Engine {
             max_steps: crate::turn::MAX_STEPS,
             indexes: Arc::default(),
             running: Arc::default(),
+            mcp_servers: Arc::default(),
+        }
+    }
+
+    /// The MCP servers agents are given from their next session on (the settings'
+    /// `[mcp_servers]`, as `Settings::acp_mcp_servers` makes them).
+    pub fn set_mcp_servers(&self, servers: Vec<serde_json::Value>) {
+        if let Ok(mut m) = self.mcp_servers.write() {
+            *m = servers;
         }
     }
 

@@ -421,6 +421,11 @@ impl Engine {
             cwd: root.to_path_buf(),
         };
         let mut conn = Connection::start(&spec).await?;
+        let mcp = self
+            .mcp_servers
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         let earlier = self
             .db(move |s| s.agent_session(session_id))
             .await
@@ -428,14 +433,14 @@ impl Engine {
             .flatten();
         let mut fresh = true;
         let setup = match earlier {
-            Some(id) if conn.info.load_session => match conn.load_session(&id, root, &[]).await {
+            Some(id) if conn.info.load_session => match conn.load_session(&id, root, &mcp).await {
                 Ok(setup) => {
                     fresh = false;
                     setup
                 }
-                Err(_) => conn.new_session(root, &[]).await?,
+                Err(_) => conn.new_session(root, &mcp).await?,
             },
-            _ => conn.new_session(root, &[]).await?,
+            _ => conn.new_session(root, &mcp).await?,
         };
         let id = setup.id.clone();
         let _ = self

@@ -462,6 +462,11 @@ async fn terminals_run_in_the_project_asked_first_outside_full_auto() {
 async fn after_a_restart_the_agent_s_session_is_loaded_again() {
     let script = json!({ "prompts": [[ chunk("first") ], [ chunk("second") ]] });
     let a = agent_session(script).await;
+    // Flint's MCP servers (its settings' [mcp_servers]) go to the agent's sessions.
+    let settings: flint_core::Settings =
+        toml::from_str("[mcp_servers.docs]\ncommand = \"docs-mcp\"\nargs = [\"--stdio\"]\n")
+            .unwrap();
+    a.f.engine.set_mcp_servers(settings.acp_mcp_servers());
     run(&a, AgentMode::Ask, "one", |_, _| Answer::Allow).await;
     a.f.engine.stop_agents().await;
     let (events, _) = run(&a, AgentMode::Ask, "two", |_, _| Answer::Allow).await;
@@ -471,6 +476,14 @@ async fn after_a_restart_the_agent_s_session_is_loaded_again() {
     assert!(
         log.contains("\"session/load\"") && log.contains("fake-session-1"),
         "{log}"
+    );
+    let with_mcp = log
+        .lines()
+        .filter(|l| l.contains("\"session/") && l.contains("\"command\":\"docs-mcp\""))
+        .count();
+    assert_eq!(
+        with_mcp, 2,
+        "session/new and session/load both get it: {log}"
     );
 }
 
