@@ -94,6 +94,10 @@ pub(crate) fn run(quick: bool, agent_only: bool) -> Result {
                 "FLINT_MAKE_SESSION",
                 &release.join("examples/make_session").display().to_string(),
             ),
+            (
+                "FLINT_FAKE_AGENT",
+                &release.join("flint-fake-agent").display().to_string(),
+            ),
             ("TAURI_DRIVER", &driver),
             ("FLINT_BENCH_QUICK", quick_env),
         ],

@@ -757,7 +757,10 @@ pub(crate) fn events_of(v: &Value) -> Vec<AgentEvent> {
     };
     match v["sessionUpdate"].as_str().unwrap_or_default() {
         "agent_message_chunk" => text(&v["content"])
-            .map(AgentEvent::Text)
+            .map(|text| AgentEvent::Text {
+                text,
+                sent_ms: v["_meta"]["flint/sent_ms"].as_f64(),
+            })
             .into_iter()
             .collect(),
         "agent_thought_chunk" => text(&v["content"])
@@ -852,7 +855,13 @@ mod tests {
             "sessionUpdate": "agent_message_chunk",
             "content": { "type": "text", "text": "hi" }
         }));
-        assert_eq!(e, vec![AgentEvent::Text("hi".into())]);
+        assert_eq!(
+            e,
+            vec![AgentEvent::Text {
+                text: "hi".into(),
+                sent_ms: None
+            }]
+        );
         let e = events_of(&json!({
             "sessionUpdate": "tool_call",
             "toolCallId": "c1", "title": "Edit /p/a.rs", "kind": "edit", "status": "in_progress",

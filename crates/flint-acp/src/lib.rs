@@ -111,7 +111,13 @@ pub struct Diff {
 /// What the agent says during a turn.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
-    Text(String),
+    /// Text of its answer; `sent_ms` is when the chunk left the agent (Unix ms), where
+    /// it says so in the chunk's `_meta["flint/sent_ms"]` (Flint's benchmark agent
+    /// does, so the lag from the agent to the paint is measured whole).
+    Text {
+        text: String,
+        sent_ms: Option<f64>,
+    },
     Thought(String),
     /// A new tool call.
     Call(Box<ToolCallInfo>),

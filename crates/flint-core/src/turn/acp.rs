@@ -734,13 +734,17 @@ impl AgentTurn<'_, '_, '_> {
 
     async fn event(&mut self, e: AgentEvent) -> Result<(), CoreError> {
         match e {
-            AgentEvent::Text(t) => {
+            AgentEvent::Text { text: t, sent_ms } => {
                 self.text_total += t.len();
                 let open = self.answer().await?;
                 open.first.get_or_insert_with(Instant::now);
+                // The lag the front end measures runs from when the text left the agent
+                // where it says so (never later than now), else from its arrival.
+                let now = unix_ms_f64();
+                let since = sent_ms.filter(|s| *s <= now).unwrap_or(now);
                 // An agent's answer is shown, not proposed: edits in its text are not
                 // planned (what it changes is measured on disk).
-                let _ = open.live.push(&t, unix_ms_f64());
+                let _ = open.live.push(&t, since);
             }
             AgentEvent::Thought(t) => {
                 self.text_total += t.len();

@@ -13,7 +13,8 @@
 //! A step is one of: `{"update": {...}}` (a session/update, `$CWD` in strings replaced
 //! by the session's folder), `{"request": "fs/write_text_file", "params": {...},
 //! "say_result": true}` (waits for the answer; with `say_result` the answer comes back
-//! as a message chunk), `{"raw": "text"}` (a line as is), `{"flood": N}` (N message
+//! as a message chunk), `{"stream": {"file", "rate"}}` (a file's text in token-sized
+//! pieces, paced, each stamped with when it left), `{"raw": "text"}` (a line as is), `{"flood": N}` (N message
 //! chunks of one word), `{"sleep_ms": N}`, `{"crash": 3}` (exits with that code), `{"hang":
 //! true}` (stops answering), `{"stop": "end_turn"}` (the stop reason; default end_turn).
 //! Every message the agent receives is appended to the script's `log` file (or
@@ -237,6 +238,38 @@ fn main() {
                                 &session,
                                 json!({ "sessionUpdate": "agent_message_chunk",
                                         "content": { "type": "text", "text": format!("w{i} ") } }),
+                            );
+                        }
+                    } else if let Some(st) = step.get("stream") {
+                        // A long answer paced at `rate` token-sized pieces a second,
+                        // each stamped with when it left (`_meta["flint/sent_ms"]`).
+                        let text = st["file"]
+                            .as_str()
+                            .and_then(|f| std::fs::read_to_string(f).ok())
+                            .unwrap_or_default();
+                        let rate = st["rate"].as_f64().unwrap_or(1000.0).max(1.0);
+                        let start = std::time::Instant::now();
+                        for (i, piece) in flint_replay::token_pieces(&text).into_iter().enumerate()
+                        {
+                            let due = start + Duration::from_secs_f64(i as f64 / rate);
+                            let now = std::time::Instant::now();
+                            if due > now + Duration::from_millis(1) {
+                                std::thread::sleep(due - now);
+                            }
+                            if i % 256 == 0 {
+                                agent.poll_cancel();
+                                if agent.cancelled && !ignore_cancel {
+                                    break;
+                                }
+                            }
+                            let sent = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                            agent.update(
+                                &session,
+                                json!({ "sessionUpdate": "agent_message_chunk",
+                                        "content": { "type": "text", "text": piece },
+                                        "_meta": { "flint/sent_ms": sent } }),
                             );
                         }
                     } else if let Some(ms) = step["sleep_ms"].as_u64() {
