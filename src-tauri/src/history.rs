@@ -122,6 +122,8 @@ pub async fn fork_session(state: State<'_, AppState>, item_id: i64) -> Result<Sn
 /// other session (or none) becomes current.
 #[tauri::command]
 pub async fn delete_session(state: State<'_, AppState>, id: i64) -> Result<Snapshot> {
+    // Its agent (if one runs) ends with it.
+    state.engine.stop_agent(id).await;
     state
         .engine
         .db(move |s| s.delete_session(id))

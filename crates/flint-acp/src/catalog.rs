@@ -120,8 +120,17 @@ impl AgentChoice {
                 Ok((program, k.args.iter().map(|a| a.to_string()).collect()))
             }
             Self::Command { program, args } => {
-                let found = if program.contains(std::path::MAIN_SEPARATOR) {
-                    PathBuf::from(program)
+                let found = if program.contains(std::path::MAIN_SEPARATOR) || program.contains('/')
+                {
+                    let p = PathBuf::from(program);
+                    // A relative path would run from the project's folder: whatever a
+                    // repository puts there.
+                    if !p.is_absolute() {
+                        return Err(AcpError::Start(format!(
+                            "give the agent's full path, or a command on the PATH, not `{program}`"
+                        )));
+                    }
+                    p
                 } else {
                     which::which(program)
                         .map_err(|_| AcpError::Start(format!("`{program}` is not on the PATH")))?

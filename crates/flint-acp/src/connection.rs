@@ -51,6 +51,71 @@ pub enum Incoming {
     Malformed(String),
 }
 
+impl Incoming {
+    /// About how many bytes it holds (what the queue and a turn's bound count).
+    pub fn weight(&self) -> usize {
+        let json = |v: &Option<Value>| v.as_ref().map_or(0, |v| v.to_string().len());
+        let call = |c: &ToolCallInfo| {
+            c.title.as_ref().map_or(0, String::len)
+                + c.diffs
+                    .iter()
+                    .map(|d| d.new_text.len() + d.old_text.as_ref().map_or(0, String::len))
+                    .sum::<usize>()
+                + c.text.iter().map(String::len).sum::<usize>()
+                + json(&c.raw_input)
+                + json(&c.raw_output)
+        };
+        64 + match self {
+            Self::Event(AgentEvent::Text { text, .. }) | Self::Event(AgentEvent::Thought(text)) => {
+                text.len()
+            }
+            Self::Event(AgentEvent::Call(c)) | Self::Event(AgentEvent::CallUpdate(c)) => call(c),
+            Self::Event(AgentEvent::Output { data, .. }) => data.len(),
+            Self::Event(AgentEvent::Plan(v)) => v.to_string().len(),
+            Self::Event(_) => 0,
+            Self::Request(Request::WriteFile { content, .. }) => content.len(),
+            Self::Request(Request::Permission { call: c, .. }) => call(c),
+            Self::Request(_) => 0,
+            Self::Malformed(line) => line.len(),
+        }
+    }
+}
+
+/// The most the queue from the agent holds, in bytes, before the agent waits (its
+/// stdout is not read meanwhile): an agent that sends faster than Flint takes, or
+/// sends between turns when nothing takes, is held back instead of filling memory.
+const MAX_QUEUED: usize = 64 * 1024 * 1024;
+
+/// The queue from the agent's handlers to the host, bounded by `MAX_QUEUED` bytes.
+#[derive(Clone)]
+pub(crate) struct Queue {
+    tx: mpsc::UnboundedSender<(usize, Incoming)>,
+    bytes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Queue {
+    /// Queues `m`, first waiting while the queue is full (holding the dispatch loop:
+    /// the agent's next messages wait in its pipe).
+    async fn send(&self, m: Incoming) {
+        use std::sync::atomic::Ordering;
+        let w = m.weight();
+        while self.bytes.load(Ordering::Acquire) > MAX_QUEUED && !self.tx.is_closed() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.bytes.fetch_add(w, Ordering::AcqRel);
+        if self.tx.send((w, m)).is_err() {
+            self.bytes.fetch_sub(w, Ordering::AcqRel);
+        }
+    }
+
+    /// Queues without waiting (from a reply, off the dispatch loop).
+    pub(crate) fn push(&self, m: Incoming) {
+        let w = m.weight();
+        self.bytes.fetch_add(w, std::sync::atomic::Ordering::AcqRel);
+        let _ = self.tx.send((w, m));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuthMethod {
     pub id: String,
@@ -94,7 +159,8 @@ pub type PromptEnd = Result<String, AcpError>;
 pub struct Connection {
     cx: ConnectionTo<Agent>,
     service: Service,
-    incoming: mpsc::UnboundedReceiver<Incoming>,
+    incoming: mpsc::UnboundedReceiver<(usize, Incoming)>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
     terminals: Arc<Terminals>,
     pub info: AgentInfo,
     /// Ends the connection's foreground (and so the connection) when dropped.
@@ -109,8 +175,13 @@ impl Connection {
             AcpError::Start(format!("{} could not start: {e}", spec.program.display()))
         })?;
         let (tx, incoming) = mpsc::unbounded_channel();
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tx = Queue {
+            tx,
+            bytes: queued.clone(),
+        };
         let terminals = Arc::new(Terminals::default());
-        let transport = Lines::new(line_sink(stdin), line_stream(stdout, tx.clone()));
+        let transport = Lines::new(line_sink(stdin), line_stream(stdout));
         let (cx_tx, cx_rx) = oneshot::channel();
         let (stop, stop_rx) = oneshot::channel::<()>();
         let builder = handlers(Client.v1().name("flint"), tx, terminals.clone());
@@ -130,6 +201,7 @@ impl Connection {
             cx,
             service,
             incoming,
+            queued,
             terminals,
             info: AgentInfo {
                 name: String::new(),
@@ -234,9 +306,7 @@ impl Connection {
         let req: LoadSessionRequest =
             typed(json!({ "sessionId": id, "cwd": cwd, "mcpServers": mcp_servers }))?;
         let answer = self.request("session/load", req, SETUP_TIMEOUT).await?;
-        while let Ok(replayed) = self.incoming.try_recv() {
-            drop(replayed);
-        }
+        while self.try_next().is_some() {}
         let v = serde_json::to_value(&answer).unwrap_or_default();
         Ok(session_setup(id, &v))
     }
@@ -298,12 +368,23 @@ impl Connection {
 
     /// The next thing the agent said or asked; none once the connection ended.
     pub async fn next(&mut self) -> Option<Incoming> {
-        self.incoming.recv().await
+        let (w, m) = self.incoming.recv().await?;
+        self.queued
+            .fetch_sub(w, std::sync::atomic::Ordering::AcqRel);
+        Some(m)
     }
 
     /// What the agent said since, without waiting.
     pub fn try_next(&mut self) -> Option<Incoming> {
-        self.incoming.try_recv().ok()
+        let (w, m) = self.incoming.try_recv().ok()?;
+        self.queued
+            .fetch_sub(w, std::sync::atomic::Ordering::AcqRel);
+        Some(m)
+    }
+
+    /// Ends every command running in a Flint terminal of this agent.
+    pub fn kill_terminals(&self) {
+        self.terminals.kill_all();
     }
 
     /// Why the connection ended (its process's status and stderr), if it did.
@@ -464,11 +545,10 @@ const MALFORMED: &str = "_flint/malformed";
 /// reported to the host and not passed on; blank lines are skipped.
 fn line_stream(
     stdout: ChildStdout,
-    tx: mpsc::UnboundedSender<Incoming>,
 ) -> impl futures_util::Stream<Item = std::io::Result<String>> + Send + 'static {
     futures_util::stream::unfold(
-        (BufReader::with_capacity(64 * 1024, stdout), tx, false),
-        async |(mut r, tx, failed)| {
+        (BufReader::with_capacity(64 * 1024, stdout), false),
+        async |(mut r, failed)| {
             if failed {
                 return None;
             }
@@ -489,11 +569,11 @@ fn line_stream(
                                 "method": MALFORMED,
                                 "params": { "line": shown }
                             });
-                            return Some((Ok(note.to_string()), (r, tx, false)));
+                            return Some((Ok(note.to_string()), (r, false)));
                         }
-                        return Some((Ok(line), (r, tx, false)));
+                        return Some((Ok(line), (r, false)));
                     }
-                    Err(e) => return Some((Err(e), (r, tx, true))),
+                    Err(e) => return Some((Err(e), (r, true))),
                 }
             }
         },
@@ -545,7 +625,7 @@ async fn read_line(r: &mut BufReader<ChildStdout>, max: usize) -> std::io::Resul
 /// The client's handlers: each queues what came and returns.
 fn handlers(
     b: agent_client_protocol::v1::Builder<Client>,
-    tx: mpsc::UnboundedSender<Incoming>,
+    tx: Queue,
     terminals: Arc<Terminals>,
 ) -> agent_client_protocol::v1::Builder<Client, impl agent_client_protocol::HandleDispatchFrom<Agent>>
 {
@@ -566,7 +646,7 @@ fn handlers(
         async move |n: SessionNotification, _cx| {
             let v = serde_json::to_value(&n.update).unwrap_or_default();
             for e in events_of(&v) {
-                let _ = t1.send(Incoming::Event(e));
+                t1.send(Incoming::Event(e)).await;
             }
             Ok(())
         },
@@ -598,11 +678,12 @@ fn handlers(
                     Err(e) => drop(responder.respond_with_error(refusal(e))),
                 }
             });
-            let _ = t2.send(Incoming::Request(Request::Permission {
+            t2.send(Incoming::Request(Request::Permission {
                 call: Box::new(call),
                 options,
                 reply,
-            }));
+            }))
+            .await;
             Ok(())
         },
         agent_client_protocol::on_receive_request!(),
@@ -613,12 +694,13 @@ fn handlers(
                 Ok(content) => respond_json(responder, json!({ "content": content })),
                 Err(e) => drop(responder.respond_with_error(refusal(e))),
             });
-            let _ = t3.send(Incoming::Request(Request::ReadFile {
+            t3.send(Incoming::Request(Request::ReadFile {
                 path: r.path,
                 line: r.line,
                 limit: r.limit,
                 reply,
-            }));
+            }))
+            .await;
             Ok(())
         },
         agent_client_protocol::on_receive_request!(),
@@ -629,11 +711,12 @@ fn handlers(
                 Ok(()) => respond_json(responder, json!({})),
                 Err(e) => drop(responder.respond_with_error(refusal(e))),
             });
-            let _ = t4.send(Incoming::Request(Request::WriteFile {
+            t4.send(Incoming::Request(Request::WriteFile {
                 path: r.path,
                 content: r.content,
                 reply,
-            }));
+            }))
+            .await;
             Ok(())
         },
         agent_client_protocol::on_receive_request!(),
@@ -645,10 +728,13 @@ fn handlers(
             let terms = term1.clone();
             let reply = Reply::new(
                 move |answer: Result<flint_exec::Command, String>| match answer {
-                    Ok(cmd) => {
-                        let id = terms.start(cmd, limit, events);
-                        respond_json(responder, json!({ "terminalId": id }));
-                    }
+                    Ok(cmd) => match terms.start(cmd, limit, events) {
+                        Some(id) => respond_json(responder, json!({ "terminalId": id })),
+                        None => drop(responder.respond_with_error(refusal(format!(
+                            "at most {} terminals at once: release one first",
+                            crate::terminals::MAX_TERMINALS
+                        )))),
+                    },
                     Err(e) => drop(responder.respond_with_error(refusal(e))),
                 },
             );
@@ -658,7 +744,8 @@ fn handlers(
                 env: r.env.into_iter().map(|e| (e.name, e.value)).collect(),
                 cwd: r.cwd,
             };
-            let _ = t5.send(Incoming::Request(Request::Terminal { ask, reply }));
+            t5.send(Incoming::Request(Request::Terminal { ask, reply }))
+                .await;
             Ok(())
         },
         agent_client_protocol::on_receive_request!(),
@@ -721,7 +808,7 @@ fn handlers(
         async move |n: agent_client_protocol::UntypedMessage, _cx| {
             if n.method == MALFORMED {
                 let line = n.params["line"].as_str().unwrap_or_default().to_string();
-                let _ = t6.send(Incoming::Malformed(line));
+                t6.send(Incoming::Malformed(line)).await;
             }
             Ok(())
         },

@@ -8,14 +8,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::connection::Incoming;
+use crate::connection::{Incoming, Queue};
 use crate::AgentEvent;
 
-/// Kept when the agent sets no limit.
-const DEFAULT_LIMIT: u64 = 1024 * 1024;
+/// Output kept per terminal: the agent's limit, at most this.
+const MAX_LIMIT: u64 = 1024 * 1024;
+/// Terminals an agent may hold at once (running or not yet released).
+pub(crate) const MAX_TERMINALS: usize = 16;
 
 struct Term {
     output: Mutex<(String, bool)>,
@@ -31,19 +33,22 @@ pub(crate) struct Terminals {
 }
 
 impl Terminals {
-    /// Starts `cmd`; its id.
+    /// Starts `cmd`; its id, or none when the agent holds too many terminals.
     pub fn start(
         &self,
         cmd: flint_exec::Command,
         limit: Option<u64>,
-        events: mpsc::UnboundedSender<Incoming>,
-    ) -> String {
+        events: Queue,
+    ) -> Option<String> {
+        if self.map.lock().map_or(true, |m| m.len() >= MAX_TERMINALS) {
+            return None;
+        }
         let id = format!(
             "flint-term-{}",
             self.next.fetch_add(1, Ordering::Relaxed) + 1
         );
         let (exit_tx, exit) = watch::channel(None);
-        let limit = usize::try_from(limit.unwrap_or(DEFAULT_LIMIT)).unwrap_or(usize::MAX);
+        let limit = usize::try_from(limit.unwrap_or(MAX_LIMIT).min(MAX_LIMIT)).unwrap_or(0);
         let term = Arc::new(Term {
             output: Mutex::new((String::new(), false)),
             limit,
@@ -67,7 +72,7 @@ impl Terminals {
                         o.1 = true;
                     }
                 }
-                let _ = events.send(Incoming::Event(AgentEvent::Output {
+                events.push(Incoming::Event(AgentEvent::Output {
                     terminal_id: tid.clone(),
                     data: text.to_string(),
                 }));
@@ -87,7 +92,7 @@ impl Terminals {
             };
             let _ = exit_tx.send(Some(status));
         });
-        id
+        Some(id)
     }
 
     fn get(&self, id: &str) -> Option<Arc<Term>> {

@@ -55,6 +55,7 @@ fn ask_on_terminal(ask: &Ask) -> Answer {
         Ask::Permission {
             title,
             tool_kind,
+            outside,
             command,
             options,
             review,
@@ -65,6 +66,9 @@ fn ask_on_terminal(ask: &Ask) -> Answer {
                 escaped(tool_kind),
                 escaped(title)
             );
+            for p in outside {
+                let _ = writeln!(err, "  OUTSIDE THE PROJECT: {}", escaped(p));
+            }
             if let Some(c) = command {
                 let _ = writeln!(err, "  runs: {}", escaped(c));
             }

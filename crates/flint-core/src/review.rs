@@ -80,6 +80,15 @@ pub struct FileDecision {
 /// The edits an item proposes: those in an answer's text, or those of an edit tool
 /// call (`apply_patch`, `edit_file`).
 pub fn edits_of_item(item: &flint_store::Item) -> (Vec<Edit>, Vec<String>) {
+    // An agent's answer (over ACP) is shown, never proposed: what it changed is its
+    // `acp.changes` item's review.
+    if item
+        .provider
+        .as_deref()
+        .is_some_and(|p| p.starts_with("agent:"))
+    {
+        return (Vec::new(), Vec::new());
+    }
     match (&item.kind, item.tool_name.as_deref()) {
         (flint_store::ItemKind::ToolCall, Some(name)) => {
             match crate::turn::agent::edits_of_call(name, &item.text) {
@@ -219,6 +228,14 @@ fn decided_bytes(
     accept: &[bool],
 ) -> Result<Option<Option<Vec<u8>>>, EditError> {
     let n = flint_edit::hunks(&text_of(&f.path, &f.before), &text_of(&f.path, &f.after)).len();
+    if n == 0 {
+        // No text hunks (binary, empty, only line endings): one decision for the file.
+        return Ok(accept
+            .first()
+            .copied()
+            .unwrap_or(true)
+            .then(|| f.after.clone()));
+    }
     let all = accept.len() >= n && accept.iter().take(n).all(|a| *a);
     let none = accept.iter().take(n).all(|a| !*a);
     if none {
@@ -253,6 +270,23 @@ fn changes_review(
     dir: &ProjectDir,
     item_id: i64,
 ) -> Result<(ChangeSet, Review), CoreError> {
+    changes_review_with_modes(s, dir, item_id).map(|(set, review, _)| (set, review))
+}
+
+/// What a file was before the agent, beyond its bytes: its mode and, for a link, where
+/// it led (a reverted file gets them back).
+type Before = std::collections::HashMap<String, (Option<u32>, Option<String>)>;
+
+/// Files are read whole up to the snapshots' own bound, so a file over flint-edit's
+/// text bound still compares by its bytes (decided whole).
+const CHANGES_READ_LIMIT: usize = 16 * 1024 * 1024;
+
+fn changes_review_with_modes(
+    s: &Store,
+    dir: &ProjectDir,
+    item_id: i64,
+) -> Result<(ChangeSet, Review, Before), CoreError> {
+    let mut modes = Before::new();
     let mut set = ChangeSet::default();
     let mut review = Review {
         item_id,
@@ -260,14 +294,15 @@ fn changes_review(
         failures: Vec::new(),
     };
     let Some(first) = s.item_checkpoints(item_id)?.first().copied() else {
-        return Ok((set, review));
+        return Ok((set, review, modes));
     };
     let recorded = s.reviews(item_id)?;
     for f in s.checkpoint_files(first)? {
         let now = dir
             .resolve(&f.path)
             .ok()
-            .and_then(|abs| flint_project::read_regular(&abs, flint_edit::MAX_FILE_BYTES, false));
+            .and_then(|abs| flint_project::read_regular(&abs, CHANGES_READ_LIMIT, false))
+            .filter(|b| b.len() <= CHANGES_READ_LIMIT);
         let status = recorded
             .iter()
             .find(|(p, _, _)| *p == f.path)
@@ -299,6 +334,7 @@ fn changes_review(
                 None => "Written by the agent. Untick a hunk to revert it.".into(),
             }),
         });
+        modes.insert(f.path.clone(), (f.before_mode, f.before_link.clone()));
         set.files.push(flint_edit::FileChange {
             path: f.path,
             before: now,
@@ -306,7 +342,7 @@ fn changes_review(
             moved_from: None,
         });
     }
-    Ok((set, review))
+    Ok((set, review, modes))
 }
 
 /// What an apply did.
@@ -398,8 +434,11 @@ impl Engine {
             let s = store.lock().map_err(|_| CoreError::Internal("store lock".into()))?;
             let (project_id, dir, item) = Self::project_dir_of_item(&s, item_id)?;
             let changes = is_changes(&item);
+            let mut modes = Before::new();
             let (set, mut review) = if changes {
-                changes_review(&s, &dir, item_id)?
+                let (set, review, m) = changes_review_with_modes(&s, &dir, item_id)?;
+                modes = m;
+                (set, review)
             } else {
                 let (edits, errors) = edits_of_item(&item);
                 review_of(item_id, &dir, &edits, &errors)
@@ -430,8 +469,10 @@ impl Engine {
                     };
                     match decided_bytes(&forward, &d.accept).map_err(edit_err)? {
                         None => {
+                            // Back to exactly what it was: its bytes, mode and link.
                             rejected.push(d.path.clone());
-                            writes.push(Write { path: d.path.clone(), expected: now, content: forward.before.clone(), ..Default::default() });
+                            let (mode, link) = modes.get(&d.path).cloned().unwrap_or_default();
+                            writes.push(Write { path: d.path.clone(), expected: now, content: forward.before.clone(), mode, link });
                         }
                         // Every hunk kept: nothing to write.
                         Some(content) if content == forward.after => kept.push(d.path.clone()),

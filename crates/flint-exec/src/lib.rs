@@ -224,6 +224,10 @@ pub async fn run(
         source,
     })?;
     let group = child.id();
+    // Known to `kill_all_services` too: a command does not outlive Flint.
+    if let (Some(g), Ok(mut l)) = (group, service::LIVE.lock()) {
+        l.push(g);
+    }
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let mut capture = Capture::new(cmd.max_output);
@@ -271,6 +275,7 @@ pub async fn run(
                 status = Some(s);
                 // What it left running in its group goes with it.
                 kill_group_only(group);
+                service::forget(group);
                 drain_until = Some(Instant::now() + DRAIN);
             }
             _ = drain => break,

@@ -19,7 +19,7 @@ const STDERR_TAIL: usize = 16 * 1024;
 /// The process groups of the services running now, for [`kill_all_services`]: a
 /// process that exits runs no destructors, and an agent (Codex's) does not end when
 /// its stdin closes.
-static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+pub(crate) static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 /// Kills every running service's group at once (the app is exiting).
 pub fn kill_all_services() {
@@ -32,7 +32,7 @@ pub fn kill_all_services() {
     }
 }
 
-fn forget(group: Option<u32>) {
+pub(crate) fn forget(group: Option<u32>) {
     if let (Some(g), Ok(mut l)) = (group, LIVE.lock()) {
         l.retain(|x| *x != g);
     }
@@ -123,15 +123,22 @@ impl Service {
     pub fn exited(&mut self) -> Option<ExitStatus> {
         let status = self.child.try_wait().ok().flatten();
         if status.is_some() {
-            // Reaped: its id may be reused, so it is no longer killed by group at exit.
+            // Reaped: what it left in its group goes now, and its id (which may be
+            // reused from now on) is never signalled again.
+            crate::kill_group_only(self.group);
             forget(self.group);
+            self.group = None;
         }
         status
     }
 
     /// Waits until it exits.
     pub async fn wait(&mut self) -> Option<ExitStatus> {
-        self.child.wait().await.ok()
+        let status = self.child.wait().await.ok();
+        crate::kill_group_only(self.group);
+        forget(self.group);
+        self.group = None;
+        status
     }
 
     /// Asks the group to end (SIGTERM), then kills it if it has not within `grace`.

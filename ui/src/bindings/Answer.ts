@@ -3,4 +3,4 @@
 /**
  * The user's answer.
  */
-export type Answer = { "kind": "allow" } | { "kind": "allowForSession" } | { "kind": "allowAlways" } | { "kind": "reviewed" } | { "kind": "deny", message: string | null, };
+export type Answer = { "kind": "allow" } | { "kind": "allowForSession" } | { "kind": "allowAlways" } | { "kind": "reviewed" } | { "kind": "deny", message: string | null, } | { "kind": "choose", option_id: string, };

@@ -21,6 +21,11 @@ prefix: string | null, } | { "kind": "edit", review: Review, } | { "kind": "perm
  */
 tool_kind: string, 
 /**
+ * Paths it names outside the project (said loudly: the agent asks to reach
+ * past the project).
+ */
+outside: Array<string>, 
+/**
  * The command it would run, for a command.
  */
 command: string | null, options: Array<AgentOption>, 

@@ -121,6 +121,7 @@ describe("an agent's turn", () => {
       kind: "permission",
       title: "Edit /p/a.rs\u202e",
       tool_kind: "edit",
+      outside: [],
       command: null,
       options: [
         { id: "approved", name: "Yes", kind: "allow_once" },
@@ -136,10 +137,11 @@ describe("an agent's turn", () => {
     await fireEvent.click(screen.getByTestId("agent-option-reject_once"));
     await fireEvent.click(screen.getByTestId("agent-option-allow_once"));
     expect(fake.answers).toEqual([
-      [9, { kind: "allowAlways" }],
-      [9, { kind: "deny", message: null }],
-      [9, { kind: "allow" }],
+      [9, { kind: "choose", option_id: "always" }],
+      [9, { kind: "choose", option_id: "abort" }],
+      [9, { kind: "choose", option_id: "approved" }],
     ]);
+    expect(screen.queryByTestId("approval-outside")).toBeNull();
   });
 
   it("shows calls by their titles, replaces them as they change, and keeps the plan current", async () => {

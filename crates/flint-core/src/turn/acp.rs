@@ -169,6 +169,16 @@ impl Engine {
         .await
     }
 
+    /// Ends the session's agent, if one runs (the session is deleted).
+    pub async fn stop_agent(&self, session_id: i64) {
+        let slot = self.running.forget_agent(session_id);
+        if let Some(slot) = slot {
+            if let Some(live) = slot.lock().await.take() {
+                live.conn.shutdown(CANCEL_GRACE).await;
+            }
+        }
+    }
+
     /// Ends every running agent (the app is closing).
     pub async fn stop_agents(&self) {
         for slot in self.running.take_agents() {
@@ -227,6 +237,9 @@ impl Engine {
             writes: 0,
             events: mpsc::unbounded_channel(),
             baseline: None,
+            mode_seen: None,
+            stopped: false,
+            gits_before: None,
         };
         let first = turn.open_answer().await?;
         (turn.sink)(TurnEvent::Started {
@@ -275,11 +288,19 @@ impl Engine {
                 .end_failed(AcpError::Start("the agent did not start".into()))
                 .await;
         };
+        // The mode, asserted every turn (the agent may have changed its own since:
+        // Flint follows its `current_mode_update`s, and sets it back).
         if let Some(want) = agent_mode(&live.setup, mode) {
             if live.mode.as_deref() != Some(&want) {
                 match live.conn.set_mode(&live.setup.id, &want).await {
                     Ok(()) => live.mode = Some(want),
-                    Err(e) => return turn.end_failed(e).await,
+                    Err(e) => {
+                        // An agent that cannot take its mode is not kept.
+                        if let Some(l) = held.take() {
+                            l.conn.shutdown(Duration::from_millis(100)).await;
+                        }
+                        return turn.end_failed(e).await;
+                    }
                 }
             }
         }
@@ -321,6 +342,7 @@ impl Engine {
                 biased;
                 _ = cancel.cancelled(), if stopping.is_none() => {
                     live.conn.cancel(&session);
+                    turn.stopped = true;
                     stopping = Some(tokio::time::Instant::now() + CANCEL_GRACE);
                 }
                 _ = grace => {
@@ -362,9 +384,21 @@ impl Engine {
                 },
                 _ = tick.tick() => {}
             }
-            turn.flush().await?;
+            if let Err(e) = turn.flush().await {
+                // The store failed: nobody would answer the agent, so it goes.
+                live.conn.kill();
+                break Err(AcpError::Protocol(format!(
+                    "the turn could not be recorded: {e}"
+                )));
+            }
         };
-        turn.flush().await?;
+        let flushed = turn.flush().await;
+        // What it started in Flint's terminals ends with the turn (before the last
+        // snapshot, so nothing changes after it).
+        live.conn.kill_terminals();
+        if let Some(m) = turn.mode_seen.take() {
+            live.mode = Some(m);
+        }
         // An agent that crashed, was killed or broke the protocol is not kept.
         let dead = live.conn.ended().is_some() || failure.is_some() || outcome.is_err();
         if dead {
@@ -373,9 +407,12 @@ impl Engine {
             }
         }
         drop(held);
-        turn.close_calls().await?;
+        let closed = turn.close_calls().await;
         let changes = turn.record_agent_changes().await;
+        turn.disable_new_repositories().await;
         drop(_project);
+        flushed?;
+        closed?;
         let (status, error) = match (failure, outcome) {
             (Some(e), _) | (None, Err(e)) => (ItemStatus::Failed, Some(e)),
             (None, Ok(reason)) => match reason.as_str() {
@@ -542,6 +579,13 @@ struct AgentTurn<'e, 's, 'k> {
         (super::agent::SnapshotStore, flint_store::Snapshot),
         SystemTime,
     )>,
+    /// The mode the agent last said it is in.
+    mode_seen: Option<String>,
+    /// The user stopped the turn: what the agent still asks is refused.
+    stopped: bool,
+    /// The repositories in the project before the first sandboxed terminal ran: new
+    /// ones are disabled at the turn's end, as for the native agent's commands.
+    gits_before: Option<Vec<PathBuf>>,
 }
 
 impl AgentTurn<'_, '_, '_> {
@@ -565,7 +609,7 @@ impl AgentTurn<'_, '_, '_> {
         let first_of_turn = self.last_answer.is_none();
         self.answer = Some(Open {
             first_of_turn,
-            live: LiveAnswer::new(item.id, self.engine.live_view, now),
+            live: LiveAnswer::new(item.id, self.engine.live_view, now).without_edits(),
             item: item.clone(),
             reasoning: String::new(),
             started: now,
@@ -714,6 +758,8 @@ impl AgentTurn<'_, '_, '_> {
     /// Takes one thing the agent said or asked. An error stops the turn.
     async fn incoming(&mut self, m: Incoming, conn: &mut Connection) -> Result<(), AcpError> {
         let internal = |e: CoreError| AcpError::Protocol(e.to_string());
+        // Everything the agent sends counts toward the turn's bound, not only text.
+        self.text_total += m.weight();
         match m {
             Incoming::Malformed(line) => {
                 return Err(AcpError::Protocol(format!(
@@ -735,7 +781,6 @@ impl AgentTurn<'_, '_, '_> {
     async fn event(&mut self, e: AgentEvent) -> Result<(), CoreError> {
         match e {
             AgentEvent::Text { text: t, sent_ms } => {
-                self.text_total += t.len();
                 let open = self.answer().await?;
                 open.first.get_or_insert_with(Instant::now);
                 // The lag the front end measures runs from when the text left the agent
@@ -744,10 +789,11 @@ impl AgentTurn<'_, '_, '_> {
                 let since = sent_ms.filter(|s| *s <= now).unwrap_or(now);
                 // An agent's answer is shown, not proposed: edits in its text are not
                 // planned (what it changes is measured on disk).
-                let _ = open.live.push(&t, since);
+                if let Some(e) = open.live.push(&t, since).before_review {
+                    (self.sink)(e);
+                }
             }
             AgentEvent::Thought(t) => {
-                self.text_total += t.len();
                 self.answer().await?.reasoning.push_str(&t);
             }
             AgentEvent::Call(info) => self.call(*info).await?,
@@ -790,7 +836,7 @@ impl AgentTurn<'_, '_, '_> {
                     },
                 });
             }
-            AgentEvent::Mode(_) => {}
+            AgentEvent::Mode(m) => self.mode_seen = Some(m),
         }
         Ok(())
     }
@@ -810,7 +856,7 @@ impl AgentTurn<'_, '_, '_> {
             self.terminals.insert(t.clone(), item.id);
         }
         if !info.diffs.is_empty() {
-            self.show_diffs(item.id, &info);
+            self.show_diffs(item.id, &info).await;
         }
         let done = matches!(info.status.as_deref(), Some("completed" | "failed"));
         let id = info.id.clone();
@@ -829,11 +875,7 @@ impl AgentTurn<'_, '_, '_> {
     }
 
     async fn add_call_item(&mut self, info: &ToolCallInfo) -> Result<Item, CoreError> {
-        let (session_id, id, text) = (
-            self.session_id,
-            info.id.clone(),
-            serde_json::to_string(info).unwrap_or_default(),
-        );
+        let (session_id, id, text) = (self.session_id, info.id.clone(), stored_json(info));
         let item = self
             .engine
             .db(move |s| {
@@ -895,7 +937,7 @@ impl AgentTurn<'_, '_, '_> {
             self.terminals.insert(t.clone(), item_id);
         }
         if new_diffs {
-            self.show_diffs(item_id, &merged);
+            self.show_diffs(item_id, &merged).await;
         }
         if matches!(merged.status.as_deref(), Some("completed" | "failed")) {
             self.finish_call(&merged.id).await?;
@@ -939,7 +981,7 @@ impl AgentTurn<'_, '_, '_> {
             self.session_id,
             call.item_id,
             call.info.id.clone(),
-            serde_json::to_string(&call.info).unwrap_or_default(),
+            stored_json(&call.info),
         );
         let (call_item, result) = self
             .engine
@@ -993,32 +1035,48 @@ impl AgentTurn<'_, '_, '_> {
     }
 
     /// Shows the diffs a call carries in the review pane (a report of what the agent
-    /// writes itself; the turn's review from its snapshot is what decides).
-    fn show_diffs(&mut self, item_id: i64, info: &ToolCallInfo) {
-        let files = info
+    /// writes itself; the turn's review from its snapshot is what decides). Diffs over
+    /// flint-edit's file bound are left out; the hunks are made off the executor.
+    async fn show_diffs(&mut self, item_id: i64, info: &ToolCallInfo) {
+        let max = flint_edit::MAX_FILE_BYTES;
+        let diffs: Vec<(String, Option<String>, String)> = info
             .diffs
             .iter()
+            .filter(|d| {
+                d.new_text.len() <= max && d.old_text.as_ref().is_none_or(|o| o.len() <= max)
+            })
             .map(|d| {
                 let rel = self.rel(&d.path).unwrap_or_else(|_| d.path.clone());
-                let old = d.old_text.clone().unwrap_or_default();
-                FileReview {
-                    path: rel.clone(),
+                (rel, d.old_text.clone(), d.new_text.clone())
+            })
+            .collect();
+        let detail = format!(
+            "{} reports this change. Once the turn ends, its review keeps or reverts each hunk.",
+            self.model
+        );
+        let files = tokio::task::spawn_blocking(move || {
+            diffs
+                .into_iter()
+                .map(|(path, old, new)| FileReview {
+                    path,
                     moved_from: None,
-                    change: if d.old_text.is_none() {
+                    change: if old.is_none() {
                         ChangeKind::Added
                     } else {
                         ChangeKind::Modified
                     },
-                    hunks: flint_edit::hunks(&old, &d.new_text),
+                    hunks: flint_edit::hunks(old.as_deref().unwrap_or_default(), &new),
                     base_hash: None,
                     status: ReviewStatus::Applied,
-                    detail: Some(format!(
-                        "{} reports this change. Once the turn ends, its review keeps or reverts each hunk.",
-                        self.model
-                    )),
-                }
-            })
-            .collect();
+                    detail: Some(detail.clone()),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        if files.is_empty() {
+            return;
+        }
         (self.sink)(TurnEvent::Review {
             review: Box::new(Review {
                 item_id,
@@ -1116,6 +1174,16 @@ impl AgentTurn<'_, '_, '_> {
     }
 
     async fn request(&mut self, r: Request, _conn: &mut Connection) -> Result<(), CoreError> {
+        if self.stopped {
+            let no = "the user stopped the turn".to_string();
+            match r {
+                Request::Permission { reply, .. } => reply.send(Ok(None)),
+                Request::ReadFile { reply, .. } => reply.send(Err(no)),
+                Request::WriteFile { reply, .. } => reply.send(Err(no)),
+                Request::Terminal { reply, .. } => reply.send(Err(no)),
+            }
+            return Ok(());
+        }
         match r {
             Request::Permission {
                 call,
@@ -1172,13 +1240,40 @@ impl AgentTurn<'_, '_, '_> {
                 .find_map(|k| options.iter().find(|o| o.kind == *k).map(|o| o.id.clone()))
         };
         let kind = call.kind.clone().unwrap_or_else(|| "other".into());
-        // Edits (and reading) are what Auto-edit and Full auto allow; commands that
-        // ask (an agent asks to leave its own sandbox) are always the user's to allow.
+        // Every path the call names, and those outside the project (an agent asks
+        // exactly when it wants past its own limits: those are the user's to allow).
+        let named: Vec<&str> = call
+            .diffs
+            .iter()
+            .map(|d| d.path.as_str())
+            .chain(call.locations.iter().map(String::as_str))
+            .collect();
+        let dir = ProjectDir::open(&self.root).ok();
+        let outside: Vec<String> = named
+            .iter()
+            .filter(|p| {
+                self.rel(p)
+                    .ok()
+                    .and_then(|r| dir.as_ref().map(|d| d.resolve(&r).is_ok()))
+                    != Some(true)
+            })
+            .map(|p| p.to_string())
+            .collect();
+        // Auto-edit and Full auto allow an edit (with its diff) or a read, inside the
+        // project only; never a command (an agent asks to leave its own sandbox), a
+        // fetch (the network), or anything naming a path outside.
+        let runs = call
+            .raw_input
+            .as_ref()
+            .is_some_and(|v| !v["command"].is_null() || !v["cmd"].is_null());
         let auto = self.mode != AgentMode::Ask
-            && matches!(
-                kind.as_str(),
-                "edit" | "read" | "search" | "think" | "fetch"
-            );
+            && outside.is_empty()
+            && !runs
+            && match kind.as_str() {
+                "edit" => !call.diffs.is_empty(),
+                "read" | "search" | "think" => true,
+                _ => false,
+            };
         if auto {
             return Ok(pick(&["allow_once", "allow_always"]));
         }
@@ -1230,6 +1325,7 @@ impl AgentTurn<'_, '_, '_> {
         let ask = Ask::Permission {
             title: call.title.clone().unwrap_or_else(|| "A tool call".into()),
             tool_kind: kind,
+            outside,
             command,
             options: options
                 .iter()
@@ -1258,6 +1354,11 @@ impl AgentTurn<'_, '_, '_> {
         };
         let answer = pump(&mut *self.sink, &mut self.events.1, engine.ask(&ctx, ask)).await;
         Ok(match answer {
+            // Exactly the option the user picked, where it is one the agent offered.
+            Answer::Choose { option_id } if options.iter().any(|o| o.id == option_id) => {
+                Some(option_id)
+            }
+            Answer::Choose { .. } => None,
             Answer::Deny { .. } => pick(&["reject_once", "reject_always"]),
             Answer::AllowAlways | Answer::AllowForSession => pick(&["allow_always", "allow_once"]),
             Answer::Allow | Answer::Reviewed => pick(&["allow_once", "allow_always"]),
@@ -1344,6 +1445,7 @@ impl AgentTurn<'_, '_, '_> {
         (self.sink)(TurnEvent::ItemAdded {
             item: Box::new(item.clone()),
         });
+        let rel_path = rel.clone();
         let edits = vec![Edit::Write { path: rel, content }];
         let (root, cancel, tx, engine) = (
             self.root.clone(),
@@ -1392,15 +1494,19 @@ impl AgentTurn<'_, '_, '_> {
         (self.sink)(TurnEvent::ItemAdded {
             item: Box::new(result),
         });
-        // What Flint wrote is its own checkpoint: the agent's next changes are
-        // measured from after it.
-        // (A failed snapshot leaves none: the turn's end says what could not be kept.)
-        self.baseline = self
-            .engine
-            .snapshots(&self.root)
-            .await
+        // What Flint wrote is its own checkpoint (bytes as they are right after it);
+        // anything else that changed while the user decided is the agent's, recorded.
+        let written = ProjectDir::open(&self.root)
             .ok()
-            .map(|s| (s, SystemTime::now()));
+            .and_then(|d| d.resolve(&rel_path).ok())
+            .map(|abs| flint_project::read_regular(&abs, flint_edit::MAX_FILE_BYTES, false));
+        let exclude: Vec<(String, Option<Vec<u8>>)> =
+            written.map(|w| (rel_path.clone(), w)).into_iter().collect();
+        if let Err(e) = self.record_agent_changes_but(exclude).await {
+            return Ok(Err(format!(
+                "written, but what changed meanwhile could not be recorded: {e}"
+            )));
+        }
         Ok(if out.is_error {
             Err(out.output)
         } else {
@@ -1467,11 +1573,22 @@ impl AgentTurn<'_, '_, '_> {
                 return Err(format!("The user did not allow running `{shown}`{why}."));
             }
         }
+        // Where it runs, checked again now that it may run (a question can wait, and
+        // a folder can become a link meanwhile).
+        let cwd = match &ask.cwd {
+            None => dir.root().to_path_buf(),
+            Some(p) => {
+                let rel = self.rel(&p.to_string_lossy())?;
+                let rel = if rel.is_empty() { ".".to_string() } else { rel };
+                super::agent::command_dir(&dir, &rel)?
+            }
+        };
         let sandbox = if sandboxed {
             let root = dir.root().to_path_buf();
             let gits = tokio::task::spawn_blocking(move || super::agent::git_entries(&root))
                 .await
                 .map_err(|e| e.to_string())??;
+            self.gits_before.get_or_insert_with(|| gits.clone());
             Some(flint_exec::Sandbox {
                 root: dir.root().to_path_buf(),
                 read_only: gits
@@ -1510,12 +1627,87 @@ impl AgentTurn<'_, '_, '_> {
         Ok(self.answer().await?.item.id)
     }
 
+    /// Repositories made in the project since the first sandboxed terminal of the turn
+    /// ran are disabled (renamed, nothing deleted), as the native agent's commands'
+    /// are: git would run what their config says wherever it is used. Said in the
+    /// transcript.
+    async fn disable_new_repositories(&mut self) {
+        let Some(before) = self.gits_before.take() else {
+            return;
+        };
+        let root = self.root.clone();
+        let said = tokio::task::spawn_blocking(move || {
+            let now = match super::agent::git_entries(&root) {
+                Ok(found) => found,
+                Err(e) => return vec![format!("could not look for repositories: {e}")],
+            };
+            now.into_iter()
+                .filter(|p| !before.contains(p))
+                .map(|p| {
+                    let rel = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+                    match super::agent::disable_repository(&p) {
+                        Ok(to) => format!("{rel} (now {to})"),
+                        Err(e) => format!("{rel}: COULD NOT BE DISABLED ({e})"),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        if said.is_empty() {
+            return;
+        }
+        let text = format!(
+            "Flint disabled the git repositories made while the agent's terminals ran: {}",
+            said.join(", ")
+        );
+        let session_id = self.session_id;
+        let added = self
+            .engine
+            .db(move |s| {
+                let c = s.add_tool_item(
+                    session_id,
+                    ItemKind::ToolCall,
+                    "flint-repositories",
+                    Some(ACP_TOOL),
+                    &json!({ "title": "Disabled new git repositories", "kind": "other" })
+                        .to_string(),
+                    ItemStatus::Complete,
+                )?;
+                let r = s.add_tool_item(
+                    session_id,
+                    ItemKind::ToolResult,
+                    "flint-repositories",
+                    None,
+                    &text,
+                    ItemStatus::Complete,
+                )?;
+                Ok((c, r))
+            })
+            .await;
+        if let Ok((c, r)) = added {
+            (self.sink)(TurnEvent::ItemAdded { item: Box::new(c) });
+            (self.sink)(TurnEvent::ItemAdded { item: Box::new(r) });
+        }
+    }
+
     /// What the agent changed since the baseline, recorded as an `acp.changes` item's
     /// checkpoint, its review shown; the baseline moves to now.
     async fn record_agent_changes(&mut self) -> Result<(), String> {
+        self.record_agent_changes_but(Vec::new()).await
+    }
+
+    /// As `record_agent_changes`, leaving out files now exactly as `exclude` says
+    /// (Flint's own write, recorded as its own).
+    async fn record_agent_changes_but(
+        &mut self,
+        exclude: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Result<(), String> {
         let Some(((store, before), started)) = self.baseline.take() else {
             return Err("no snapshot was taken before the agent acted".into());
         };
+        // Put back if recording fails, so what follows is still measured from it.
+        let kept = ((store.clone(), before.clone()), started);
         let dir = ProjectDir::open(&self.root).map_err(|e| e.to_string())?;
         let (session_id, n) = (self.session_id, self.writes);
         // The item first (its checkpoint needs it); removed again if nothing changed.
@@ -1541,8 +1733,8 @@ impl AgentTurn<'_, '_, '_> {
                 item.id,
                 &dir,
                 summary,
-                (store.clone(), before),
-                started,
+                (store.clone(), before, started),
+                exclude,
             )
             .await;
         let (changed, odd, after) = match recorded {
@@ -1550,6 +1742,7 @@ impl AgentTurn<'_, '_, '_> {
             Err(e) => {
                 let id = item.id;
                 let _ = self.engine.db(move |s| s.delete_item(id)).await;
+                self.baseline = Some(kept);
                 return Err(e);
             }
         };
@@ -1606,6 +1799,45 @@ impl AgentTurn<'_, '_, '_> {
         }
         Ok(())
     }
+}
+
+/// How much of a call is kept with its item (and sent to the front end on each change).
+const MAX_STORED_CALL: usize = 256 * 1024;
+
+/// A call as its item keeps it: whole where it is small; else without its raw input and
+/// output, then without its diffs' text (their paths kept), saying what was left out.
+fn stored_json(info: &ToolCallInfo) -> String {
+    let whole = serde_json::to_string(info).unwrap_or_default();
+    if whole.len() <= MAX_STORED_CALL {
+        return whole;
+    }
+    let mut cut = info.clone();
+    let note = |v: &Option<Value>| {
+        v.as_ref()
+            .map(|v| json!(format!("(left out: {} KiB)", v.to_string().len() / 1024)))
+    };
+    cut.raw_input = note(&info.raw_input);
+    cut.raw_output = note(&info.raw_output);
+    for t in &mut cut.text {
+        if t.len() > MAX_STORED_CALL / 4 {
+            let mut end = MAX_STORED_CALL / 4;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            t.truncate(end);
+            t.push_str("\n(the rest is left out)");
+        }
+    }
+    let smaller = serde_json::to_string(&cut).unwrap_or_default();
+    if smaller.len() <= MAX_STORED_CALL {
+        return smaller;
+    }
+    for d in &mut cut.diffs {
+        d.old_text = d.old_text.as_ref().map(|_| "(left out)".into());
+        d.new_text = "(left out)".into();
+    }
+    cut.text.clear();
+    serde_json::to_string(&cut).unwrap_or_default()
 }
 
 /// What a finished call gave: a command's output, its text content, its raw output.

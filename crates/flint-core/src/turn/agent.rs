@@ -98,6 +98,9 @@ pub enum Ask {
         title: String,
         /// What the call does: read, edit, delete, move, search, execute, fetch, other.
         tool_kind: String,
+        /// Paths it names outside the project (said loudly: the agent asks to reach
+        /// past the project).
+        outside: Vec<String>,
         /// The command it would run, for a command.
         command: Option<String>,
         options: Vec<super::acp::AgentOption>,
@@ -122,6 +125,8 @@ pub enum Answer {
     Reviewed,
     /// Do not; the model is told, with the user's message if there is one.
     Deny { message: Option<String> },
+    /// An agent's own option, by its id (a permission question).
+    Choose { option_id: String },
 }
 
 /// A project's snapshot store, shared by its turns (None until opened).
@@ -663,6 +668,8 @@ impl Engine {
 
     /// Asks the front end and waits for its answer (or the turn's stop: a denial).
     pub(crate) async fn ask(&self, ctx: &CallCtx<'_>, ask: Ask) -> Answer {
+        // An agent's own option answers only an agent's question.
+        let permission = matches!(ask, Ask::Permission { .. });
         let (tx, rx) = oneshot::channel();
         let id = self.running.ask(tx);
         let _ = ctx.events.send(TurnEvent::Question {
@@ -679,7 +686,12 @@ impl Engine {
         };
         self.running.forget_question(id);
         let _ = ctx.events.send(TurnEvent::Answered { question_id: id });
-        answer
+        match answer {
+            Answer::Choose { .. } if !permission => Answer::Deny {
+                message: Some("the answer did not fit the question".into()),
+            },
+            a => a,
+        }
     }
 
     /// Plans an edit against the project; applies it (Auto-edit, Full auto) or waits
@@ -1018,24 +1030,25 @@ impl Engine {
             ctx.item_id,
             dir,
             summary,
-            (snapshots, before),
-            started,
+            (snapshots, before, started),
+            Vec::new(),
         )
         .await
         .map(|(kept, odd, _)| (kept, odd))
     }
 
-    /// Records what changed in the project since the snapshot `before` as a checkpoint
-    /// of `item_id` (undone to the byte with its turn): the changed paths kept, those
-    /// that could not be (names Flint does not write), and the snapshot taken now.
+    /// Records what changed in the project since the snapshot `before` (taken at
+    /// `started`) as a checkpoint of `item_id` (undone to the byte with its turn),
+    /// leaving out files now as `exclude` has them: the changed paths kept, those that
+    /// could not be (names Flint does not write), and the snapshot taken now.
     pub(crate) async fn record_changes(
         &self,
         project: i64,
         item: i64,
         dir: &ProjectDir,
         summary: String,
-        (snapshots, before): (SnapshotStore, flint_store::Snapshot),
-        started: std::time::SystemTime,
+        (snapshots, before, started): (SnapshotStore, flint_store::Snapshot, std::time::SystemTime),
+        exclude: Vec<(String, Option<Vec<u8>>)>,
     ) -> Result<(Vec<String>, Vec<String>, flint_store::Snapshot), String> {
         let store = self.store_handle();
         let engine = self.clone();
@@ -1049,6 +1062,8 @@ impl Engine {
             let (mut files, unrecorded) = snaps
                 .changes_since(&before, &after, Some(started))
                 .map_err(|e| e.to_string())?;
+            // Changes that are someone else's to record (Flint's own write).
+            files.retain(|f| !exclude.iter().any(|(p, b)| *p == f.path && *b == f.after));
             // The bytes before are in `files` now (and go to the history with them):
             // the store keeps what the latest snapshot has.
             let _ = snaps.collect_garbage();
@@ -1136,7 +1151,7 @@ async fn forward_output(
 /// there; inside a renamed `.git` folder its HEAD goes too (git would still take the
 /// folder itself for a bare repository). A rename moves a link itself, never what it
 /// points at. Returns the new name.
-fn disable_repository(p: &Path) -> Result<String, String> {
+pub(crate) fn disable_repository(p: &Path) -> Result<String, String> {
     let name = p
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

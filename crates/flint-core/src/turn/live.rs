@@ -23,6 +23,9 @@ pub(crate) struct LiveAnswer {
     item_id: i64,
     /// Render blocks and follow edits (a front end shows them); otherwise text only.
     live: bool,
+    /// Follow the edits in the text (not for an agent's answer: what it changes is
+    /// measured on disk, its text is only shown).
+    edits_followed: bool,
     text: String,
     pending: String,
     arrived_ms: f64,
@@ -46,6 +49,7 @@ impl LiveAnswer {
         Self {
             item_id,
             live,
+            edits_followed: true,
             text: String::new(),
             pending: String::new(),
             arrived_ms: 0.0,
@@ -77,6 +81,12 @@ impl LiveAnswer {
         (shown, self.parser.errors())
     }
 
+    /// Renders the text's blocks but follows no edits in it.
+    pub fn without_edits(mut self) -> Self {
+        self.edits_followed = false;
+        self
+    }
+
     /// Takes a piece of the answer's text.
     pub fn push(&mut self, t: &str, now_ms: f64) -> Pushed {
         self.text.push_str(t);
@@ -102,6 +112,12 @@ impl LiveAnswer {
             // included, though they render to nothing). The tail just after a block
             // closes is short, so this stays linear.
             self.closed_utf16 = self.text_utf16 - self.blocks.tail().encode_utf16().count() as u32;
+        }
+        if !self.edits_followed {
+            return Pushed {
+                edits_changed: false,
+                before_review: None,
+            };
         }
         let found = self.parser.push(t);
         self.provisional = self.parser.provisional();

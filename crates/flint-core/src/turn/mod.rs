@@ -121,6 +121,13 @@ impl Running {
         }
     }
 
+    pub(crate) fn forget_agent(&self, session_id: i64) -> Option<acp::AgentSlot> {
+        self.agents
+            .lock()
+            .ok()
+            .and_then(|mut a| a.remove(&session_id))
+    }
+
     pub(crate) fn take_agents(&self) -> Vec<acp::AgentSlot> {
         self.agents
             .lock()

@@ -311,7 +311,15 @@ async fn permissions_are_asked_in_ask_mode_and_edits_pass_in_auto_edit() {
         "options": [
             { "optionId": "approved", "name": "Yes", "kind": "allow_once" },
             { "optionId": "abort", "name": "No", "kind": "reject_once" } ] } });
-    let script = json!({ "prompts": [[ask], [ask.clone(), run_cmd]] });
+    // An edit naming a path outside the project: asked even in Auto-edit.
+    let outside = json!({ "request": "session/request_permission", "say_result": true, "params": {
+        "sessionId": "fake-session-1",
+        "toolCall": { "toolCallId": "p3", "title": "Edit ~/.zshrc", "kind": "edit", "status": "pending",
+            "content": [{ "type": "diff", "path": "/root/.zshrc", "oldText": "a\n", "newText": "b\n" }] },
+        "options": [
+            { "optionId": "approved", "name": "Yes", "kind": "allow_once" },
+            { "optionId": "abort", "name": "No", "kind": "reject_once" } ] } });
+    let script = json!({ "prompts": [[ask], [ask.clone(), run_cmd], [outside]] });
     let a = agent_session(script).await;
     let (events, _) = run(&a, AgentMode::Ask, "go", |q, _| match q {
         Ask::Permission {
@@ -351,6 +359,18 @@ async fn permissions_are_asked_in_ask_mode_and_edits_pass_in_auto_edit() {
         said.contains("\"optionId\":\"approved\"") && said.contains("\"optionId\":\"abort\""),
         "{said}"
     );
+    let mut outside_asked = Vec::new();
+    let (events, _) = run(&a, AgentMode::AutoEdit, "go", |q, _| {
+        if let Ask::Permission { outside, .. } = q {
+            outside_asked.extend(outside.clone());
+        }
+        Answer::Choose {
+            option_id: "abort".into(),
+        }
+    })
+    .await;
+    assert_eq!(outside_asked, ["/root/.zshrc"]);
+    assert!(text_of(&events).contains("\"optionId\":\"abort\""));
 }
 
 #[tokio::test]
@@ -706,4 +726,59 @@ async fn claude_code_through_claude_agent_acp_writes_with_approval_and_is_undone
     assert!(!root.join("hello.txt").exists());
     assert_eq!(read(&root, "a.txt"), b"one\ntwo\nthree\n");
     f.engine.stop_agents().await;
+}
+
+#[tokio::test]
+async fn an_agent_s_answer_is_never_taken_for_edits_and_files_without_hunks_are_kept() {
+    let script = json!({ "prompts": [[
+        chunk("Here is the new file:\n\n```a.txt\nreplaced\n```\n"),
+        { "disk_write": { "path": "$CWD/empty.txt", "content": "" } },
+        { "disk_write": { "path": "$CWD/blob.bin", "content": "\u{0}\u{1}binary" } }
+    ]]});
+    let a = agent_session(script).await;
+    let root = a.f.project.path().to_path_buf();
+    let (_, last) = run(&a, AgentMode::FullAuto, "go", |_, _| Answer::Allow).await;
+    // The answer's fenced block is shown, never proposed.
+    let review = a.f.engine.review(last.id).await.unwrap();
+    assert!(review.files.is_empty(), "{review:?}");
+    let sid = a.sid;
+    let items = a.f.engine.db(move |s| s.items(sid)).await.unwrap();
+    let changes = items
+        .iter()
+        .find(|i| i.tool_name.as_deref() == Some("acp.changes"))
+        .unwrap();
+    let review = a.f.engine.review(changes.id).await.unwrap();
+    assert_eq!(review.files.len(), 2, "{review:?}");
+    // Applying with nothing to tick (no text hunks) keeps both files.
+    let decisions = review
+        .files
+        .iter()
+        .map(|f| flint_core::review::FileDecision {
+            path: f.path.clone(),
+            base_hash: f.base_hash.clone(),
+            accept: Vec::new(),
+        })
+        .collect();
+    a.f.engine
+        .apply_review(changes.id, decisions)
+        .await
+        .unwrap();
+    assert!(root.join("empty.txt").exists());
+    assert_eq!(read(&root, "blob.bin"), b"\x00\x01binary");
+    // Reverting one as a whole: it goes (it was new).
+    let review = a.f.engine.review(changes.id).await.unwrap();
+    let blob = review.files.iter().find(|f| f.path == "blob.bin").unwrap();
+    a.f.engine
+        .apply_review(
+            changes.id,
+            vec![flint_core::review::FileDecision {
+                path: blob.path.clone(),
+                base_hash: blob.base_hash.clone(),
+                accept: vec![false],
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(!root.join("blob.bin").exists());
+    assert!(root.join("empty.txt").exists());
 }
