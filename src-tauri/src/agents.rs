@@ -4,7 +4,7 @@
 use tauri::ipc::Channel;
 use tauri::State;
 
-use flint_core::{AgentEntry, CoreError, ErrorInfo};
+use flint_core::{AgentEntry, AgentSignIn, CoreError, ErrorInfo};
 
 use crate::state::{AppState, Snapshot};
 
@@ -55,4 +55,39 @@ pub async fn set_session_agent(
         c.workspace.session = Some(session);
     }
     Ok(state.current_snapshot().await)
+}
+
+/// The current session's agent uses `model` (one it offered) from its next turn on.
+#[tauri::command]
+pub async fn set_agent_model(state: State<'_, AppState>, model: String) -> Result<()> {
+    let session_id = crate::commands::current_session(&state).await?;
+    state.engine.set_agent_model(session_id, model);
+    Ok(())
+}
+
+/// How the current session's agent can be signed in to.
+#[tauri::command]
+pub async fn agent_sign_in_methods(state: State<'_, AppState>) -> Result<Vec<AgentSignIn>> {
+    let session_id = crate::commands::current_session(&state).await?;
+    state
+        .engine
+        .agent_sign_in_methods(session_id)
+        .await
+        .map_err(|e| e.info())
+}
+
+/// Signs in to the current session's agent with `method`; `values` are the method's
+/// variables (an API key), handed to the agent for this sign-in only and not kept.
+#[tauri::command]
+pub async fn agent_sign_in(
+    state: State<'_, AppState>,
+    method: String,
+    values: std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let session_id = crate::commands::current_session(&state).await?;
+    state
+        .engine
+        .agent_sign_in(session_id, &method, values.into_iter().collect())
+        .await
+        .map_err(|e| e.info())
 }

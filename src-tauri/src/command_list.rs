@@ -58,6 +58,9 @@ macro_rules! with_commands {
             agents::list_agents,
             agents::install_agent,
             agents::set_session_agent,
+            agents::set_agent_model,
+            agents::agent_sign_in_methods,
+            agents::agent_sign_in,
         ]
     };
 }

@@ -13,11 +13,10 @@ use std::time::Duration;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    AuthenticateRequest, CancelNotification, CreateTerminalRequest, InitializeRequest,
-    InitializeResponse, KillTerminalRequest, LoadSessionRequest, NewSessionRequest,
-    NewSessionResponse, PromptRequest, ReadTextFileRequest, ReleaseTerminalRequest,
-    RequestPermissionRequest, RequestPermissionResponse, SessionNotification,
-    SetSessionModeRequest, TerminalOutputRequest, WaitForTerminalExitRequest, WriteTextFileRequest,
+    AuthenticateRequest, CancelNotification, CreateTerminalRequest, KillTerminalRequest,
+    PromptRequest, ReadTextFileRequest, ReleaseTerminalRequest, RequestPermissionRequest,
+    RequestPermissionResponse, SessionNotification, SetSessionModeRequest, TerminalOutputRequest,
+    WaitForTerminalExitRequest, WriteTextFileRequest,
 };
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::{Agent, Client, Lines};
@@ -121,6 +120,10 @@ pub struct AuthMethod {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+    /// Variables the agent reads the credential from (an `env_var` method: the user
+    /// gives the value, the agent is started with it to sign in); none for a method the
+    /// agent runs itself (a browser sign-in).
+    pub vars: Vec<String>,
 }
 
 /// Who the agent is, from `initialize`.
@@ -149,6 +152,8 @@ pub struct SessionSetup {
     pub current_mode: Option<String>,
     pub models: Vec<ModelChoice>,
     pub current_model: Option<String>,
+    /// The config option that picks the model (`session/set_config_option`).
+    pub model_option: Option<String>,
 }
 
 /// How a prompt ended: `end_turn`, `max_tokens`, `max_turn_requests`, `refusal`,
@@ -212,7 +217,9 @@ impl Connection {
             },
             _stop: stop,
         };
-        let init: InitializeRequest = typed(json!({
+        // Sent and read as JSON: the SDK's stable types drop what Flint reads of the
+        // answer (`env_var` sign-in methods and their variables).
+        let init = json!({
             "protocolVersion": ProtocolVersion::V1,
             "clientCapabilities": {
                 "fs": { "readTextFile": true, "writeTextFile": true },
@@ -222,8 +229,8 @@ impl Connection {
                 "_meta": { "terminal_output": true }
             },
             "clientInfo": { "name": "flint", "title": "Flint", "version": env!("CARGO_PKG_VERSION") }
-        }))?;
-        let answer: InitializeResponse = conn.request("initialize", init, SETUP_TIMEOUT).await?;
+        });
+        let answer = conn.request_raw("initialize", init).await?;
         conn.info = agent_info(&answer);
         Ok(conn)
     }
@@ -247,6 +254,17 @@ impl Connection {
                 secs: limit.as_secs(),
             }),
         }
+    }
+
+    /// Sends a request as JSON (method and params) and returns its answer as JSON.
+    async fn request_raw(
+        &mut self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, AcpError> {
+        let msg = agent_client_protocol::UntypedMessage::new(method, params)
+            .map_err(|e| AcpError::Protocol(e.to_string()))?;
+        self.request(method, msg, SETUP_TIMEOUT).await
     }
 
     /// An SDK error as Flint says it: the agent's own, or its end (with its stderr).
@@ -287,9 +305,14 @@ impl Connection {
         cwd: &Path,
         mcp_servers: &[Value],
     ) -> Result<SessionSetup, AcpError> {
-        let req: NewSessionRequest = typed(json!({ "cwd": cwd, "mcpServers": mcp_servers }))?;
-        let answer: NewSessionResponse = self.request("session/new", req, SETUP_TIMEOUT).await?;
-        let v = serde_json::to_value(&answer).unwrap_or_default();
+        // As JSON: the answer's `models` (what Codex lists) is not in the SDK's stable
+        // types.
+        let v = self
+            .request_raw(
+                "session/new",
+                json!({ "cwd": cwd, "mcpServers": mcp_servers }),
+            )
+            .await?;
         Ok(session_setup(
             v["sessionId"].as_str().unwrap_or_default(),
             &v,
@@ -303,12 +326,44 @@ impl Connection {
         cwd: &Path,
         mcp_servers: &[Value],
     ) -> Result<SessionSetup, AcpError> {
-        let req: LoadSessionRequest =
-            typed(json!({ "sessionId": id, "cwd": cwd, "mcpServers": mcp_servers }))?;
-        let answer = self.request("session/load", req, SETUP_TIMEOUT).await?;
+        let v = self
+            .request_raw(
+                "session/load",
+                json!({ "sessionId": id, "cwd": cwd, "mcpServers": mcp_servers }),
+            )
+            .await?;
         while self.try_next().is_some() {}
-        let v = serde_json::to_value(&answer).unwrap_or_default();
         Ok(session_setup(id, &v))
+    }
+
+    /// Picks the session's model: through its config option where it has one, else
+    /// `session/set_model`.
+    pub async fn set_model(&mut self, setup: &SessionSetup, model: &str) -> Result<(), AcpError> {
+        match &setup.model_option {
+            Some(option) => self.set_config_option(&setup.id, option, model).await,
+            None => self
+                .request_raw(
+                    "session/set_model",
+                    json!({ "sessionId": setup.id, "modelId": model }),
+                )
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// Sets one of the session's config options (the model) to `value`.
+    pub async fn set_config_option(
+        &mut self,
+        session: &str,
+        option: &str,
+        value: &str,
+    ) -> Result<(), AcpError> {
+        self.request_raw(
+            "session/set_config_option",
+            json!({ "sessionId": session, "configId": option, "value": value }),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn set_mode(&mut self, session: &str, mode: &str) -> Result<(), AcpError> {
@@ -449,8 +504,7 @@ fn typed<T: DeserializeOwned>(v: Value) -> Result<T, AcpError> {
     serde_json::from_value(v).map_err(|e| AcpError::Protocol(format!("building a message: {e}")))
 }
 
-fn agent_info(answer: &InitializeResponse) -> AgentInfo {
-    let v = serde_json::to_value(answer).unwrap_or_default();
+fn agent_info(v: &Value) -> AgentInfo {
     let info = &v["agentInfo"];
     AgentInfo {
         name: info["name"].as_str().unwrap_or("agent").to_string(),
@@ -465,6 +519,14 @@ fn agent_info(answer: &InitializeResponse) -> AgentInfo {
                             id: m["id"].as_str()?.to_string(),
                             name: m["name"].as_str().unwrap_or_default().to_string(),
                             description: m["description"].as_str().map(str::to_owned),
+                            vars: m["vars"]
+                                .as_array()
+                                .map(|v| {
+                                    v.iter()
+                                        .filter_map(|x| x["name"].as_str().map(str::to_owned))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
                         })
                     })
                     .collect()
@@ -508,20 +570,27 @@ fn session_setup(id: &str, v: &Value) -> SessionSetup {
             current_mode = o["currentValue"].as_str().map(str::to_owned);
         }
     }
-    let mut models = choices(&v["models"]["availableModels"], "modelId");
-    let mut current_model = v["models"]["currentModelId"].as_str().map(str::to_owned);
-    if models.is_empty() {
-        if let Some(o) = option("model") {
-            models = choices(&o["options"], "value");
-            current_model = o["currentValue"].as_str().map(str::to_owned);
-        }
-    }
+    // Models as a config option of category `model` (stable ACP), else as the
+    // session's `models` (set with `session/set_model`).
+    let (models, current_model, model_option) = match option("model") {
+        Some(o) => (
+            choices(&o["options"], "value"),
+            o["currentValue"].as_str().map(str::to_owned),
+            o["id"].as_str().map(str::to_owned),
+        ),
+        None => (
+            choices(&v["models"]["availableModels"], "modelId"),
+            v["models"]["currentModelId"].as_str().map(str::to_owned),
+            None,
+        ),
+    };
     SessionSetup {
         id: id.to_string(),
         modes,
         current_mode,
         models,
         current_model,
+        model_option,
     }
 }
 
@@ -976,18 +1045,28 @@ mod tests {
     }
 
     #[test]
-    fn models_and_modes_come_from_either_shape() {
+    fn models_and_modes_come_from_config_options() {
         let s = session_setup(
             "s",
             &json!({
-                "configOptions": [{ "id": "mode", "type": "select", "currentValue": "auto",
-                    "options": [{ "value": "read-only", "name": "Read Only" }, { "value": "auto", "name": "Auto" }] }],
-                "models": { "currentModelId": "gpt-5.3-codex-spark",
-                    "availableModels": [{ "modelId": "gpt-5.3-codex-spark", "name": "Codex-Spark" }] }
+                "configOptions": [
+                    { "id": "mode", "type": "select", "category": "mode", "currentValue": "auto",
+                      "options": [{ "value": "read-only", "name": "Read Only" }, { "value": "auto", "name": "Auto" }] },
+                    { "id": "model", "type": "select", "category": "model", "currentValue": "gpt-5.3-codex-spark",
+                      "options": [{ "value": "gpt-5.3-codex-spark", "name": "Codex-Spark" }, { "value": "gpt-5.5", "name": "GPT-5.5" }] }
+                ]
             }),
         );
         assert_eq!(s.current_mode.as_deref(), Some("auto"));
         assert_eq!(s.modes.len(), 2);
         assert_eq!(s.models[0].name, "Codex-Spark");
+        assert_eq!(s.model_option.as_deref(), Some("model"));
+        // Modes the agent sends as `modes` come first.
+        let s = session_setup(
+            "s",
+            &json!({ "modes": { "currentModeId": "ask", "availableModes": [{ "id": "ask", "name": "Ask" }] } }),
+        );
+        assert_eq!(s.current_mode.as_deref(), Some("ask"));
+        assert!(s.models.is_empty() && s.model_option.is_none());
     }
 }

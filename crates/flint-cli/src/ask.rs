@@ -408,6 +408,10 @@ pub(crate) async fn ask(
                     (ItemStatus::Complete | ItemStatus::Truncated, _) => None,
                     (_, Some(e)) => Some(match &slot {
                         Some(slot) => for_terminal(e.code, e.message, slot, &paths),
+                        None if e.code == ErrorCode::AgentSignIn => format!(
+                            "{}: sign in to the agent first, with its own command line                              (`codex login`, `claude /login`, `gemini`) or in the app",
+                            e.message
+                        ),
                         None => e.message,
                     }),
                     (ItemStatus::Cancelled, None) => {
@@ -488,7 +492,10 @@ pub(crate) async fn ask(
                 "flint: stopped after {steps} steps, the last calls not run; ask again to go on, \
                  or allow more with --max-steps"
             ),
-            TurnEvent::Started { .. } | TurnEvent::Blocks { .. } | TurnEvent::Answered { .. } => {}
+            TurnEvent::Started { .. }
+            | TurnEvent::Blocks { .. }
+            | TurnEvent::Answered { .. }
+            | TurnEvent::AgentSession { .. } => {}
         }
     }
     turn.finish().await.map_err(err)?;

@@ -94,6 +94,11 @@ pub enum TurnEvent {
         item_id: i64,
         text: String,
     },
+    /// The session's agent (over ACP) offers these models; `current_model` is in use.
+    AgentSession {
+        models: Vec<crate::turn::AgentModel>,
+        current_model: Option<String>,
+    },
     Error {
         error: ErrorInfo,
     },

@@ -26,8 +26,8 @@ pub use error::{CoreError, ErrorCode, ErrorInfo};
 pub use event::TurnEvent;
 pub use slots::SlotClient;
 pub use turn::{
-    command_prefix, AgentEntry, AgentMode, AgentOption, Answer, Ask, ProjectReaders, Question,
-    ToolOutput, ToolRunner, TurnHandle, TurnKind,
+    command_prefix, AgentEntry, AgentMode, AgentModel, AgentOption, AgentSignIn, Answer, Ask,
+    ProjectReaders, Question, ToolOutput, ToolRunner, TurnHandle, TurnKind,
 };
 
 pub use flint_acp as acp;

@@ -214,3 +214,49 @@ describe("an agent's turn", () => {
     await waitFor(() => expect(conversation.review?.item_id).toBe(5));
   });
 });
+
+describe("an agent's models and sign-in", () => {
+  it("offers the agent's models and sets the one picked", async () => {
+    const { fake, conversation } = pane();
+    await started(fake, conversation);
+    fake.emit({
+      type: "agentSession",
+      models: [
+        { id: "gpt-5.5", name: "GPT-5.5" },
+        { id: "gpt-5.3-codex-spark", name: "GPT-5.3-Codex-Spark" },
+      ],
+      current_model: "gpt-5.5",
+    });
+    const select = (await screen.findByTestId("agent-model")) as HTMLSelectElement;
+    expect([...select.options].map((o) => o.textContent)).toEqual([
+      "GPT-5.5",
+      "GPT-5.3-Codex-Spark",
+    ]);
+    await fireEvent.change(select, { target: { value: "gpt-5.3-codex-spark" } });
+    expect(fake.agentModels).toEqual(["gpt-5.3-codex-spark"]);
+  });
+
+  it("offers the agent's sign-in when it asks for one, then tries again", async () => {
+    const { fake, conversation } = pane();
+    await started(fake, conversation);
+    fake.emit({
+      type: "finished",
+      item_id: 2,
+      status: "failed",
+      error: { code: "agent_sign_in", message: "Authentication required" },
+      metrics: { ttft_ms: null, tokens_per_sec: null, input_tokens: null, output_tokens: null },
+      reasoning: null,
+      turn_done: true,
+    });
+    await screen.findByTestId("agent-sign-in");
+    const key = await screen.findByTestId("sign-in-var");
+    const button = screen.getByTestId("sign-in-codex-api-key") as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    await fireEvent.input(key, { target: { value: "sk-test" } });
+    await fireEvent.submit(key.closest("form")!);
+    await waitFor(() =>
+      expect(fake.signIns).toEqual([["codex-api-key", { CODEX_API_KEY: "sk-test" }]]),
+    );
+    await waitFor(() => expect(fake.retries).toBe(1));
+  });
+});

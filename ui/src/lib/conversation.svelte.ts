@@ -2,6 +2,7 @@
 // requestAnimationFrame loop: however many arrive between two paints, the DOM is
 // updated once per frame.
 import type { AgentMode } from "../bindings/AgentMode";
+import type { AgentModel } from "../bindings/AgentModel";
 import type { ContextReport } from "../bindings/ContextReport";
 import type { Answer } from "../bindings/Answer";
 import type { ErrorInfo } from "../bindings/ErrorInfo";
@@ -99,6 +100,11 @@ export class Conversation {
   stepLimit = $state<number | null>(null);
   /** How full an agent's context is, as it last said (an agent's session has no preview). */
   usage = $state<ContextReport | null>(null);
+  /** The models the session's agent offers, and the one in use. */
+  agentModels = $state<AgentModel[]>([]);
+  agentModel = $state<string | null>(null);
+  /** The agent asked to be signed in to (its last turn failed for that). */
+  signInNeeded = $state(false);
   /** What the model may do without asking (the composer's switch), kept across starts. */
   #mode = $state<AgentMode>(storedMode());
 
@@ -170,6 +176,9 @@ export class Conversation {
     this.error = null;
     this.review = null;
     this.usage = null;
+    this.agentModels = [];
+    this.agentModel = null;
+    this.signInNeeded = false;
     this.questions = [];
     this.stepLimit = null;
     const last = [...items].reverse().find((i) => i.kind === "answer");
@@ -286,6 +295,10 @@ export class Conversation {
       case "context":
         this.usage = e.report;
         break;
+      case "agentSession":
+        this.agentModels = e.models;
+        this.agentModel = e.current_model;
+        break;
       case "question":
         this.questions.push(e.question);
         break;
@@ -322,6 +335,7 @@ export class Conversation {
         this.#flush();
         this.retrying = null;
         const item = this.items.find((i) => i.id === e.item_id);
+        this.signInNeeded = e.error?.code === "agent_sign_in";
         if (item) {
           item.live = null;
           item.status = e.status;

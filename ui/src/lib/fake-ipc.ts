@@ -1,6 +1,7 @@
 // A scriptable stand-in for the Rust side, for UI tests.
 import type { AgentEntry } from "../bindings/AgentEntry";
 import type { AgentMode } from "../bindings/AgentMode";
+import type { AgentSignIn } from "../bindings/AgentSignIn";
 import type { AgentSettings } from "../bindings/AgentSettings";
 import type { Answer } from "../bindings/Answer";
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
@@ -188,6 +189,19 @@ export class FakeIpc implements Ipc {
     const ws = this.snapshotValue.workspace;
     if (ws?.session) ws.session = { ...ws.session, agent };
     return this.snapshotValue;
+  };
+  agentModels: string[] = [];
+  setAgentModel = async (model: string) => {
+    this.agentModels.push(model);
+  };
+  signInMethods: AgentSignIn[] = [
+    { id: "chatgpt", name: "Login with ChatGPT", description: null, vars: [] },
+    { id: "codex-api-key", name: "Use CODEX_API_KEY", description: null, vars: ["CODEX_API_KEY"] },
+  ];
+  agentSignInMethods = async () => this.signInMethods;
+  signIns: Array<[string, Record<string, string>]> = [];
+  agentSignIn = async (method: string, values: Record<string, string>) => {
+    this.signIns.push([method, values]);
   };
   escalate = async (_mode: AgentMode, onEvent: (e: TurnEvent) => void) => {
     this.escalations += 1;

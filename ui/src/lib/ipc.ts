@@ -5,6 +5,7 @@ import { listen } from "@tauri-apps/api/event";
 import { getCurrentWindow } from "@tauri-apps/api/window";
 import type { AgentEntry } from "../bindings/AgentEntry";
 import type { AgentMode } from "../bindings/AgentMode";
+import type { AgentSignIn } from "../bindings/AgentSignIn";
 import type { AgentSettings } from "../bindings/AgentSettings";
 import type { Answer } from "../bindings/Answer";
 import type { ApplyOutcome } from "../bindings/ApplyOutcome";
@@ -59,6 +60,12 @@ export interface Ipc {
   installAgent(id: string, onProgress: (line: string) => void): Promise<string>;
   /** The current session talks to an agent (an id or a command line), or its model (null). */
   setSessionAgent(agent: string | null): Promise<Snapshot>;
+  /** The session's agent uses this model (one it offered) from its next turn on. */
+  setAgentModel(model: string): Promise<void>;
+  /** How the session's agent can be signed in to. */
+  agentSignInMethods(): Promise<AgentSignIn[]>;
+  /** Signs in with `method`; `values` are its variables (a key), not kept by Flint. */
+  agentSignIn(method: string, values: Record<string, string>): Promise<void>;
   /** The quick-prompt window: a new session in the active project, on its fast model. */
   quickInfo(): Promise<QuickInfo>;
   quickSend(prompt: string, onEvent: (e: TurnEvent) => void): Promise<number>;
@@ -162,6 +169,9 @@ export const tauriIpc: Ipc = {
     return invoke<string>("install_agent", { id, onProgress: channel });
   },
   setSessionAgent: (agent) => invoke<Snapshot>("set_session_agent", { agent }),
+  setAgentModel: (model) => invoke<void>("set_agent_model", { model }),
+  agentSignInMethods: () => invoke<AgentSignIn[]>("agent_sign_in_methods"),
+  agentSignIn: (method, values) => invoke<void>("agent_sign_in", { method, values }),
   escalate: (mode, onEvent) => {
     const channel = new Channel<TurnEvent>();
     channel.onmessage = onEvent;

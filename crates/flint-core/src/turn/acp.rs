@@ -89,6 +89,30 @@ pub struct AgentEntry {
     pub installed_version: Option<String>,
 }
 
+/// A model (or other choice) an agent offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AgentModel {
+    pub id: String,
+    pub name: String,
+}
+
+/// A way to sign in to an agent (ACP `authenticate`): one the agent runs itself (a
+/// browser sign-in), or a credential the user gives in `vars` (an API key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AgentSignIn {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Variables the credential goes in (the agent is started with them to sign in;
+    /// Flint keeps nothing).
+    pub vars: Vec<String>,
+}
+
+/// How long an agent's sign-in may take (a browser sign-in waits for the user).
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// A session's running agent.
 pub(crate) struct LiveAgent {
     conn: Connection,
@@ -167,6 +191,79 @@ impl Engine {
             s.session(session_id)
         })
         .await
+    }
+
+    /// The model the session's agent uses from its next turn on (one of the models it
+    /// offered, `TurnEvent::AgentSession`).
+    pub fn set_agent_model(&self, session_id: i64, model: String) {
+        self.running.want_agent_model(session_id, model);
+    }
+
+    /// How the session's agent can be signed in to (it says so at `initialize`).
+    pub async fn agent_sign_in_methods(
+        &self,
+        session_id: i64,
+    ) -> Result<Vec<AgentSignIn>, CoreError> {
+        let mut conn = self.start_agent_for(session_id, Vec::new()).await?;
+        let methods = conn
+            .info
+            .auth_methods
+            .iter()
+            .map(|m| AgentSignIn {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                description: m.description.clone(),
+                vars: m.vars.clone(),
+            })
+            .collect();
+        conn.kill();
+        Ok(methods)
+    }
+
+    /// Signs in to the session's agent with `method`, the credential (if the method
+    /// takes one) given in `values` (variable, value): the agent is started with them,
+    /// asked to `authenticate` (it keeps the login in its own place), and ended. Flint
+    /// keeps no credential.
+    pub async fn agent_sign_in(
+        &self,
+        session_id: i64,
+        method: &str,
+        values: Vec<(String, String)>,
+    ) -> Result<(), CoreError> {
+        let mut conn = self.start_agent_for(session_id, values).await?;
+        let done = tokio::time::timeout(SIGN_IN_TIMEOUT, conn.authenticate(method)).await;
+        conn.shutdown(CANCEL_GRACE).await;
+        match done {
+            Ok(r) => r.map_err(CoreError::from),
+            Err(_) => Err(AcpError::Timeout {
+                what: "the sign-in",
+                secs: SIGN_IN_TIMEOUT.as_secs(),
+            }
+            .into()),
+        }
+    }
+
+    /// The session's agent started (initialized, no session) with `env` added.
+    async fn start_agent_for(
+        &self,
+        session_id: i64,
+        env: Vec<(String, String)>,
+    ) -> Result<Connection, CoreError> {
+        let (agent, root) = self
+            .db(move |s| {
+                let session = s.session(session_id)?;
+                Ok((session.agent, s.project(session.project_id)?.path))
+            })
+            .await?;
+        let agent = agent.ok_or_else(|| AcpError::Start("this session has no agent".into()))?;
+        let (program, args) = AgentChoice::parse(&agent)?.resolve(&self.data_dir())?;
+        let spec = flint_exec::ServiceSpec {
+            program,
+            args,
+            env,
+            cwd: PathBuf::from(root),
+        };
+        Ok(Connection::start(&spec).await?)
     }
 
     /// Ends the session's agent, if one runs (the session is deleted).
@@ -303,6 +400,32 @@ impl Engine {
                     }
                 }
             }
+        }
+        // The model the user picked among those the agent offers.
+        if let Some(want) = self.running.agent_model(session_id) {
+            if live.setup.current_model.as_deref() != Some(&want)
+                && live.setup.models.iter().any(|m| m.id == want)
+            {
+                let setup = live.setup.clone();
+                match live.conn.set_model(&setup, &want).await {
+                    Ok(()) => live.setup.current_model = Some(want),
+                    Err(e) => return turn.end_failed(e).await,
+                }
+            }
+        }
+        if !live.setup.models.is_empty() {
+            (turn.sink)(TurnEvent::AgentSession {
+                models: live
+                    .setup
+                    .models
+                    .iter()
+                    .map(|m| AgentModel {
+                        id: m.id.clone(),
+                        name: m.name.clone(),
+                    })
+                    .collect(),
+                current_model: live.setup.current_model.clone(),
+            });
         }
         // A fresh agent session for a conversation that already has turns is told them.
         let text = if told_transcript {

@@ -27,7 +27,7 @@ use flint_store::Item;
 
 use crate::{CoreError, Engine, TurnEvent};
 
-pub use acp::{AgentEntry, AgentOption};
+pub use acp::{AgentEntry, AgentModel, AgentOption, AgentSignIn};
 pub use agent::{command_prefix, prefix_allows, AgentMode, Answer, Ask, Question};
 pub use readers::ProjectReaders;
 pub use tools::{ToolOutput, ToolRunner};
@@ -66,6 +66,8 @@ pub(crate) struct Running {
     snapshot_stores: Mutex<HashMap<std::path::PathBuf, agent::SnapshotStore>>,
     /// Per session: its agent over ACP, once started.
     agents: Mutex<HashMap<i64, acp::AgentSlot>>,
+    /// Per session: the model its agent is to use (picked by the user).
+    agent_models: Mutex<HashMap<i64, String>>,
 }
 
 impl Running {
@@ -119,6 +121,19 @@ impl Running {
             Ok(mut a) => a.entry(session_id).or_default().clone(),
             Err(_) => Arc::default(),
         }
+    }
+
+    pub(crate) fn want_agent_model(&self, session_id: i64, model: String) {
+        if let Ok(mut m) = self.agent_models.lock() {
+            m.insert(session_id, model);
+        }
+    }
+
+    pub(crate) fn agent_model(&self, session_id: i64) -> Option<String> {
+        self.agent_models
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&session_id).cloned())
     }
 
     pub(crate) fn forget_agent(&self, session_id: i64) -> Option<acp::AgentSlot> {

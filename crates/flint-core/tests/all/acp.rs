@@ -782,3 +782,71 @@ async fn an_agent_s_answer_is_never_taken_for_edits_and_files_without_hunks_are_
     assert!(!root.join("blob.bin").exists());
     assert!(root.join("empty.txt").exists());
 }
+
+#[tokio::test]
+async fn an_agent_that_needs_a_sign_in_says_so_and_signs_in_with_the_key_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("signed-in");
+    let script = json!({ "auth_file": auth, "prompts": [[ chunk("signed in and answering") ]] });
+    let a = agent_session(script).await;
+    let (_, last) = run(&a, AgentMode::Ask, "go", |_, _| Answer::Allow).await;
+    assert_eq!(last.status, ItemStatus::Failed);
+    assert!(last
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("Authentication required"));
+    let methods = a.f.engine.agent_sign_in_methods(a.sid).await.unwrap();
+    let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["fake-key", "fake-browser"]);
+    assert_eq!(methods[0].vars, ["FAKE_KEY"]);
+    // Without the key: a clear error; with it: signed in, and the retry answers.
+    let e =
+        a.f.engine
+            .agent_sign_in(a.sid, "fake-key", Vec::new())
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("FAKE_KEY is not set"), "{e}");
+    a.f.engine
+        .agent_sign_in(a.sid, "fake-key", vec![("FAKE_KEY".into(), "k-123".into())])
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&auth).unwrap(), "k-123");
+    let mut turn =
+        a.f.engine
+            .start_turn_in(a.sid, TurnKind::Retry, AgentMode::Ask);
+    let mut events = Vec::new();
+    while let Some(e) = turn.events.recv().await {
+        events.push(e);
+    }
+    let last = turn.finish().await.unwrap();
+    assert_eq!(last.status, ItemStatus::Complete, "{:?}", last.error);
+    assert_eq!(text_of(&events), "signed in and answering");
+}
+
+#[tokio::test]
+async fn the_agent_s_models_are_offered_and_the_one_picked_is_set() {
+    let script = json!({ "prompts": [[ chunk("one") ], [ chunk("two") ]] });
+    let a = agent_session(script).await;
+    let (events, _) = run(&a, AgentMode::Ask, "go", |_, _| Answer::Allow).await;
+    let offered = events.iter().find_map(|e| match e {
+        TurnEvent::AgentSession {
+            models,
+            current_model,
+        } => Some((models.clone(), current_model.clone())),
+        _ => None,
+    });
+    let (models, current) = offered.expect("the agent's models are said");
+    let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["Fake model", "Fake Spark"]);
+    assert_eq!(current.as_deref(), Some("fake-model"));
+    a.f.engine.set_agent_model(a.sid, "fake-spark".into());
+    let (events, _) = run(&a, AgentMode::Ask, "go", |_, _| Answer::Allow).await;
+    assert!(events.iter().any(|e| matches!(e,
+        TurnEvent::AgentSession { current_model: Some(m), .. } if m == "fake-spark")));
+    let log = std::fs::read_to_string(&a.log).unwrap();
+    assert!(
+        log.contains("\"session/set_config_option\"") && log.contains("\"value\":\"fake-spark\""),
+        "{log}"
+    );
+}

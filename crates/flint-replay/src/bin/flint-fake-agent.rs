@@ -17,6 +17,8 @@
 //! pieces, paced, each stamped with when it left), `{"raw": "text"}` (a line as is), `{"flood": N}` (N message
 //! chunks of one word), `{"sleep_ms": N}`, `{"crash": 3}` (exits with that code), `{"hang":
 //! true}` (stops answering), `{"stop": "end_turn"}` (the stop reason; default end_turn).
+//! With `"auth_file": PATH` it offers two sign-in methods and refuses sessions (-32000)
+//! until `authenticate` with `fake-key` ran with `FAKE_KEY` set (kept in that file).
 //! Every message the agent receives is appended to the script's `log` file (or
 //! `$FLINT_FAKE_AGENT_LOG`) if one is named.
 
@@ -156,6 +158,8 @@ fn main() {
         cancelled: false,
     };
     let ignore_cancel = script["ignore_cancel"].as_bool().unwrap_or(false);
+    // With `auth_file`, sessions need a sign-in first (kept in that file).
+    let auth_file = script["auth_file"].as_str().map(str::to_owned);
     let prompts = script["prompts"].as_array().cloned().unwrap_or_default();
     let mut turn = 0;
     while let Some(msg) = agent.read() {
@@ -165,10 +169,38 @@ fn main() {
             "initialize" => json!({
                 "protocolVersion": 1,
                 "agentCapabilities": { "loadSession": true },
-                "authMethods": [],
+                "authMethods": if auth_file.is_some() { json!([
+                    { "id": "fake-key", "name": "Use FAKE_KEY", "type": "env_var",
+                      "vars": [{ "name": "FAKE_KEY" }] },
+                    { "id": "fake-browser", "name": "Log in with a browser" }
+                ]) } else { json!([]) },
                 "agentInfo": { "name": "flint-fake-agent", "title": "Fake agent", "version": "1" }
             }),
+            "authenticate" => {
+                // The env-var method signs in with the key it was started with, kept
+                // where the next process finds it (as Codex keeps auth.json).
+                let key = std::env::var("FAKE_KEY").unwrap_or_default();
+                match (&auth_file, msg["params"]["methodId"].as_str()) {
+                    (Some(f), Some("fake-key")) if !key.is_empty() => {
+                        let _ = std::fs::write(f, key);
+                        json!({})
+                    }
+                    _ => {
+                        agent.send(&json!({ "jsonrpc": "2.0", "id": id,
+                            "error": { "code": -32603, "message": "FAKE_KEY is not set" } }));
+                        continue;
+                    }
+                }
+            }
             "session/new" | "session/load" => {
+                if auth_file
+                    .as_ref()
+                    .is_some_and(|f| !std::path::Path::new(f).exists())
+                {
+                    agent.send(&json!({ "jsonrpc": "2.0", "id": id,
+                        "error": { "code": -32000, "message": "Authentication required" } }));
+                    continue;
+                }
                 agent.cwd = msg["params"]["cwd"]
                     .as_str()
                     .unwrap_or_default()
@@ -177,11 +209,13 @@ fn main() {
                     "sessionId": msg["params"]["sessionId"].as_str().unwrap_or("fake-session-1"),
                     "modes": { "currentModeId": "ask", "availableModes": [
                         { "id": "ask", "name": "Ask" }, { "id": "auto", "name": "Auto" } ] },
-                    "models": { "currentModelId": "fake-model", "availableModels": [
-                        { "modelId": "fake-model", "name": "Fake model" } ] }
+                    "configOptions": [{ "id": "model", "name": "Model", "type": "select",
+                        "category": "model", "currentValue": "fake-model",
+                        "options": [{ "value": "fake-model", "name": "Fake model" },
+                                    { "value": "fake-spark", "name": "Fake Spark" }] }]
                 })
             }
-            "session/set_mode" => json!({}),
+            "session/set_mode" | "session/set_config_option" => json!({}),
             "session/cancel" => {
                 agent.cancelled = true;
                 continue;
