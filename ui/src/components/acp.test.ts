@@ -94,6 +94,13 @@ describe("the agent picker", () => {
     await waitFor(() => expect(fake.sessionAgents.at(-1)).toBe("my-agent --acp"));
   });
 
+  it("names a command-line agent by its program", async () => {
+    pane("'/opt/agents/my agent' --acp --verbose");
+    const picker = (await screen.findByTestId("agent-picker")) as HTMLSelectElement;
+    await waitFor(() => expect(picker.value).toBe("custom"));
+    expect(picker.selectedOptions[0]!.textContent?.trim()).toBe("Agent: my agent");
+  });
+
   it("shows the agent's context use in the meter, not a preview", async () => {
     const { fake, conversation } = pane("codex");
     await started(fake, conversation);
