@@ -8,7 +8,7 @@
 // is undone to the byte.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
@@ -20,6 +20,7 @@ const fixtures = resolve(here, "../fixtures");
 const out = join(here, "out");
 let driverUrl;
 let project;
+let codexHome = null;
 let skip = null;
 
 before(async () => {
@@ -37,7 +38,7 @@ before(async () => {
   const baseUrl = await startReplay(["--script", join(fixtures, "acp", "codex-turn.json"), "--rate", "2000"]);
   // Codex's home, out of /tmp (its sandbox helper refuses to run from there).
   mkdirSync(join(root, "target"), { recursive: true });
-  const codexHome = mkdtempSync(join(root, "target", "e2e-codex-home-"));
+  codexHome = mkdtempSync(join(root, "target", "e2e-codex-home-"));
   writeFileSync(
     join(codexHome, "config.toml"),
     `model = "gpt-5.3-codex-spark"\nmodel_provider = "standin"\n` +
@@ -59,7 +60,10 @@ before(async () => {
   });
 });
 
-after(() => stopAll());
+after(() => {
+  stopAll();
+  if (codexHome) rmSync(codexHome, { recursive: true, force: true });
+});
 
 const text = async (wd, css) => wd.text(await wd.find(css));
 
