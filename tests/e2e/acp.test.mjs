@@ -9,13 +9,13 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDriver, Keys, waitFor } from "./webdriver.mjs";
 import { makeProject, need, startDriver, startReplay, startXvfb, stopAll } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "../..");
 const fixtures = resolve(here, "../fixtures");
 const out = join(here, "out");
 let driverUrl;
@@ -36,9 +36,11 @@ before(async () => {
   writeFileSync(join(project, "a.txt"), "one\ntwo\nthree\n");
   const display = await startXvfb();
   const baseUrl = await startReplay(["--script", join(fixtures, "acp", "codex-turn.json"), "--rate", "2000"]);
-  // Codex's home, out of /tmp (its sandbox helper refuses to run from there).
-  mkdirSync(join(root, "target"), { recursive: true });
-  codexHome = mkdtempSync(join(root, "target", "e2e-codex-home-"));
+  // Codex's home, out of /tmp (its sandbox helper refuses to run from there, and then
+  // Codex runs no command and writes no file), whatever the checkout's location.
+  const cache = join(homedir(), ".cache", "flint-tests");
+  mkdirSync(cache, { recursive: true });
+  codexHome = mkdtempSync(join(cache, "e2e-codex-home-"));
   writeFileSync(
     join(codexHome, "config.toml"),
     `model = "gpt-5.3-codex-spark"\nmodel_provider = "standin"\n` +

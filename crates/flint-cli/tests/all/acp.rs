@@ -18,6 +18,17 @@ fn codex_acp() -> Option<PathBuf> {
     found
 }
 
+/// A folder for Codex's home in a test: never under /tmp (Codex refuses to put its
+/// sandbox helper there, and then runs no command and writes no file), so under the
+/// user's cache folder, whatever the checkout's location.
+fn codex_home_dir() -> tempfile::TempDir {
+    let base = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache").join("flint-tests"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(base).unwrap()
+}
+
 fn fixture_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/acp")
@@ -36,7 +47,7 @@ fn flint_ask_with_codex_over_acp_answers_edits_and_is_undone() {
         0,
     )
     .unwrap();
-    let codex_home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let codex_home = codex_home_dir();
     std::fs::write(
         codex_home.path().join("config.toml"),
         format!(

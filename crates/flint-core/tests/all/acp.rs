@@ -537,10 +537,21 @@ fn fixture_file(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A folder for Codex's home in a test: never under /tmp (Codex refuses to put its
+/// sandbox helper there, and then runs no command and writes no file), so under the
+/// user's cache folder, whatever the checkout's location.
+fn codex_home_dir() -> tempfile::TempDir {
+    let base = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache").join("flint-tests"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(base).unwrap()
+}
+
 /// Codex's home for a test: a config pointing Codex at the stand-in with the test
 /// catalogue (out of /tmp: Codex refuses to put its sandbox helper there).
 fn codex_home(url: &str) -> tempfile::TempDir {
-    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = codex_home_dir();
     std::fs::write(
         home.path().join("config.toml"),
         format!(
@@ -673,7 +684,7 @@ async fn claude_code_through_claude_agent_acp_writes_with_approval_and_is_undone
         0,
     )
     .unwrap();
-    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = codex_home_dir();
     let sid = session(&f).await;
     // As root, Claude Code refuses its permission bypass unless told it is sandboxed
     // (ACP-NOTES.md); its home is the test's own.
