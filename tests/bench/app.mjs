@@ -278,6 +278,9 @@ try {
       }
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
+      // FLINT_BENCH_GAP=ms waits between starts (to tell leftovers of the previous
+      // start from the start itself).
+      if (process.env.FLINT_BENCH_GAP) await sleep(Number(process.env.FLINT_BENCH_GAP));
     }
     log("cold start", JSON.stringify(starts), "idle", JSON.stringify(idle));
     results.coldStartMs = median(starts.slice(1).map((s) => s.wall)); // the first fills the page cache
