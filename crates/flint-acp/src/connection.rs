@@ -422,19 +422,20 @@ impl Connection {
     }
 
     /// The next thing the agent said or asked; none once the connection ended.
-    pub async fn next(&mut self) -> Option<Incoming> {
+    /// With its weight (`Incoming::weight`, measured once, as it was queued).
+    pub async fn next(&mut self) -> Option<(Incoming, usize)> {
         let (w, m) = self.incoming.recv().await?;
         self.queued
             .fetch_sub(w, std::sync::atomic::Ordering::AcqRel);
-        Some(m)
+        Some((m, w))
     }
 
-    /// What the agent said since, without waiting.
-    pub fn try_next(&mut self) -> Option<Incoming> {
+    /// What the agent said since, without waiting (with its weight).
+    pub fn try_next(&mut self) -> Option<(Incoming, usize)> {
         let (w, m) = self.incoming.try_recv().ok()?;
         self.queued
             .fetch_sub(w, std::sync::atomic::Ordering::AcqRel);
-        Some(m)
+        Some((m, w))
     }
 
     /// Ends every command running in a Flint terminal of this agent.

@@ -97,6 +97,34 @@ impl Store {
         self.item(id)
     }
 
+    /// Adds what running a call gave (`output`), marked failed when `failed`.
+    pub fn add_tool_result(
+        &self,
+        session_id: i64,
+        call_id: &str,
+        output: &str,
+        failed: bool,
+    ) -> Result<Item> {
+        let item = self.add_tool_item(
+            session_id,
+            ItemKind::ToolResult,
+            call_id,
+            None,
+            output,
+            ItemStatus::Complete,
+        )?;
+        if failed {
+            self.update_item(
+                item.id,
+                output,
+                ItemStatus::Complete,
+                Some("the call failed"),
+            )?;
+            return self.item(item.id);
+        }
+        Ok(item)
+    }
+
     /// Removes an item nothing refers to yet (one just added that was not needed).
     pub fn delete_item(&self, id: i64) -> Result<()> {
         self.conn.execute("DELETE FROM items WHERE id = ?1", [id])?;

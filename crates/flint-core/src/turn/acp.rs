@@ -475,8 +475,8 @@ impl Engine {
                 }
                 r = &mut end => {
                     // Everything it sent before its answer is queued: taken now.
-                    while let Some(m) = live.conn.try_next() {
-                        if let Err(e) = turn.incoming(m, &mut live.conn).await {
+                    while let Some((m, w)) = live.conn.try_next() {
+                        if let Err(e) = turn.incoming(m, w, &mut live.conn).await {
                             failure.get_or_insert(e);
                         }
                     }
@@ -491,8 +491,8 @@ impl Engine {
                     break r;
                 }
                 m = live.conn.next() => match m {
-                    Some(m) => {
-                        if let Err(e) = turn.incoming(m, &mut live.conn).await {
+                    Some((m, w)) => {
+                        if let Err(e) = turn.incoming(m, w, &mut live.conn).await {
                             // A protocol fault or a flood: the turn stops here.
                             failure.get_or_insert(e);
                             live.conn.cancel(&session);
@@ -649,6 +649,30 @@ fn with_transcript(history: &[Item], prompt: &str) -> String {
     }
     out.push_str(&format!("Now:\n{prompt}"));
     out
+}
+
+/// What a `CallCtx` borrows (see `AgentTurn::call_parts`).
+struct CallParts {
+    session_id: i64,
+    project_id: i64,
+    root: PathBuf,
+    mode: AgentMode,
+    events: mpsc::UnboundedSender<TurnEvent>,
+    cancel: CancellationToken,
+}
+
+impl CallParts {
+    fn ctx(&self, item_id: i64) -> CallCtx<'_> {
+        CallCtx {
+            session_id: self.session_id,
+            project_id: self.project_id,
+            root: &self.root,
+            mode: self.mode,
+            item_id,
+            events: &self.events,
+            cancel: &self.cancel,
+        }
+    }
 }
 
 /// The answer streaming now.
@@ -878,11 +902,17 @@ impl AgentTurn<'_, '_, '_> {
         Ok(())
     }
 
-    /// Takes one thing the agent said or asked. An error stops the turn.
-    async fn incoming(&mut self, m: Incoming, conn: &mut Connection) -> Result<(), AcpError> {
+    /// Takes one thing the agent said or asked, `weight` bytes of it. An error stops the
+    /// turn.
+    async fn incoming(
+        &mut self,
+        m: Incoming,
+        weight: usize,
+        conn: &mut Connection,
+    ) -> Result<(), AcpError> {
         let internal = |e: CoreError| AcpError::Protocol(e.to_string());
         // Everything the agent sends counts toward the turn's bound, not only text.
-        self.text_total += m.weight();
+        self.text_total += weight;
         match m {
             Incoming::Malformed(line) => {
                 return Err(AcpError::Protocol(format!(
@@ -998,18 +1028,62 @@ impl AgentTurn<'_, '_, '_> {
     }
 
     async fn add_call_item(&mut self, info: &ToolCallInfo) -> Result<Item, CoreError> {
-        let (session_id, id, text) = (self.session_id, info.id.clone(), stored_json(info));
+        self.add_call(info.id.clone(), ACP_TOOL, stored_json(info))
+            .await
+    }
+
+    /// Records a call of `tool` and shows it.
+    async fn add_call(
+        &mut self,
+        call_id: String,
+        tool: &'static str,
+        text: String,
+    ) -> Result<Item, CoreError> {
+        let session_id = self.session_id;
         let item = self
             .engine
             .db(move |s| {
                 s.add_tool_item(
                     session_id,
                     ItemKind::ToolCall,
-                    &id,
-                    Some(ACP_TOOL),
+                    &call_id,
+                    Some(tool),
                     &text,
                     ItemStatus::Complete,
                 )
+            })
+            .await?;
+        (self.sink)(TurnEvent::ItemAdded {
+            item: Box::new(item.clone()),
+        });
+        Ok(item)
+    }
+
+    /// Records what a call gave (failed or not) and shows it.
+    async fn add_result(
+        &mut self,
+        call_id: String,
+        output: String,
+        failed: bool,
+    ) -> Result<Item, CoreError> {
+        let session_id = self.session_id;
+        let item = self
+            .engine
+            .db(move |s| s.add_tool_result(session_id, &call_id, &output, failed))
+            .await?;
+        (self.sink)(TurnEvent::ItemAdded {
+            item: Box::new(item.clone()),
+        });
+        Ok(item)
+    }
+
+    /// Rewrites an item's text and shows it again (the front end replaces it by id).
+    async fn update_shown(&mut self, id: i64, text: String) -> Result<Item, CoreError> {
+        let item = self
+            .engine
+            .db(move |s| {
+                s.update_item(id, &text, ItemStatus::Complete, None)?;
+                s.item(id)
             })
             .await?;
         (self.sink)(TurnEvent::ItemAdded {
@@ -1100,38 +1174,11 @@ impl AgentTurn<'_, '_, '_> {
         let Some(call) = self.calls.get(id) else {
             return Ok(());
         };
-        let (session_id, item_id, call_id, text) = (
-            self.session_id,
-            call.item_id,
-            call.info.id.clone(),
-            stored_json(&call.info),
-        );
-        let (call_item, result) = self
-            .engine
-            .db(move |s| {
-                s.update_item(item_id, &text, ItemStatus::Complete, None)?;
-                let r = s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolResult,
-                    &call_id,
-                    None,
-                    &output,
-                    ItemStatus::Complete,
-                )?;
-                if failed {
-                    s.update_item(r.id, &output, ItemStatus::Complete, Some("the call failed"))?;
-                }
-                Ok((s.item(item_id)?, s.item(r.id)?))
-            })
-            .await?;
-        // The call again (its final title and content; the front end replaces it by
-        // id), then its result.
-        (self.sink)(TurnEvent::ItemAdded {
-            item: Box::new(call_item),
-        });
-        (self.sink)(TurnEvent::ItemAdded {
-            item: Box::new(result),
-        });
+        let (item_id, call_id, text) =
+            (call.item_id, call.info.id.clone(), stored_json(&call.info));
+        // The call again (its final title and content), then its result.
+        self.update_shown(item_id, text).await?;
+        self.add_result(call_id, output, failed).await?;
         Ok(())
     }
 
@@ -1222,54 +1269,16 @@ impl AgentTurn<'_, '_, '_> {
         let text = json!({ "plan": plan }).to_string();
         match &self.plan_item {
             Some(item) => {
-                let id = item.id;
-                let item = self
-                    .engine
-                    .db(move |s| {
-                        s.update_item(id, &text, ItemStatus::Complete, None)?;
-                        s.item(id)
-                    })
-                    .await?;
-                (self.sink)(TurnEvent::ItemAdded {
-                    item: Box::new(item.clone()),
-                });
+                let item = self.update_shown(item.id, text).await?;
                 self.plan_item = Some(item);
             }
             None => {
                 if self.answer.is_some() {
                     self.close_answer(ItemStatus::Complete, None, false).await?;
                 }
-                let session_id = self.session_id;
-                let n = self.calls.len();
-                let (call, result) = self
-                    .engine
-                    .db(move |s| {
-                        let id = format!("flint-plan-{n}");
-                        let c = s.add_tool_item(
-                            session_id,
-                            ItemKind::ToolCall,
-                            &id,
-                            Some(ACP_PLAN),
-                            &text,
-                            ItemStatus::Complete,
-                        )?;
-                        let r = s.add_tool_item(
-                            session_id,
-                            ItemKind::ToolResult,
-                            &id,
-                            None,
-                            "Plan shown.",
-                            ItemStatus::Complete,
-                        )?;
-                        Ok((c, r))
-                    })
-                    .await?;
-                (self.sink)(TurnEvent::ItemAdded {
-                    item: Box::new(call.clone()),
-                });
-                (self.sink)(TurnEvent::ItemAdded {
-                    item: Box::new(result),
-                });
+                let id = format!("flint-plan-{}", self.calls.len());
+                let call = self.add_call(id.clone(), ACP_PLAN, text).await?;
+                self.add_result(id, "Plan shown.".into(), false).await?;
                 self.plan_item = Some(call);
             }
         }
@@ -1294,6 +1303,19 @@ impl AgentTurn<'_, '_, '_> {
         Err(format!(
             "{path} is outside the project, where Flint does not let agents reach"
         ))
+    }
+
+    /// What a question or an edit of the turn runs with, owned, so the turn can pass on
+    /// the events it sends while it waits.
+    fn call_parts(&self) -> CallParts {
+        CallParts {
+            session_id: self.session_id,
+            project_id: self.project_id,
+            root: self.root.clone(),
+            mode: self.mode,
+            events: self.events.0.clone(),
+            cancel: self.cancel.clone(),
+        }
     }
 
     async fn request(&mut self, r: Request, _conn: &mut Connection) -> Result<(), CoreError> {
@@ -1460,21 +1482,8 @@ impl AgentTurn<'_, '_, '_> {
                 .collect(),
             review,
         };
-        let (root, cancel, tx, engine) = (
-            self.root.clone(),
-            self.cancel.clone(),
-            self.events.0.clone(),
-            self.engine,
-        );
-        let ctx = CallCtx {
-            session_id: self.session_id,
-            project_id: self.project_id,
-            root: &root,
-            mode: self.mode,
-            item_id,
-            events: &tx,
-            cancel: &cancel,
-        };
+        let (parts, engine) = (self.call_parts(), self.engine);
+        let ctx = parts.ctx(item_id);
         let answer = pump(&mut *self.sink, &mut self.events.1, engine.ask(&ctx, ask)).await;
         Ok(match answer {
             // Exactly the option the user picked, where it is one the agent offered.
@@ -1547,44 +1556,13 @@ impl AgentTurn<'_, '_, '_> {
         if self.answer.is_some() {
             self.close_answer(ItemStatus::Complete, None, false).await?;
         }
-        let (session_id, call_id, text) = (
-            self.session_id,
-            format!("flint-write-{}", self.writes),
-            json!({ "path": rel, "content": content }).to_string(),
-        );
-        let item = self
-            .engine
-            .db(move |s| {
-                s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolCall,
-                    &call_id,
-                    Some(ACP_WRITE),
-                    &text,
-                    ItemStatus::Complete,
-                )
-            })
-            .await?;
-        (self.sink)(TurnEvent::ItemAdded {
-            item: Box::new(item.clone()),
-        });
+        let call_id = format!("flint-write-{}", self.writes);
+        let text = json!({ "path": rel, "content": content }).to_string();
+        let item = self.add_call(call_id.clone(), ACP_WRITE, text).await?;
         let rel_path = rel.clone();
         let edits = vec![Edit::Write { path: rel, content }];
-        let (root, cancel, tx, engine) = (
-            self.root.clone(),
-            self.cancel.clone(),
-            self.events.0.clone(),
-            self.engine,
-        );
-        let ctx = CallCtx {
-            session_id: self.session_id,
-            project_id: self.project_id,
-            root: &root,
-            mode: self.mode,
-            item_id: item.id,
-            events: &tx,
-            cancel: &cancel,
-        };
+        let (parts, engine) = (self.call_parts(), self.engine);
+        let ctx = parts.ctx(item.id);
         // Questions and reviews go out while the user decides.
         let out = pump(
             &mut *self.sink,
@@ -1592,31 +1570,8 @@ impl AgentTurn<'_, '_, '_> {
             engine.agent_edit(&ctx, &edits),
         )
         .await;
-        let (call_id, output, failed) = (
-            item.call_id.clone().unwrap_or_default(),
-            out.output.clone(),
-            out.is_error,
-        );
-        let result = self
-            .engine
-            .db(move |s| {
-                let r = s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolResult,
-                    &call_id,
-                    None,
-                    &output,
-                    ItemStatus::Complete,
-                )?;
-                if failed {
-                    s.update_item(r.id, &output, ItemStatus::Complete, Some("the call failed"))?;
-                }
-                s.item(r.id)
-            })
+        self.add_result(call_id, out.output.clone(), out.is_error)
             .await?;
-        (self.sink)(TurnEvent::ItemAdded {
-            item: Box::new(result),
-        });
         // What Flint wrote is its own checkpoint (bytes as they are right after it);
         // anything else that changed while the user decided is the agent's, recorded.
         let written = ProjectDir::open(&self.root)
@@ -1665,21 +1620,8 @@ impl AgentTurn<'_, '_, '_> {
         let sandboxed = self.mode == AgentMode::FullAuto && can_sandbox;
         if !sandboxed {
             let item_id = self.terminal_item().await.map_err(|e| e.to_string())?;
-            let (root, cancel, tx, engine) = (
-                self.root.clone(),
-                self.cancel.clone(),
-                self.events.0.clone(),
-                self.engine,
-            );
-            let ctx = CallCtx {
-                session_id: self.session_id,
-                project_id: self.project_id,
-                root: &root,
-                mode: self.mode,
-                item_id,
-                events: &tx,
-                cancel: &cancel,
-            };
+            let (parts, engine) = (self.call_parts(), self.engine);
+            let ctx = parts.ctx(item_id);
             let rel_cwd = cwd
                 .strip_prefix(dir.root())
                 .map(|p| p.to_string_lossy().into_owned())
@@ -1784,33 +1726,15 @@ impl AgentTurn<'_, '_, '_> {
             "Flint disabled the git repositories made while the agent's terminals ran: {}",
             said.join(", ")
         );
-        let session_id = self.session_id;
-        let added = self
-            .engine
-            .db(move |s| {
-                let c = s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolCall,
-                    "flint-repositories",
-                    Some(ACP_TOOL),
-                    &json!({ "title": "Disabled new git repositories", "kind": "other" })
-                        .to_string(),
-                    ItemStatus::Complete,
-                )?;
-                let r = s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolResult,
-                    "flint-repositories",
-                    None,
-                    &text,
-                    ItemStatus::Complete,
-                )?;
-                Ok((c, r))
-            })
-            .await;
-        if let Ok((c, r)) = added {
-            (self.sink)(TurnEvent::ItemAdded { item: Box::new(c) });
-            (self.sink)(TurnEvent::ItemAdded { item: Box::new(r) });
+        let id = "flint-repositories".to_string();
+        let title = json!({ "title": "Disabled new git repositories", "kind": "other" });
+        // Said as well as it can be: the turn is ending.
+        if self
+            .add_call(id.clone(), ACP_TOOL, title.to_string())
+            .await
+            .is_ok()
+        {
+            let _ = self.add_result(id, text, false).await;
         }
     }
 
@@ -1893,28 +1817,12 @@ impl AgentTurn<'_, '_, '_> {
             )
         };
         let (id, call_id) = (item.id, item.call_id.clone().unwrap_or_default());
-        let (call, result) = self
-            .engine
-            .db(move |s| {
-                s.update_item(id, &text, ItemStatus::Complete, None)?;
-                let r = s.add_tool_item(
-                    session_id,
-                    ItemKind::ToolResult,
-                    &call_id,
-                    None,
-                    &result_text,
-                    ItemStatus::Complete,
-                )?;
-                Ok((s.item(id)?, r))
-            })
+        self.update_shown(id, text)
             .await
             .map_err(|e| e.to_string())?;
-        (self.sink)(TurnEvent::ItemAdded {
-            item: Box::new(call),
-        });
-        (self.sink)(TurnEvent::ItemAdded {
-            item: Box::new(result),
-        });
+        self.add_result(call_id, result_text, false)
+            .await
+            .map_err(|e| e.to_string())?;
         if let Ok(review) = self.engine.review(id).await {
             (self.sink)(TurnEvent::Review {
                 review: Box::new(review),

@@ -439,25 +439,7 @@ impl Engine {
                 let call = &calls[k];
                 let (id, output, failed) = (call.id.clone(), out.output.clone(), out.is_error);
                 let result = self
-                    .db(move |s| {
-                        let item = s.add_tool_item(
-                            session_id,
-                            ItemKind::ToolResult,
-                            &id,
-                            None,
-                            &output,
-                            ItemStatus::Complete,
-                        )?;
-                        if failed {
-                            s.update_item(
-                                item.id,
-                                &output,
-                                ItemStatus::Complete,
-                                Some("the call failed"),
-                            )?;
-                        }
-                        s.item(item.id)
-                    })
+                    .db(move |s| s.add_tool_result(session_id, &id, &output, failed))
                     .await?;
                 sink(TurnEvent::ItemAdded {
                     item: Box::new(result),

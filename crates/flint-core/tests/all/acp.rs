@@ -85,15 +85,32 @@ async fn run(
     a: &Agent,
     mode: AgentMode,
     prompt: &str,
+    answer: impl FnMut(&Ask, &Path) -> Answer,
+) -> (Vec<TurnEvent>, flint_core::store::Item) {
+    run_in(&a.f, a.sid, mode, prompt, answer).await
+}
+
+/// `run` in any session; a turn that has not ended within two minutes fails the test
+/// (a real agent can hang).
+async fn run_in(
+    f: &Fixture,
+    sid: i64,
+    mode: AgentMode,
+    prompt: &str,
     mut answer: impl FnMut(&Ask, &Path) -> Answer,
 ) -> (Vec<TurnEvent>, flint_core::store::Item) {
-    let mut turn =
-        a.f.engine
-            .start_turn_in(a.sid, TurnKind::Prompt(prompt.into()), mode);
+    let mut turn = f
+        .engine
+        .start_turn_in(sid, TurnKind::Prompt(prompt.into()), mode);
     let mut events = Vec::new();
-    while let Some(e) = turn.events.recv().await {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let e = tokio::time::timeout_at(deadline, turn.events.recv())
+            .await
+            .expect("the turn did not end within 2 minutes");
+        let Some(e) = e else { break };
         if let TurnEvent::Question { question } = &e {
-            assert!(turn.answer(question.id, answer(&question.ask, a.f.project.path())));
+            assert!(turn.answer(question.id, answer(&question.ask, f.project.path())));
         }
         events.push(e);
     }
@@ -591,35 +608,27 @@ async fn codex_through_codex_acp_patches_with_approval_runs_commands_and_is_undo
         codex.display()
     );
     f.engine.set_session_agent(sid, Some(cmd)).await.unwrap();
-    let mut turn = f.engine.start_turn_in(
-        sid,
-        TurnKind::Prompt("Make two loud in a.txt".into()),
-        AgentMode::Ask,
-    );
-    let mut events = Vec::new();
     let mut asked = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let e = tokio::time::timeout_at(deadline, turn.events.recv())
-            .await
-            .expect("the Codex turn did not end within 2 minutes");
-        let Some(e) = e else { break };
-        if let TurnEvent::Question { question } = &e {
+    let (events, last) = run_in(
+        &f,
+        sid,
+        AgentMode::Ask,
+        "Make two loud in a.txt",
+        |ask, _| {
             // Codex in read-only mode asks before it patches: the diff, planned against
             // the file, with the file untouched until allowed.
             if let Ask::Permission {
                 tool_kind, review, ..
-            } = &question.ask
+            } = ask
             {
                 assert_eq!(read(&root, "a.txt"), b"one\ntwo\nthree\n");
                 let hunks = review.as_ref().map(|r| r.files[0].hunks.len());
                 asked.push(format!("{tool_kind} {hunks:?}"));
             }
-            assert!(turn.answer(question.id, Answer::Allow));
-        }
-        events.push(e);
-    }
-    let last = turn.finish().await.unwrap();
+            Answer::Allow
+        },
+    )
+    .await;
     assert_eq!(last.status, ItemStatus::Complete, "{:?}", last.error);
     assert_eq!(asked, ["edit Some(1)"]);
     assert_eq!(read(&root, "a.txt"), b"one\nTWO\nthree\n");
@@ -696,35 +705,16 @@ async fn claude_code_through_claude_agent_acp_writes_with_approval_and_is_undone
         claude.display()
     );
     f.engine.set_session_agent(sid, Some(cmd)).await.unwrap();
-    let mut turn = f.engine.start_turn_in(
-        sid,
-        TurnKind::Prompt("Write hello.txt".into()),
-        AgentMode::Ask,
-    );
-    let mut events = Vec::new();
     let mut asked = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let e = tokio::time::timeout_at(deadline, turn.events.recv())
-            .await
-            .expect("the Claude Code turn did not end within 2 minutes");
-        let Some(e) = e else { break };
-        if let TurnEvent::Question { question } = &e {
-            assert!(
-                !root.join("hello.txt").exists(),
-                "written before it was allowed"
-            );
-            asked.push(
-                format!("{:?}", question.ask)
-                    .chars()
-                    .take(300)
-                    .collect::<String>(),
-            );
-            assert!(turn.answer(question.id, Answer::Allow));
-        }
-        events.push(e);
-    }
-    let last = turn.finish().await.unwrap();
+    let (events, last) = run_in(&f, sid, AgentMode::Ask, "Write hello.txt", |ask, _| {
+        assert!(
+            !root.join("hello.txt").exists(),
+            "written before it was allowed"
+        );
+        asked.push(format!("{ask:?}").chars().take(300).collect::<String>());
+        Answer::Allow
+    })
+    .await;
     assert_eq!(last.status, ItemStatus::Complete, "{:?}", last.error);
     assert_eq!(asked.len(), 1, "{asked:?}");
     assert_eq!(read(&root, "hello.txt"), b"hello from claude\n");
