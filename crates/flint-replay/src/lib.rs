@@ -11,6 +11,7 @@
 //! It is a test tool, never shipped in the app. It speaks just enough HTTP/1.1 for one
 //! request per connection, on plain threads, so a fault can be placed at an exact byte.
 
+pub mod agents;
 pub mod script;
 
 use std::collections::HashMap;

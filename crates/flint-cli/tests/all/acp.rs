@@ -3,43 +3,15 @@
 //! takes back what it changed; `flint agents list`.
 
 use super::*;
-
-fn codex_acp() -> Option<PathBuf> {
-    let found = std::env::var_os("FLINT_TEST_AGENTS")
-        .map(|d| PathBuf::from(d).join("codex-acp"))
-        .filter(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("FLINT_REQUIRE_AGENTS").is_none(),
-            "codex-acp is not installed (cargo xtask test installs it into target/agents)"
-        );
-        eprintln!("skipped: codex-acp is not installed (cargo xtask test installs it)");
-    }
-    found
-}
-
-/// A folder for Codex's home in a test: never under /tmp (Codex refuses to put its
-/// sandbox helper there, and then runs no command and writes no file), so under the
-/// user's cache folder, whatever the checkout's location.
-fn codex_home_dir() -> tempfile::TempDir {
-    let base = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache").join("flint-tests"))
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    std::fs::create_dir_all(&base).unwrap();
-    tempfile::tempdir_in(base).unwrap()
-}
-
-fn fixture_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/acp")
-        .join(name)
-}
+use flint_replay::agents;
 
 #[test]
 fn flint_ask_with_codex_over_acp_answers_edits_and_is_undone() {
-    let Some(codex) = codex_acp() else { return };
+    let Some(codex) = agents::real_agent("codex-acp") else {
+        return;
+    };
     let script = flint_replay::script::Script::parse(
-        &std::fs::read_to_string(fixture_file("codex-turn.json")).unwrap(),
+        &std::fs::read_to_string(agents::fixture("codex-turn.json")).unwrap(),
     )
     .unwrap();
     let server = StandIn::start(
@@ -47,18 +19,8 @@ fn flint_ask_with_codex_over_acp_answers_edits_and_is_undone() {
         0,
     )
     .unwrap();
-    let codex_home = codex_home_dir();
-    std::fs::write(
-        codex_home.path().join("config.toml"),
-        format!(
-            "model = \"gpt-5.3-codex-spark\"\nmodel_provider = \"standin\"\n\
-             model_catalog_json = \"{}\"\n\n[model_providers.standin]\nname = \"Stand-in\"\n\
-             base_url = \"{}\"\nwire_api = \"responses\"\nenv_key = \"STANDIN_KEY\"\n",
-            fixture_file("codex-catalog.json").display(),
-            server.base_url()
-        ),
-    )
-    .unwrap();
+    let codex_home = tempfile::tempdir_in(agents::homes_dir()).unwrap();
+    agents::write_codex_config(codex_home.path(), &server.base_url()).unwrap();
     let home = Home::new();
     let root = home.project().to_path_buf();
     std::fs::write(root.join("a.txt"), "one\ntwo\nthree\n").unwrap();

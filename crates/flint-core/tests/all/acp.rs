@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::*;
 use flint_core::store::ItemKind;
 use flint_core::{AgentMode, Answer, Ask, TurnKind};
+use flint_replay::agents;
 
 /// The fake agent's executable (built if this test run did not build it).
 fn fake_agent() -> PathBuf {
@@ -524,71 +525,20 @@ async fn after_a_restart_the_agent_s_session_is_loaded_again() {
     );
 }
 
-/// A real agent's executable: where `cargo xtask test` installs them
-/// (`FLINT_TEST_AGENTS`), else the PATH. Under the test command a missing one fails
-/// the test (`FLINT_REQUIRE_AGENTS`); elsewhere the test says it was skipped.
-fn real_agent(bin: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("FLINT_TEST_AGENTS")
-        .map(|d| PathBuf::from(d).join(bin))
-        .filter(|p| p.exists())
-        .or_else(|| which_on_path(bin));
-    if found.is_none() {
-        assert!(
-            std::env::var_os("FLINT_REQUIRE_AGENTS").is_none(),
-            "{bin} is not installed (cargo xtask test installs it into target/agents)"
-        );
-        eprintln!("skipped: {bin} is not installed (cargo xtask test installs it)");
-    }
-    found
-}
-
-fn which_on_path(bin: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
-}
-
-fn fixture_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/acp")
-        .join(name)
-}
-
-/// A folder for Codex's home in a test: never under /tmp (Codex refuses to put its
-/// sandbox helper there, and then runs no command and writes no file), so under the
-/// user's cache folder, whatever the checkout's location.
-fn codex_home_dir() -> tempfile::TempDir {
-    let base = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache").join("flint-tests"))
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    std::fs::create_dir_all(&base).unwrap();
-    tempfile::tempdir_in(base).unwrap()
-}
-
-/// Codex's home for a test: a config pointing Codex at the stand-in with the test
-/// catalogue (out of /tmp: Codex refuses to put its sandbox helper there).
+/// Codex's home for a test, its config pointing Codex at the stand-in at `url`.
 fn codex_home(url: &str) -> tempfile::TempDir {
-    let home = codex_home_dir();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!(
-            "model = \"gpt-5.3-codex-spark\"\nmodel_provider = \"standin\"\n\
-             model_catalog_json = \"{}\"\n\n[model_providers.standin]\nname = \"Stand-in\"\n\
-             base_url = \"{url}\"\nwire_api = \"responses\"\nenv_key = \"STANDIN_KEY\"\n",
-            fixture_file("codex-catalog.json").display()
-        ),
-    )
-    .unwrap();
+    let home = tempfile::tempdir_in(agents::homes_dir()).unwrap();
+    agents::write_codex_config(home.path(), url).unwrap();
     home
 }
 
 #[tokio::test]
 async fn codex_through_codex_acp_patches_with_approval_runs_commands_and_is_undone() {
-    let Some(codex) = real_agent("codex-acp") else {
+    let Some(codex) = agents::real_agent("codex-acp") else {
         return;
     };
     let script = flint_replay::script::Script::parse(
-        &std::fs::read_to_string(fixture_file("codex-turn.json")).unwrap(),
+        &std::fs::read_to_string(agents::fixture("codex-turn.json")).unwrap(),
     )
     .unwrap();
     let server = flint_replay::StandIn::start(
@@ -673,7 +623,7 @@ async fn codex_through_codex_acp_patches_with_approval_runs_commands_and_is_undo
 
 #[tokio::test]
 async fn claude_code_through_claude_agent_acp_writes_with_approval_and_is_undone() {
-    let Some(claude) = real_agent("claude-agent-acp") else {
+    let Some(claude) = agents::real_agent("claude-agent-acp") else {
         return;
     };
     let f = fixture();
@@ -693,7 +643,7 @@ async fn claude_code_through_claude_agent_acp_writes_with_approval_and_is_undone
         0,
     )
     .unwrap();
-    let home = codex_home_dir();
+    let home = tempfile::tempdir_in(agents::homes_dir()).unwrap();
     let sid = session(&f).await;
     // As root, Claude Code refuses its permission bypass unless told it is sandboxed
     // (ACP-NOTES.md); its home is the test's own.
