@@ -1599,14 +1599,16 @@ impl AgentTurn<'_, '_, '_> {
         ask: flint_acp::TerminalAsk,
     ) -> Result<flint_exec::Command, String> {
         let dir = ProjectDir::open(&self.root).map_err(|e| e.to_string())?;
-        let cwd = match &ask.cwd {
-            None => dir.root().to_path_buf(),
+        // Where it runs, confined like an edit's path (checked again once it may run).
+        let place = |turn: &Self| match &ask.cwd {
+            None => Ok(dir.root().to_path_buf()),
             Some(p) => {
-                let rel = self.rel(&p.to_string_lossy())?;
+                let rel = turn.rel(&p.to_string_lossy())?;
                 let rel = if rel.is_empty() { ".".to_string() } else { rel };
-                super::agent::command_dir(&dir, &rel)?
+                super::agent::command_dir(&dir, &rel)
             }
         };
+        let cwd = place(self)?;
         let mut argv = vec![ask.command.clone()];
         argv.extend(ask.args.iter().cloned());
         // An agent that sends one command line (with no arguments) means it for a shell.
@@ -1638,16 +1640,9 @@ impl AgentTurn<'_, '_, '_> {
                 return Err(format!("The user did not allow running `{shown}`{why}."));
             }
         }
-        // Where it runs, checked again now that it may run (a question can wait, and
-        // a folder can become a link meanwhile).
-        let cwd = match &ask.cwd {
-            None => dir.root().to_path_buf(),
-            Some(p) => {
-                let rel = self.rel(&p.to_string_lossy())?;
-                let rel = if rel.is_empty() { ".".to_string() } else { rel };
-                super::agent::command_dir(&dir, &rel)?
-            }
-        };
+        // Checked again now that it may run (a question can wait, and a folder can
+        // become a link meanwhile).
+        let cwd = place(self)?;
         let sandbox = if sandboxed {
             let root = dir.root().to_path_buf();
             let gits = tokio::task::spawn_blocking(move || super::agent::git_entries(&root))
