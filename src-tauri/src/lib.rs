@@ -31,6 +31,18 @@ pub(crate) fn started() -> std::time::Instant {
     *STARTED.get_or_init(std::time::Instant::now)
 }
 
+/// With `FLINT_TRACE_START` set, says on stderr how long after start each step of the
+/// start-up was reached (how the time to the first paint is taken apart).
+pub(crate) fn trace_start(step: &str) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("FLINT_TRACE_START").is_some()) {
+        eprintln!(
+            "flint: start {:>5} ms {step}",
+            started().elapsed().as_millis()
+        );
+    }
+}
+
 /// Starts the app, opening `initial` as the project when given and the quick prompt
 /// when asked; if Flint is already running, hands both to it instead.
 pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
@@ -56,6 +68,7 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
     };
     #[cfg(target_os = "linux")]
     software_rendering_fallback();
+    trace_start("toolkit");
     let builder = tauri::Builder::default();
     #[cfg(windows)]
     let builder = builder.plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
@@ -79,6 +92,7 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
         .plugin(tauri_plugin_global_shortcut::Builder::new().build())
         .manage(shortcut::Registered::default())
         .setup(move |app| {
+            trace_start("setup");
             // Load the syntaxes in the background so the first diff is not the slow one.
             std::thread::spawn(flint_render::warm);
             let state = AppState::init(initial.clone())?;
@@ -100,6 +114,8 @@ pub fn run(initial: Option<PathBuf>, quick_prompt: bool) -> ExitCode {
                     eprintln!("flint: cannot show the quick prompt: {e}");
                 }
             }
+            windows::show_main_later(&handle, std::time::Duration::from_secs(3));
+            trace_start("setup done");
             Ok(())
         })
         .invoke_handler(with_commands!(tauri::generate_handler))

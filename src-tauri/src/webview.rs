@@ -10,8 +10,39 @@ use tauri::{Runtime, Url};
 /// The plugin that refuses navigation away from the app's page.
 pub fn guard<R: Runtime>() -> TauriPlugin<R> {
     Builder::new("navigation-guard")
-        .on_navigation(|_webview, url| own_page(url))
+        .on_navigation(|_webview, url| {
+            crate::trace_start("navigation asked");
+            own_page(url)
+        })
+        .on_webview_ready(|_| crate::trace_start("webview made"))
+        .on_page_load(|webview, load| match load.event() {
+            tauri::webview::PageLoadEvent::Started => crate::trace_start("page load started"),
+            tauri::webview::PageLoadEvent::Finished => {
+                crate::trace_start("page load finished");
+                show_main_once(webview);
+            }
+        })
         .build()
+}
+
+/// The main window is made hidden (tauri.conf.json) and shown here, once its page (the
+/// bundle, its script and styles) has loaded. Shown before that, GTK draws the webview
+/// at once, and WebKitGTK's first draw blocks the main thread up to 500 ms waiting for
+/// the web process's first frame, while the web process waits on that same thread: for
+/// its navigation's policy, then for the page's files (the app's protocol is served on
+/// the main thread). Measured under Xvfb, half of all starts painted ~500 ms later
+/// (docs/benchmarks.md, cold start). `crate::windows::show_main_later`
+/// shows it anyway if the page never starts.
+fn show_main_once<R: Runtime>(webview: &tauri::Webview<R>) {
+    if webview.label() != "main" {
+        return;
+    }
+    let window = webview.window();
+    if !window.is_visible().unwrap_or(true) {
+        crate::trace_start("window shown");
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
 }
 
 /// Whether `url` is the app's own page: `tauri://localhost` (Linux, macOS),

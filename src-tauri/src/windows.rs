@@ -68,6 +68,25 @@ pub fn hide(app: &AppHandle) {
     }
 }
 
+/// The main window is shown when its page starts loading (`webview::show_main_once`);
+/// should that never happen (a page that fails to load), it is shown after `after`
+/// all the same, so Flint never runs with no window.
+pub fn show_main_later(app: &AppHandle, after: std::time::Duration) {
+    let app = app.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let main = app.clone();
+        let _ = app.run_on_main_thread(move || {
+            let hidden = main
+                .get_webview_window("main")
+                .is_some_and(|w| !w.is_visible().unwrap_or(true));
+            if hidden {
+                show_main(&main);
+            }
+        });
+    });
+}
+
 /// Shows the main window, brought to the front.
 pub fn show_main(app: &AppHandle) {
     if let Some(w) = app.get_webview_window("main") {
