@@ -31,12 +31,15 @@ pub(crate) fn started() -> std::time::Instant {
     *STARTED.get_or_init(std::time::Instant::now)
 }
 
-/// With `FLINT_TRACE_START` set, says on stderr how long after start each step of the
-/// start-up was reached (how the time to the first paint is taken apart).
+/// With `FLINT_TRACE_START=1`, says on stderr how long after start each step of the
+/// start-up was reached (how the time to the first paint is taken apart). Never fails:
+/// it runs inside the webview's callbacks, where a panic would abort.
 pub(crate) fn trace_start(step: &str) {
+    use std::io::Write;
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *ON.get_or_init(|| std::env::var_os("FLINT_TRACE_START").is_some()) {
-        eprintln!(
+    if *ON.get_or_init(|| std::env::var_os("FLINT_TRACE_START").is_some_and(|v| v == "1")) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "flint: start {:>5} ms {step}",
             started().elapsed().as_millis()
         );

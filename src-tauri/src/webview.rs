@@ -31,18 +31,16 @@ pub fn guard<R: Runtime>() -> TauriPlugin<R> {
 /// the web process's first frame, while the web process waits on that same thread: for
 /// its navigation's policy, then for the page's files (the app's protocol is served on
 /// the main thread). Measured under Xvfb, half of all starts painted ~500 ms later
-/// (docs/benchmarks.md, cold start). `crate::windows::show_main_later`
-/// shows it anyway if the page never starts.
+/// (docs/benchmarks.md, cold start). Shown once only (a reload after WebKit's process
+/// was ended must not unhide or unminimise Flint), and not focused: the user may have
+/// gone back to their editor, or opened the quick prompt, meanwhile.
+/// `crate::windows::show_main_later` shows it anyway if the page never loads.
 fn show_main_once<R: Runtime>(webview: &tauri::Webview<R>) {
-    if webview.label() != "main" {
+    if webview.label() != "main" || !crate::windows::claim_first_show() {
         return;
     }
-    let window = webview.window();
-    if !window.is_visible().unwrap_or(true) {
-        crate::trace_start("window shown");
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
+    crate::trace_start("window shown");
+    let _ = webview.window().show();
 }
 
 /// Whether `url` is the app's own page: `tauri://localhost` (Linux, macOS),

@@ -68,7 +68,15 @@ pub fn hide(app: &AppHandle) {
     }
 }
 
-/// The main window is shown when its page starts loading (`webview::show_main_once`);
+static MAIN_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True for the first caller only: the one that shows the main window at start-up
+/// (`show_main` counts as a first show too).
+pub fn claim_first_show() -> bool {
+    !MAIN_SHOWN.swap(true, std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The main window is shown when its page has loaded (`webview::show_main_once`);
 /// should that never happen (a page that fails to load), it is shown after `after`
 /// all the same, so Flint never runs with no window.
 pub fn show_main_later(app: &AppHandle, after: std::time::Duration) {
@@ -77,11 +85,10 @@ pub fn show_main_later(app: &AppHandle, after: std::time::Duration) {
         std::thread::sleep(after);
         let main = app.clone();
         let _ = app.run_on_main_thread(move || {
-            let hidden = main
-                .get_webview_window("main")
-                .is_some_and(|w| !w.is_visible().unwrap_or(true));
-            if hidden {
-                show_main(&main);
+            if claim_first_show() {
+                if let Some(w) = main.get_webview_window("main") {
+                    let _ = w.show();
+                }
             }
         });
     });
@@ -89,6 +96,7 @@ pub fn show_main_later(app: &AppHandle, after: std::time::Duration) {
 
 /// Shows the main window, brought to the front.
 pub fn show_main(app: &AppHandle) {
+    MAIN_SHOWN.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.unminimize();
         let _ = w.show();
