@@ -441,6 +441,99 @@ mod git_panel {
     }
 }
 
+/// The working tree read over several threads (as on a large repository) reports exactly
+/// what the one-pass read does, in every state a tree can be in.
+#[test]
+fn the_split_status_read_agrees_with_the_one_pass_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = Repository::init(&root).unwrap();
+    for f in [
+        "README.md",
+        "a/one.txt",
+        "a/b/two.txt",
+        "a/b/c/three.txt",
+        "gone/x.txt",
+        "gone/deep/y.txt",
+        "old/name.txt",
+        "moved/then-edited.txt",
+        "build/kept.txt",
+        "top.txt",
+        "b/same.txt",
+    ] {
+        commit(&repo, f);
+    }
+    commit(&repo, ".gitignore");
+    write(&root, ".gitignore", "build/\n*.log\n");
+    // Modified, staged, deleted (a file, and a whole folder), renamed in the index (and
+    // renamed then edited), untracked files and folders, ignored ones, a tracked file
+    // inside an ignored folder, a repository inside, a link, a file turned into a folder.
+    write(&root, "a/b/two.txt", "edited\n");
+    write(&root, "a/b/c/three.txt", "staged\n");
+    write(&root, "a/new.txt", "untracked\n");
+    write(&root, "fresh/deeper/n.txt", "untracked folder\n");
+    write(&root, "debug.log", "ignored\n");
+    write(&root, "build/out.bin", "ignored\n");
+    write(
+        &root,
+        "build/kept.txt",
+        "tracked in an ignored folder, edited\n",
+    );
+    fs::remove_dir_all(root.join("gone")).unwrap();
+    fs::remove_file(root.join("top.txt")).unwrap();
+    fs::create_dir_all(root.join("top.txt")).unwrap();
+    write(&root, "top.txt/inside.txt", "a folder where a file was\n");
+    Repository::init(root.join("nested")).unwrap();
+    write(&root, "nested/file.txt", "inside another repository\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("a/one.txt", root.join("link")).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_path(Path::new("a/b/c/three.txt")).unwrap();
+    fs::rename(root.join("old/name.txt"), root.join("new-name.txt")).unwrap();
+    index.remove_path(Path::new("old/name.txt")).unwrap();
+    index.add_path(Path::new("new-name.txt")).unwrap();
+    fs::create_dir_all(root.join("moved2")).unwrap();
+    fs::rename(
+        root.join("moved/then-edited.txt"),
+        root.join("moved2/then-edited.txt"),
+    )
+    .unwrap();
+    index
+        .remove_path(Path::new("moved/then-edited.txt"))
+        .unwrap();
+    index.add_path(Path::new("moved2/then-edited.txt")).unwrap();
+    index.write().unwrap();
+    write(&root, "moved2/then-edited.txt", "moved, then edited\n");
+
+    let one_pass = flint_project::status_split(&root, usize::MAX, 1)
+        .unwrap()
+        .unwrap();
+    for threads in [2, 3, 4] {
+        let split = flint_project::status_split(&root, 0, threads)
+            .unwrap()
+            .unwrap();
+        assert_eq!(split, one_pass, "split in {threads}");
+    }
+    let paths: Vec<&str> = one_pass.changes.iter().map(|c| c.path.as_str()).collect();
+    for p in [
+        "a/b/two.txt",
+        "a/b/c/three.txt",
+        "a/new.txt",
+        "fresh/deeper/n.txt",
+        "build/kept.txt",
+        "gone/x.txt",
+        "gone/deep/y.txt",
+        "nested/",
+        "top.txt",
+        "top.txt/inside.txt",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+    for p in ["debug.log", "build/out.bin", "nested/file.txt", ".git/"] {
+        assert!(!paths.iter().any(|q| q.starts_with(p)), "{p} in {paths:?}");
+    }
+}
+
 #[test]
 fn a_repository_with_a_submodule_is_listed_without_descending_into_it() {
     let other = tempfile::tempdir().unwrap();
@@ -458,6 +551,11 @@ fn a_repository_with_a_submodule_is_listed_without_descending_into_it() {
     sub.add_finalize().unwrap();
 
     let st = flint_project::status(&root).unwrap().unwrap();
+    assert_eq!(
+        flint_project::status_split(&root, 0, 2).unwrap().unwrap(),
+        st,
+        "the split read agrees"
+    );
     let paths: Vec<&str> = st.changes.iter().map(|c| c.path.as_str()).collect();
     assert!(paths.contains(&".gitmodules"), "{paths:?}");
     assert!(paths.contains(&"vendor/lib"), "{paths:?}");
