@@ -2,6 +2,14 @@
 //! is `<span class="hl-…">` from the syntax highlighter, so themes are plain CSS and
 //! untrusted text (a model's output, a file's content) can never become live HTML.
 //!
+//! The spans are resolved styles, not scopes: each run of text that looks the same in
+//! both of Flint's themes is one span whose classes name its colour and font style in
+//! the light theme (`hl-l3`, `hl-lb`) and in the dark one (`hl-d5`, `hl-di`); text in
+//! the default style has no span. syntect's scope spans (one per scope, the scope stack
+//! re-opened on every line) made ~4x as many elements: on the benchmark's answer 25,483
+//! spans for 2,021 code lines against 6,185 runs, and every element is memory and
+//! layout in the webview (docs/benchmarks.md).
+//!
 //! syntect's default syntaxes lack TypeScript, TOML and others; two-face (from bat)
 //! supplies them. The set loads once, on first use or on `warm()` at start-up. Texts
 //! over the size caps are escaped but not highlighted, so a huge file never stalls.
@@ -10,15 +18,74 @@ pub mod markdown;
 
 use std::sync::OnceLock;
 
-use syntect::html::{line_tokens_to_classed_spans, ClassStyle};
-use syntect::parsing::{ParseState, Scope, ScopeStack, SyntaxReference, SyntaxSet};
+use syntect::highlighting::{
+    Color, FontStyle, HighlightIterator, HighlightState, Highlighter, Style, Theme, ThemeSet,
+};
+use syntect::parsing::{ParseState, ScopeStack, SyntaxReference, SyntaxSet};
 
 /// Larger texts are shown plain.
 pub const MAX_HIGHLIGHT_BYTES: usize = 512 * 1024;
 pub const MAX_HIGHLIGHT_LINES: usize = 20_000;
 const MAX_LINE: usize = 4_000;
 
-const STYLE: ClassStyle = ClassStyle::SpacedPrefixed { prefix: "hl-" };
+/// Flint's two themes: (class letter, syntect theme, CSS media condition).
+const THEMES: [(char, &str, &str); 2] = [
+    ('l', "InspiredGitHub", "(prefers-color-scheme: light)"),
+    ('d', "base16-ocean.dark", "(prefers-color-scheme: dark)"),
+];
+
+/// A theme with the colours its rules use, numbered: the number is the class.
+struct Palette {
+    letter: char,
+    theme: Theme,
+    colors: Vec<Color>,
+}
+
+impl Palette {
+    fn classes(&self, style: &Style, out: &mut String) {
+        let default = self.theme.settings.foreground;
+        if Some(style.foreground) != default {
+            if let Some(i) = self.colors.iter().position(|c| *c == style.foreground) {
+                out.push_str(&format!(" hl-{}{i}", self.letter));
+            }
+        }
+        for (flag, c) in [
+            (FontStyle::BOLD, 'b'),
+            (FontStyle::ITALIC, 'i'),
+            (FontStyle::UNDERLINE, 'u'),
+        ] {
+            if style.font_style.contains(flag) {
+                out.push_str(&format!(" hl-{}{c}", self.letter));
+            }
+        }
+    }
+}
+
+fn palettes() -> &'static [Palette] {
+    static SET: OnceLock<Vec<Palette>> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut themes = ThemeSet::load_defaults().themes;
+        THEMES
+            .iter()
+            .filter_map(|(letter, name, _)| {
+                let theme = themes.remove(*name)?;
+                let mut colors = Vec::new();
+                for item in &theme.scopes {
+                    if let Some(c) = item.style.foreground {
+                        if !colors.contains(&c) {
+                            colors.push(c);
+                        }
+                    }
+                }
+                Some(Palette {
+                    letter: *letter,
+                    theme,
+                    colors,
+                })
+            })
+            .collect()
+    })
+}
 
 fn syntaxes() -> &'static SyntaxSet {
     static SET: OnceLock<SyntaxSet> = OnceLock::new();
@@ -29,6 +96,7 @@ fn syntaxes() -> &'static SyntaxSet {
 /// highlight is not the slow one.
 pub fn warm() {
     let _ = syntaxes();
+    let _ = palettes();
 }
 
 /// The syntax for a file, by its name or extension.
@@ -57,15 +125,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn classes(scope: &Scope) -> String {
-    scope
-        .build_string()
-        .split('.')
-        .map(|atom| format!("hl-{atom}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The lines of `text` (a file's content, LF endings) as HTML, one string per line,
 /// each with its spans balanced so a line can be shown on its own (as a diff does).
 pub fn highlight_lines(path: &str, text: &str) -> Vec<String> {
@@ -83,15 +142,24 @@ pub fn highlight_lines(path: &str, text: &str) -> Vec<String> {
         return plain();
     };
     let set = syntaxes();
+    let themes = palettes();
+    let highlighters: Vec<Highlighter> =
+        themes.iter().map(|p| Highlighter::new(&p.theme)).collect();
+    let fresh = |highlighters: &[Highlighter]| -> Vec<HighlightState> {
+        highlighters
+            .iter()
+            .map(|h| HighlightState::new(h, ScopeStack::new()))
+            .collect()
+    };
     let mut state = ParseState::new(syntax);
-    let mut stack = ScopeStack::new();
+    let mut styles = fresh(&highlighters);
     let mut out = Vec::with_capacity(lines.len());
     for line in &lines {
         if line.len() > MAX_LINE {
             // A minified line would cost more than it shows; the state is reset after.
             out.push(escape(line.trim_end_matches('\n')));
             state = ParseState::new(syntax);
-            stack = ScopeStack::new();
+            styles = fresh(&highlighters);
             continue;
         }
         let owned;
@@ -104,48 +172,96 @@ pub fn highlight_lines(path: &str, text: &str) -> Vec<String> {
         let Ok(ops) = state.parse_line(with_newline, set) else {
             return plain();
         };
-        let mut html = String::new();
-        // Re-open what earlier lines left open, so this line stands alone.
-        for scope in stack.as_slice() {
-            html.push_str("<span class=\"");
-            html.push_str(&classes(scope));
-            html.push_str("\">");
-        }
-        let Ok((body, _)) = line_tokens_to_classed_spans(with_newline, &ops, STYLE, &mut stack)
-        else {
+        // Each theme's styled pieces; the same operations cut the line at the same places.
+        let pieces: Vec<Vec<(Style, &str)>> = highlighters
+            .iter()
+            .zip(styles.iter_mut())
+            .map(|(h, st)| HighlightIterator::new(st, &ops, with_newline, h).collect())
+            .collect();
+        let Some(first) = pieces.first() else {
             return plain();
         };
-        html.push_str(&body.replace('\n', ""));
-        for _ in 0..stack.len() {
-            html.push_str("</span>");
+        if pieces.iter().any(|p| p.len() != first.len()) {
+            return plain();
         }
+        let mut html = String::new();
+        let mut run = String::new(); // the open span's classes
+        let mut text = String::new();
+        for (i, (_, piece)) in first.iter().enumerate() {
+            let piece = piece.trim_end_matches('\n');
+            if piece.is_empty() {
+                continue;
+            }
+            let mut classes = String::new();
+            for (palette, theme_pieces) in themes.iter().zip(&pieces) {
+                palette.classes(&theme_pieces[i].0, &mut classes);
+            }
+            // Blank text keeps the run it is in (only its colour would differ).
+            if classes != run && !piece.trim().is_empty() {
+                close_run(&mut html, &run, &text);
+                text.clear();
+                run = classes;
+            }
+            text.push_str(piece);
+        }
+        close_run(&mut html, &run, &text);
         out.push(html);
     }
     out
+}
+
+/// Appends `text` escaped, in a span with `classes` (which start with a space) if any.
+fn close_run(html: &mut String, classes: &str, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if classes.is_empty() {
+        html.push_str(&escape(text));
+    } else {
+        html.push_str("<span class=\"");
+        html.push_str(classes.trim_start());
+        html.push_str("\">");
+        html.push_str(&escape(text));
+        html.push_str("</span>");
+    }
 }
 
 /// The stylesheet for the highlight classes: a light theme, and a dark one under
 /// `prefers-color-scheme: dark`. The UI ships it as `ui/src/bindings/highlight.css`,
 /// written by this crate's tests like the TypeScript bindings and checked the same way.
 pub fn theme_css() -> String {
-    use syntect::highlighting::ThemeSet;
-    use syntect::html::css_for_theme_with_class_style;
-    let themes = ThemeSet::load_defaults();
-    let css = |name: &str| {
-        themes
-            .themes
-            .get(name)
-            .and_then(|t| css_for_theme_with_class_style(t, STYLE).ok())
-            .unwrap_or_default()
+    let css_color = |c: &Color| {
+        if c.a == 255 {
+            format!("#{:02x}{:02x}{:02x}", c.r, c.g, c.b)
+        } else {
+            format!(
+                "rgba({}, {}, {}, {:.3})",
+                c.r,
+                c.g,
+                c.b,
+                f32::from(c.a) / 255.0
+            )
+        }
     };
-    let dark: String = css("base16-ocean.dark")
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect();
-    format!(
-        "/* Generated by flint-render (cargo test -p flint-render); do not edit. */\n{}\n@media (prefers-color-scheme: dark) {{\n{dark}}}\n",
-        css("InspiredGitHub")
-    )
+    let mut css = String::from(
+        "/* Generated by flint-render (cargo test -p flint-render); do not edit. */\n",
+    );
+    for (palette, (letter, name, media)) in palettes().iter().zip(THEMES) {
+        css.push_str(&format!("\n/* {name} */\n@media {media} {{\n"));
+        for (i, c) in palette.colors.iter().enumerate() {
+            css.push_str(&format!(
+                "  .hl-{letter}{i} {{ color: {}; }}\n",
+                css_color(c)
+            ));
+        }
+        css.push_str(&format!("  .hl-{letter}b {{ font-weight: bold; }}\n"));
+        css.push_str(&format!("  .hl-{letter}i {{ font-style: italic; }}\n"));
+        css.push_str(&format!(
+            "  .hl-{letter}u {{ text-decoration: underline; }}\n"
+        ));
+        css.push_str("}\n");
+    }
+    css
 }
 
 #[cfg(test)]
@@ -157,7 +273,10 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../ui/src/bindings/highlight.css");
         let css = theme_css();
-        assert!(css.contains(".hl-comment") || css.contains(".hl-keyword"));
+        assert!(
+            css.contains(".hl-l0 {") && css.contains(".hl-d0 {"),
+            "{css}"
+        );
         std::fs::write(&path, css).unwrap();
     }
 
@@ -173,14 +292,21 @@ mod tests {
         );
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| balanced(l)), "{lines:?}");
-        // The comment's second line is still a comment.
-        assert!(lines[1].contains("hl-comment"), "{}", lines[1]);
-        assert!(
-            lines[2].contains("hl-keyword") || lines[2].contains("hl-storage"),
-            "{}",
-            lines[2]
-        );
+        // The comment's second line is still a comment: one run, italic in the light
+        // theme (InspiredGitHub's comments), as the first line's.
+        let comment = |l: &str| l.split('"').nth(1).map(str::to_owned);
+        assert!(lines[1].starts_with("<span class=\""), "{}", lines[1]);
+        assert_eq!(comment(&lines[0]), comment(&lines[1]), "{lines:?}");
+        assert!(lines[1].contains("hl-li"), "{}", lines[1]);
+        // `fn` and `let` are coloured, the string differently from them.
+        assert!(lines[2].contains("\">fn"), "{}", lines[2]);
         assert!(lines[2].contains("&lt;x&gt;"));
+        let class_of = |needle: &str| {
+            let at = lines[2].find(needle).unwrap();
+            let open = lines[2][..at].rfind("class=\"").unwrap();
+            lines[2][open..at].to_string()
+        };
+        assert_ne!(class_of(">fn"), class_of("&lt;x&gt;"));
     }
 
     #[test]
