@@ -15,7 +15,7 @@ import type { TurnEvent } from "../bindings/TurnEvent";
 import type { Metrics } from "../bindings/Metrics";
 import type { Review } from "../bindings/Review";
 import { asError, ipc } from "./ipc";
-import { textShown, turnEnded, turnSent } from "./perf";
+import { textArrived, textShown, turnEnded, turnSent } from "./perf";
 
 /** What Continue sends after an answer the provider cut off. */
 export const CONTINUE_PROMPT =
@@ -324,6 +324,7 @@ export class Conversation {
         if (this.#pendingItem !== e.item_id) this.#flush();
         this.#pendingItem = e.item_id;
         this.#firstAt ??= performance.now();
+        textArrived(e.arrived_ms);
         if (!this.#pending) this.#pendingArrived = e.arrived_ms;
         this.#pending += e.text;
         if (!this.#frameQueued) {

@@ -18,6 +18,9 @@ export interface PerfRecord {
   lags: number[];
   /** Per frame while the latest turn streamed: ms since the previous frame. */
   frames: number[];
+  /** Per text event of the latest turn: ms from its oldest text reaching Rust to the event
+   *  reaching the page (the engine's batching and the IPC; the rest of a lag is the page's). */
+  transport: number[];
   /** `performance.now()` when the latest session was asked for, and when it was painted. */
   sessionAskedAt: number | null;
   sessionPaintedAt: number | null;
@@ -29,6 +32,7 @@ export const perf: PerfRecord = {
   turnPaintedAt: null,
   lags: [],
   frames: [],
+  transport: [],
   sessionAskedAt: null,
   sessionPaintedAt: null,
 };
@@ -61,6 +65,7 @@ export function turnSent(): void {
   perf.turnPaintedAt = null;
   perf.lags = [];
   perf.frames = [];
+  perf.transport = [];
   if (streaming) return;
   streaming = true;
   let last = performance.now();
@@ -73,6 +78,11 @@ export function turnSent(): void {
     last = t;
     frame(tick);
   });
+}
+
+/** Text that reached Rust at `arrivedMs` (Unix ms) just reached the page. */
+export function textArrived(arrivedMs: number): void {
+  if (arrivedMs > 0) push(perf.transport, unixNow() - arrivedMs);
 }
 
 /** Text that reached Rust at `arrivedMs` (Unix ms) was just put in the DOM. */
