@@ -275,7 +275,6 @@ fn statuses_of(
                 .filter_map(|e| Some((e.path()?.to_string(), e.status())))
                 .collect())
         };
-    let gitdir = repo.path().to_path_buf();
     let Some((mine, others)) = groups.split_first() else {
         return whole(repo);
     };
@@ -283,8 +282,17 @@ fn statuses_of(
         let handles: Vec<_> = others
             .iter()
             .map(|group| {
-                let gitdir = &gitdir;
-                scope.spawn(move || workdir_part(&Repository::open(gitdir)?, group))
+                scope.spawn(move || {
+                    // Opened by its working tree (a `.git` file naming a separate git
+                    // folder included), and checked to be the same tree.
+                    let theirs = Repository::open(workdir)?;
+                    if theirs.workdir().and_then(|w| w.canonicalize().ok())
+                        != workdir.canonicalize().ok()
+                    {
+                        return Err(git2::Error::from_str("another working tree"));
+                    }
+                    workdir_part(&theirs, group)
+                })
             })
             .collect();
         let here = workdir_part(repo, mine);
@@ -292,20 +300,20 @@ fn statuses_of(
         index_part
             .show(git2::StatusShow::Index)
             .renames_head_to_index(true);
-        let mut by_path = std::collections::BTreeMap::<String, git2::Status>::new();
-        let mut renamed_to = std::collections::HashMap::<String, String>::new();
+        // (libgit2's name for the entry - a rename's old path -, its path in the index,
+        // its flags), and where each index path is.
+        let mut entries = Vec::<(String, String, git2::Status)>::new();
+        let mut at = std::collections::HashMap::<String, usize>::new();
         let index = repo.statuses(Some(&mut index_part)).map(|statuses| {
             for e in statuses.iter() {
                 let Some(path) = e.path() else { continue };
-                if let Some(new) = e.head_to_index().and_then(|d| d.new_file().path()) {
-                    let new = crate::index::to_slash(new);
-                    if new != path {
-                        renamed_to.insert(new, path.to_string());
-                    }
-                }
-                *by_path
-                    .entry(path.to_string())
-                    .or_insert(git2::Status::empty()) |= e.status();
+                let new = e
+                    .head_to_index()
+                    .and_then(|d| d.new_file().path())
+                    .map(crate::index::to_slash)
+                    .unwrap_or_else(|| path.to_string());
+                at.insert(new.clone(), entries.len());
+                entries.push((path.to_string(), new, e.status()));
             }
         });
         let mut parts = vec![here];
@@ -315,19 +323,41 @@ fn statuses_of(
                     .unwrap_or_else(|_| Err(git2::Error::from_str("a status thread failed"))),
             );
         }
-        index.map(|()| (by_path, renamed_to, parts))
+        index.map(|()| (entries, at, parts))
     });
-    let Ok((mut by_path, renamed_to, parts)) = result else {
+    let Ok((mut entries, mut at, parts)) = result else {
         return whole(repo);
     };
     let Ok(parts) = parts.into_iter().collect::<Result<Vec<_>, _>>() else {
         return whole(repo);
     };
+    // The working tree's side joins the index's entry for the same index path (as the
+    // one-pass read pairs them); anything else (an untracked file, even at a renamed
+    // file's old name) is an entry of its own.
     for (path, s) in parts.into_iter().flatten() {
-        let key = renamed_to.get(&path).cloned().unwrap_or(path);
-        *by_path.entry(key).or_insert(git2::Status::empty()) |= s;
+        match at.get(&path) {
+            Some(&i) => entries[i].2 |= s,
+            None => {
+                at.insert(path.clone(), entries.len());
+                entries.push((path.clone(), path, s));
+            }
+        }
     }
-    Ok(by_path.into_iter().collect())
+    // In the one-pass read's order: by index path, without case where git ignores it.
+    let icase = repo
+        .config()
+        .and_then(|c| c.get_bool("core.ignorecase"))
+        .unwrap_or(false);
+    entries.sort_by(|a, b| {
+        if icase {
+            a.1.to_lowercase()
+                .cmp(&b.1.to_lowercase())
+                .then_with(|| a.1.cmp(&b.1))
+        } else {
+            a.1.cmp(&b.1)
+        }
+    });
+    Ok(entries.into_iter().map(|(path, _, s)| (path, s)).collect())
 }
 
 /// The working tree cut into `threads` groups of paths (relative to the working tree,
@@ -336,10 +366,14 @@ fn statuses_of(
 /// per thread, then dealt out in turn. A folder is never opened when it is ignored, holds
 /// a repository of its own (`.git`), is a link, is a tracked file's path (a file turned
 /// into a folder), or holds more than `MAX_OPENED` entries;
-/// `.git` itself is left out (libgit2 never reports it). Empty (no split) where a name is
-/// not UTF-8: the one-pass read handles those.
+/// `.git` itself is left out (libgit2 never reports it). Empty (no split) where a name
+/// is not plain ASCII without pattern characters (libgit2 still parses folder names as
+/// patterns, and composes Unicode names on macOS), or is `.`/`..` (a planted index):
+/// the one-pass read handles those. Bounded: at most `MAX_OPENS` folders opened, and
+/// each listing's tracked paths visited one per child, not one per file.
 fn split_tree(repo: &Repository, workdir: &Path, threads: usize) -> Vec<Vec<String>> {
     const MAX_OPENED: usize = 1024;
+    const MAX_OPENS: usize = 64;
     let Ok(index) = repo.index() else {
         return Vec::new();
     };
@@ -353,62 +387,78 @@ fn split_tree(repo: &Repository, workdir: &Path, threads: usize) -> Vec<Vec<Stri
     }
     tracked.sort_unstable();
     // A folder's entries: on disk, and the next name of every tracked path under it (a
-    // folder deleted from disk still has its files reported deleted).
-    let list = |rel: &str| -> Option<Vec<(String, bool)>> {
+    // folder deleted from disk still has its files reported deleted). None when there
+    // are too many (`Err(false)`: the folder stays whole), or a name libgit2 would not
+    // take literally (`Err(true)`: no split at all).
+    let list = |rel: &str| -> Result<Vec<(String, bool)>, bool> {
         let mut out = std::collections::BTreeMap::<String, bool>::new();
-        for e in std::fs::read_dir(workdir.join(rel)).ok()? {
-            let e = e.ok()?;
-            let name = e.file_name().into_string().ok()?;
-            if rel.is_empty() && name == ".git" {
-                continue;
-            }
-            let is_dir = e.file_type().ok()?.is_dir(); // a link is not followed
-            out.insert(
-                if rel.is_empty() {
-                    name
-                } else {
-                    format!("{rel}/{name}")
-                },
-                is_dir,
-            );
-        }
         let prefix = if rel.is_empty() {
             String::new()
         } else {
             format!("{rel}/")
         };
-        let from = tracked.partition_point(|p| p.as_str() < prefix.as_str());
-        for p in tracked[from..]
-            .iter()
-            .take_while(|p| p.starts_with(&prefix))
-        {
-            let rest = &p[prefix.len()..];
-            let (name, deeper) = match rest.split_once('/') {
-                Some((name, _)) => (name, true),
-                None => (rest, false),
-            };
-            let child = format!("{prefix}{name}");
-            out.entry(child).or_insert(deeper);
+        for e in std::fs::read_dir(workdir.join(rel)).map_err(|_| false)? {
+            let e = e.map_err(|_| false)?;
+            let name = e.file_name().into_string().map_err(|_| true)?;
+            if rel.is_empty() && name == ".git" {
+                continue;
+            }
+            let is_dir = e.file_type().map_err(|_| false)?.is_dir(); // a link is not followed
+            out.insert(format!("{prefix}{name}"), is_dir);
+            if !literal(&name) {
+                return Err(true);
+            }
+            if out.len() > MAX_OPENED {
+                return Err(false);
+            }
         }
-        (out.len() <= MAX_OPENED).then(|| out.into_iter().collect())
+        // The tracked paths under the folder, a child's whole subtree skipped at once
+        // ('0' is the character after '/').
+        let mut i = tracked.partition_point(|p| p.as_str() < prefix.as_str());
+        while let Some(rest) = tracked.get(i).and_then(|p| p.strip_prefix(prefix.as_str())) {
+            match rest.split_once('/') {
+                Some((name, _)) => {
+                    let end = format!("{prefix}{name}0");
+                    out.entry(format!("{prefix}{name}")).or_insert(true);
+                    i += tracked[i..].partition_point(|p| p.as_str() < end.as_str());
+                    if !literal(name) {
+                        return Err(true);
+                    }
+                }
+                None => {
+                    out.entry(format!("{prefix}{rest}")).or_insert(false);
+                    i += 1;
+                    if !literal(rest) {
+                        return Err(true);
+                    }
+                }
+            }
+            if out.len() > MAX_OPENED {
+                return Err(false);
+            }
+        }
+        Ok(out.into_iter().collect())
     };
-    let Some(mut parts) = list("") else {
+    let Ok(mut parts) = list("") else {
         return Vec::new();
     };
     let want = threads * 8;
     let mut next = 0;
-    while parts.len() < want && next < parts.len() {
+    let mut opened = 0;
+    while parts.len() < want && next < parts.len() && opened < MAX_OPENS {
+        opened += 1;
         let (rel, is_dir) = &parts[next];
         let openable = *is_dir
             && tracked.binary_search(rel).is_err() // a tracked file now a folder
             && workdir.join(rel).is_dir()
             && !workdir.join(rel).join(".git").exists()
             && !repo.is_path_ignored(rel).unwrap_or(true);
-        match openable.then(|| list(rel)).flatten() {
-            Some(children) if !children.is_empty() => {
+        match openable.then(|| list(rel)) {
+            Some(Ok(children)) if !children.is_empty() => {
                 parts.remove(next);
                 parts.extend(children);
             }
+            Some(Err(true)) => return Vec::new(),
             _ => next += 1,
         }
     }
@@ -419,6 +469,17 @@ fn split_tree(repo: &Repository, workdir: &Path, threads: usize) -> Vec<Vec<Stri
     }
     groups.retain(|g| !g.is_empty());
     groups
+}
+
+/// A name libgit2 takes as exactly itself in a path list.
+fn literal(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.starts_with([' ', '#', '!', ':'])
+        && !name.ends_with(' ')
+        && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !name.contains(['*', '?', '[', ']', '\\'])
 }
 
 fn repo_of(root: &Path) -> Result<Repository, crate::ProjectError> {

@@ -504,6 +504,12 @@ fn the_split_status_read_agrees_with_the_one_pass_read() {
     index.add_path(Path::new("moved2/then-edited.txt")).unwrap();
     index.write().unwrap();
     write(&root, "moved2/then-edited.txt", "moved, then edited\n");
+    // A new file at a renamed file's old name: an entry of its own.
+    write(
+        &root,
+        "old/name.txt",
+        "a new file where the renamed one was\n",
+    );
 
     let one_pass = flint_project::status_split(&root, usize::MAX, 1)
         .unwrap()
@@ -531,6 +537,60 @@ fn the_split_status_read_agrees_with_the_one_pass_read() {
     }
     for p in ["debug.log", "build/out.bin", "nested/file.txt", ".git/"] {
         assert!(!paths.iter().any(|q| q.starts_with(p)), "{p} in {paths:?}");
+    }
+    assert_eq!(
+        paths.iter().filter(|p| **p == "old/name.txt").count(),
+        2,
+        "the rename and the new file: {paths:?}"
+    );
+
+    // A name libgit2 would read as a pattern: no split, the same answer.
+    write(&root, "we*ird/[x]/f.txt", "odd\n");
+    let one_pass = flint_project::status_split(&root, usize::MAX, 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        flint_project::status_split(&root, 0, 2).unwrap().unwrap(),
+        one_pass
+    );
+}
+
+/// A working tree whose `.git` is a file naming a git folder elsewhere
+/// (`git init --separate-git-dir`): every thread reads the tree the caller's handle reads.
+#[test]
+fn the_split_status_read_follows_a_separate_git_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().canonicalize().unwrap();
+    let (root, gitdir) = (base.join("tree"), base.join("elsewhere.git"));
+    fs::create_dir_all(&root).unwrap();
+    let ok = std::process::Command::new("git")
+        .args(["init", "-q", "--separate-git-dir"])
+        .arg(&gitdir)
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git init --separate-git-dir");
+    let repo = Repository::open(&root).unwrap();
+    for f in ["a/1.txt", "b/2.txt", "c/3.txt", "d/4.txt", "top.txt"] {
+        commit(&repo, f);
+    }
+    write(&root, "b/2.txt", "edited\n");
+    write(&root, "e/new.txt", "untracked\n");
+    let one_pass = flint_project::status_split(&root, usize::MAX, 1)
+        .unwrap()
+        .unwrap();
+    // (libgit2 1.9 itself takes the git folder's parent for the working tree here, as
+    // git writes no core.worktree: the one-pass read lists `elsewhere.git/`. The split
+    // read must agree with it whatever it makes of the layout.)
+    assert!(!one_pass.changes.is_empty());
+    for threads in [2, 3] {
+        assert_eq!(
+            flint_project::status_split(&root, 0, threads)
+                .unwrap()
+                .unwrap(),
+            one_pass
+        );
     }
 }
 
