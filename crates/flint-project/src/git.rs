@@ -233,16 +233,21 @@ fn statuses_of(
     split_from: usize,
     threads: usize,
 ) -> Result<Vec<(String, git2::Status)>, git2::Error> {
-    let whole = |repo: &Repository| -> Result<Vec<(String, git2::Status)>, git2::Error> {
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .renames_head_to_index(true);
-        let statuses = repo.statuses(Some(&mut opts))?;
+    let listed = |repo: &Repository,
+                  opts: &mut git2::StatusOptions|
+     -> Result<Vec<(String, git2::Status)>, git2::Error> {
+        let statuses = repo.statuses(Some(opts))?;
         Ok(statuses
             .iter()
             .filter_map(|e| Some((e.path()?.to_string(), e.status())))
             .collect())
+    };
+    let whole = |repo: &Repository| {
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .renames_head_to_index(true);
+        listed(repo, &mut opts)
     };
     let Some(workdir) = repo.workdir() else {
         return whole(repo);
@@ -251,32 +256,24 @@ fn statuses_of(
         return whole(repo);
     }
     let groups = split_tree(repo, workdir, threads);
-    if groups.len() < 2 {
+    let Some((mine, others)) = groups.split_first().filter(|(_, o)| !o.is_empty()) else {
         return whole(repo);
-    }
+    };
     // The working tree by parts, each listed to libgit2 literally so its walk enters only
     // its own folders: the first part here (on this handle, its index already read), the
     // others on threads with handles of their own; then HEAD -> index once, with renames
     // (no file is read), here while they run. Measured on 100k files and two cores:
     // docs/benchmarks.md (git status).
-    let workdir_part =
-        |repo: &Repository, group: &[String]| -> Result<Vec<(String, git2::Status)>, git2::Error> {
-            let mut opts = git2::StatusOptions::new();
-            opts.show(git2::StatusShow::Workdir)
-                .include_untracked(true)
-                .recurse_untracked_dirs(true)
-                .disable_pathspec_match(true);
-            for p in group {
-                opts.pathspec(p);
-            }
-            let statuses = repo.statuses(Some(&mut opts))?;
-            Ok(statuses
-                .iter()
-                .filter_map(|e| Some((e.path()?.to_string(), e.status())))
-                .collect())
-        };
-    let Some((mine, others)) = groups.split_first() else {
-        return whole(repo);
+    let workdir_part = |repo: &Repository, group: &[String]| {
+        let mut opts = git2::StatusOptions::new();
+        opts.show(git2::StatusShow::Workdir)
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .disable_pathspec_match(true);
+        for p in group {
+            opts.pathspec(p);
+        }
+        listed(repo, &mut opts)
     };
     let result = std::thread::scope(|scope| {
         let handles: Vec<_> = others
@@ -369,11 +366,11 @@ fn statuses_of(
 /// `.git` itself is left out (libgit2 never reports it). Empty (no split) where a name
 /// is not plain ASCII without pattern characters (libgit2 still parses folder names as
 /// patterns, and composes Unicode names on macOS), or is `.`/`..` (a planted index):
-/// the one-pass read handles those. Bounded: at most `MAX_OPENS` folders opened, and
-/// each listing's tracked paths visited one per child, not one per file.
+/// the one-pass read handles those. Bounded: at most `MAX_LOOKS` entries considered for
+/// opening, and each listing's tracked paths visited one per child, not one per file.
 fn split_tree(repo: &Repository, workdir: &Path, threads: usize) -> Vec<Vec<String>> {
     const MAX_OPENED: usize = 1024;
-    const MAX_OPENS: usize = 64;
+    const MAX_LOOKS: usize = 64;
     let Ok(index) = repo.index() else {
         return Vec::new();
     };
@@ -444,9 +441,9 @@ fn split_tree(repo: &Repository, workdir: &Path, threads: usize) -> Vec<Vec<Stri
     };
     let want = threads * 8;
     let mut next = 0;
-    let mut opened = 0;
-    while parts.len() < want && next < parts.len() && opened < MAX_OPENS {
-        opened += 1;
+    let mut looks = 0;
+    while parts.len() < want && next < parts.len() && looks < MAX_LOOKS {
+        looks += 1;
         let (rel, is_dir) = &parts[next];
         let openable = *is_dir
             && tracked.binary_search(rel).is_err() // a tracked file now a folder
