@@ -103,6 +103,18 @@ fn palettes() -> &'static [Palette] {
     })
 }
 
+/// Each theme's highlighter (its selectors built once, not for every block), in
+/// `palettes()` order.
+fn highlighters() -> &'static [Highlighter<'static>] {
+    static SET: OnceLock<Vec<Highlighter<'static>>> = OnceLock::new();
+    SET.get_or_init(|| {
+        palettes()
+            .iter()
+            .map(|p| Highlighter::new(&p.theme))
+            .collect()
+    })
+}
+
 fn syntaxes() -> &'static SyntaxSet {
     static SET: OnceLock<SyntaxSet> = OnceLock::new();
     SET.get_or_init(two_face::syntax::extra_newlines)
@@ -112,7 +124,7 @@ fn syntaxes() -> &'static SyntaxSet {
 /// highlight is not the slow one.
 pub fn warm() {
     let _ = syntaxes();
-    let _ = palettes();
+    let _ = highlighters();
 }
 
 /// The syntax for a file, by its name or extension.
@@ -159,23 +171,22 @@ pub fn highlight_lines(path: &str, text: &str) -> Vec<String> {
     };
     let set = syntaxes();
     let themes = palettes();
-    let highlighters: Vec<Highlighter> =
-        themes.iter().map(|p| Highlighter::new(&p.theme)).collect();
-    let fresh = |highlighters: &[Highlighter]| -> Vec<HighlightState> {
+    let highlighters = highlighters();
+    let fresh = || -> Vec<HighlightState> {
         highlighters
             .iter()
             .map(|h| HighlightState::new(h, ScopeStack::new()))
             .collect()
     };
     let mut state = ParseState::new(syntax);
-    let mut styles = fresh(&highlighters);
+    let mut styles = fresh();
     let mut out = Vec::with_capacity(lines.len());
     for line in &lines {
         if line.len() > MAX_LINE {
             // A minified line would cost more than it shows; the state is reset after.
             out.push(escape(line.trim_end_matches('\n')));
             state = ParseState::new(syntax);
-            styles = fresh(&highlighters);
+            styles = fresh();
             continue;
         }
         let owned;
