@@ -5,7 +5,7 @@
 //! is checked here, for every webview.
 
 use tauri::plugin::{Builder, TauriPlugin};
-use tauri::{Runtime, Url};
+use tauri::{Manager, Runtime, Url};
 
 /// The plugin that refuses navigation away from the app's page.
 pub fn guard<R: Runtime>() -> TauriPlugin<R> {
@@ -17,30 +17,21 @@ pub fn guard<R: Runtime>() -> TauriPlugin<R> {
         .on_webview_ready(|_| crate::trace_start("webview made"))
         .on_page_load(|webview, load| match load.event() {
             tauri::webview::PageLoadEvent::Started => crate::trace_start("page load started"),
+            // The main window is shown once its page (the bundle, its script and
+            // styles) has loaded. Shown before that, GTK draws the webview at once, and
+            // WebKitGTK's first draw blocks the main thread up to 500 ms waiting for
+            // the web process's first frame, while the web process waits on that same
+            // thread: for its navigation's policy, then for the page's files (the app's
+            // protocol is served on the main thread). Measured under Xvfb, half of all
+            // starts painted ~500 ms later (docs/benchmarks.md, cold start).
             tauri::webview::PageLoadEvent::Finished => {
                 crate::trace_start("page load finished");
-                show_main_once(webview);
+                if webview.label() == "main" {
+                    crate::windows::show_main_first(webview.app_handle());
+                }
             }
         })
         .build()
-}
-
-/// The main window is made hidden (tauri.conf.json) and shown here, once its page (the
-/// bundle, its script and styles) has loaded. Shown before that, GTK draws the webview
-/// at once, and WebKitGTK's first draw blocks the main thread up to 500 ms waiting for
-/// the web process's first frame, while the web process waits on that same thread: for
-/// its navigation's policy, then for the page's files (the app's protocol is served on
-/// the main thread). Measured under Xvfb, half of all starts painted ~500 ms later
-/// (docs/benchmarks.md, cold start). Shown once only (a reload after WebKit's process
-/// was ended must not unhide or unminimise Flint), and not focused: the user may have
-/// gone back to their editor, or opened the quick prompt, meanwhile.
-/// `crate::windows::show_main_later` shows it anyway if the page never loads.
-fn show_main_once<R: Runtime>(webview: &tauri::Webview<R>) {
-    if webview.label() != "main" || !crate::windows::claim_first_show() {
-        return;
-    }
-    crate::trace_start("window shown");
-    let _ = webview.window().show();
 }
 
 /// Whether `url` is the app's own page: `tauri://localhost` (Linux, macOS),

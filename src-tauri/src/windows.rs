@@ -70,27 +70,29 @@ pub fn hide(app: &AppHandle) {
 
 static MAIN_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// True for the first caller only: the one that shows the main window at start-up
-/// (`show_main` counts as a first show too).
-pub fn claim_first_show() -> bool {
-    !MAIN_SHOWN.swap(true, std::sync::atomic::Ordering::SeqCst)
+/// Shows the main window at start-up, made hidden (tauri.conf.json), the first time
+/// only (a later page load must not unhide or unminimise it; `show_main` counts as a
+/// first show too), and without focus: the user may have gone back to their editor, or
+/// opened the quick prompt, meanwhile. Called when its page has loaded
+/// (`webview::guard`), and by `show_main_later`.
+pub fn show_main_first<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    if MAIN_SHOWN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    if let Some(w) = app.get_webview_window("main") {
+        crate::trace_start("window shown");
+        let _ = w.show();
+    }
 }
 
-/// The main window is shown when its page has loaded (`webview::show_main_once`);
-/// should that never happen (a page that fails to load), it is shown after `after`
-/// all the same, so Flint never runs with no window.
+/// Should the page never load, the main window is shown after `after` all the same,
+/// so Flint never runs with no window.
 pub fn show_main_later(app: &AppHandle, after: std::time::Duration) {
     let app = app.clone();
     std::thread::spawn(move || {
         std::thread::sleep(after);
         let main = app.clone();
-        let _ = app.run_on_main_thread(move || {
-            if claim_first_show() {
-                if let Some(w) = main.get_webview_window("main") {
-                    let _ = w.show();
-                }
-            }
-        });
+        let _ = app.run_on_main_thread(move || show_main_first(&main));
     });
 }
 
