@@ -3,6 +3,7 @@ import App from "./App.svelte";
 import QuickPrompt from "./components/QuickPrompt.svelte";
 import { ipc, windowLabel } from "./lib/ipc";
 import { onFirstPaint } from "./lib/perf";
+import { warmFonts } from "./lib/warm";
 import "./app.css";
 import "./bindings/highlight.css";
 
@@ -21,10 +22,11 @@ const target = document.getElementById("app");
 if (!target) throw new Error("index.html lacks #app");
 // One bundle, two windows: the main window and the quick prompt (a window labelled "quick").
 const app = windowLabel() === "quick" ? mount(QuickPrompt, { target }) : mount(App, { target });
-onFirstPaint(
-  () =>
-    void ipc()
-      .uiReady()
-      .catch(() => {}),
-);
+onFirstPaint(() => {
+  void ipc()
+    .uiReady()
+    .catch(() => {});
+  // After the first paint, in a task of its own: start-up is not made slower by it.
+  setTimeout(() => warmFonts(), 0);
+});
 export default app;
