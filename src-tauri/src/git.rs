@@ -2,10 +2,11 @@
 //! commit message suggested by the fast model. Paths are relative to the repository.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tauri::State;
 
-use flint_core::project::{self, GitStatus};
+use flint_core::project::{self, GitStatus, StatusReader};
 use flint_core::{CoreError, ErrorInfo};
 
 use crate::state::AppState;
@@ -13,10 +14,15 @@ use crate::state::AppState;
 type Result<T> = std::result::Result<T, ErrorInfo>;
 
 async fn root(state: &AppState) -> Result<PathBuf> {
+    Ok(shown(state).await?.0)
+}
+
+/// The shown project's root and its status reader (which keeps the repository open).
+async fn shown(state: &AppState) -> Result<(PathBuf, Arc<StatusReader>)> {
     let current = state.projects.current.lock().await;
     current
         .as_ref()
-        .map(|c| c.dir.root().to_path_buf())
+        .map(|c| (c.dir.root().to_path_buf(), c.git.clone()))
         .ok_or_else(|| CoreError::NoProject.info())
 }
 
@@ -32,8 +38,8 @@ async fn blocking<T: Send + 'static>(
 
 #[tauri::command]
 pub async fn git_status(state: State<'_, AppState>) -> Result<Option<GitStatus>> {
-    let root = root(&state).await?;
-    blocking(move || project::status(&root)).await
+    let (_, git) = shown(&state).await?;
+    blocking(move || git.read()).await
 }
 
 #[tauri::command]
@@ -47,11 +53,11 @@ pub async fn git_stage(
     state: State<'_, AppState>,
     paths: Vec<String>,
 ) -> Result<Option<GitStatus>> {
-    let root = root(&state).await?;
+    let (root, git) = shown(&state).await?;
     state.engine.invalidate_git(&root);
     blocking(move || {
         project::stage(&root, &paths)?;
-        project::status(&root)
+        git.read()
     })
     .await
 }
@@ -61,11 +67,11 @@ pub async fn git_unstage(
     state: State<'_, AppState>,
     paths: Vec<String>,
 ) -> Result<Option<GitStatus>> {
-    let root = root(&state).await?;
+    let (root, git) = shown(&state).await?;
     state.engine.invalidate_git(&root);
     blocking(move || {
         project::unstage(&root, &paths)?;
-        project::status(&root)
+        git.read()
     })
     .await
 }
@@ -73,11 +79,11 @@ pub async fn git_unstage(
 /// Commits what is staged; returns the new status (and the short id in `branch` history).
 #[tauri::command]
 pub async fn git_commit(state: State<'_, AppState>, message: String) -> Result<Option<GitStatus>> {
-    let root = root(&state).await?;
+    let (root, git) = shown(&state).await?;
     state.engine.invalidate_git(&root);
     blocking(move || {
         project::commit(&root, &message)?;
-        project::status(&root)
+        git.read()
     })
     .await
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 use ts_rs::TS;
 
-use flint_project::{FileIndex, GitChange, ProjectDir, ProjectWatcher, WatchEvent};
+use flint_project::{FileIndex, GitChange, ProjectDir, ProjectWatcher, StatusReader, WatchEvent};
 
 use crate::{CoreError, Engine, ErrorCode, ErrorInfo, Workspace};
 
@@ -38,6 +38,9 @@ pub struct OpenProject {
     /// Every file of the project, for @-mentions; filled in the background on open
     /// and kept current by the watcher.
     pub index: Arc<RwLock<FileIndex>>,
+    /// Reads its git status (the git panel, and the paths the watcher reports), keeping
+    /// the repository's handles between reads.
+    pub git: Arc<StatusReader>,
     /// Watches the project while it is open (dropped with it).
     _watcher: Option<ProjectWatcher>,
 }
@@ -129,7 +132,8 @@ impl OpenProjects {
                     });
                 }
                 self.engine.lend_index(dir.root(), &index);
-                let watcher = match self.watch(dir.root(), index.clone()) {
+                let git = Arc::new(StatusReader::new(dir.root()));
+                let watcher = match self.watch(dir.root(), index.clone(), git.clone()) {
                     Ok(w) => Some(w),
                     Err(e) => {
                         watch_failed = Some(e);
@@ -140,6 +144,7 @@ impl OpenProjects {
                     dir,
                     workspace: kept_workspace,
                     index,
+                    git,
                     _watcher: watcher,
                 }
             }
@@ -194,6 +199,7 @@ impl OpenProjects {
         &self,
         root: &Path,
         index: Arc<RwLock<FileIndex>>,
+        git: Arc<StatusReader>,
     ) -> Result<ProjectWatcher, CoreError> {
         let engine = self.engine.clone();
         let root_owned = root.to_path_buf();
@@ -212,7 +218,7 @@ impl OpenProjects {
                     sink(ProjectEvent::FilesChanged {
                         user_changes: engine.user_changes(&root_owned),
                         // The git panel refreshes just these paths, not the whole tree.
-                        git: flint_project::status_of(&root_owned, &paths).ok(),
+                        git: git.read_paths(&paths).ok(),
                     });
                 }
             }

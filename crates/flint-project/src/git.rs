@@ -230,6 +230,7 @@ fn change_of(s: git2::Status) -> Option<GitChange> {
 /// index found), in path order; a rename is named by its old path, as libgit2 names it.
 fn statuses_of(
     repo: &Repository,
+    spare: &mut Vec<Repository>,
     split_from: usize,
     threads: usize,
 ) -> Result<Vec<(String, git2::Status)>, git2::Error> {
@@ -279,16 +280,25 @@ fn statuses_of(
         let handles: Vec<_> = others
             .iter()
             .map(|group| {
+                let kept = spare.pop();
                 scope.spawn(move || {
-                    // Opened by its working tree (a `.git` file naming a separate git
-                    // folder included), and checked to be the same tree.
-                    let theirs = Repository::open(workdir)?;
-                    if theirs.workdir().and_then(|w| w.canonicalize().ok())
-                        != workdir.canonicalize().ok()
-                    {
-                        return Err(git2::Error::from_str("another working tree"));
-                    }
-                    workdir_part(&theirs, group)
+                    // A handle kept from the last read, or one opened by its working tree
+                    // (a `.git` file naming a separate git folder included) and checked
+                    // to be the same tree. It goes back to the caller with the answer.
+                    let theirs = match kept {
+                        Some(r) => r,
+                        None => {
+                            let r = Repository::open(workdir)?;
+                            if r.workdir().and_then(|w| w.canonicalize().ok())
+                                != workdir.canonicalize().ok()
+                            {
+                                return Err(git2::Error::from_str("another working tree"));
+                            }
+                            r
+                        }
+                    };
+                    let part = workdir_part(&theirs, group);
+                    part.map(|p| (p, theirs))
                 })
             })
             .collect();
@@ -315,10 +325,13 @@ fn statuses_of(
         });
         let mut parts = vec![here];
         for h in handles {
-            parts.push(
-                h.join()
-                    .unwrap_or_else(|_| Err(git2::Error::from_str("a status thread failed"))),
-            );
+            let part = h
+                .join()
+                .unwrap_or_else(|_| Err(git2::Error::from_str("a status thread failed")));
+            parts.push(part.map(|(p, theirs)| {
+                spare.push(theirs);
+                p
+            }));
         }
         index.map(|()| (entries, at, parts))
     });
@@ -483,10 +496,10 @@ fn repo_of(root: &Path) -> Result<Repository, crate::ProjectError> {
     Ok(Repository::discover(root)?)
 }
 
-/// The repository's status; `None` outside git.
+/// The repository's status; `None` outside git. Reads it once: a project whose status is
+/// read again and again keeps a `StatusReader`.
 pub fn status(root: &Path) -> Result<Option<GitStatus>, crate::ProjectError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    status_split(root, SPLIT_FROM, threads)
+    StatusReader::new(root).read()
 }
 
 /// A working tree with at least this many tracked files is read over several threads.
@@ -500,12 +513,109 @@ pub fn status_split(
     split_from: usize,
     threads: usize,
 ) -> Result<Option<GitStatus>, crate::ProjectError> {
-    let Ok(repo) = Repository::discover(root) else {
+    StatusReader::split(root, split_from, threads).read()
+}
+
+/// The status of one project, read each time it may have changed. The repository handles
+/// of the last read (the caller's and one per thread) are kept: libgit2 then reads the
+/// index and HEAD's tree again only when they changed on disk (it checks their stamps),
+/// where fresh handles parse the whole index once each, every time (~55 ms per handle
+/// for 100k files). Measured in docs/benchmarks.md (git status).
+pub struct StatusReader {
+    root: std::path::PathBuf,
+    split_from: usize,
+    threads: usize,
+    kept: std::sync::Mutex<Option<Kept>>,
+}
+
+struct Kept {
+    /// The git folder the handles are of: another one found at the root (the repository
+    /// replaced, a `.git` file repointed) means new handles.
+    git_dir: std::path::PathBuf,
+    repo: Repository,
+    spare: Vec<Repository>,
+}
+
+impl StatusReader {
+    pub fn new(root: &Path) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        Self::split(root, SPLIT_FROM, threads)
+    }
+
+    /// A reader whose tree is read over `threads` threads from `split_from` tracked files
+    /// (the tests force it on small repositories).
+    #[doc(hidden)]
+    pub fn split(root: &Path, split_from: usize, threads: usize) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            split_from,
+            threads,
+            kept: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The repository's status now; `None` outside git.
+    pub fn read(&self) -> Result<Option<GitStatus>, crate::ProjectError> {
+        let read =
+            self.with_kept(|k| status_with(&k.repo, &mut k.spare, self.split_from, self.threads));
+        read.map(Option::flatten)
+    }
+
+    /// The status of just these paths (after a save), on the kept handle: `status_of`.
+    pub fn read_paths(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
+        self.with_kept(|k| paths_status(&k.repo, &self.root, paths))?
+            .ok_or_else(|| git2::Error::from_str("not in a git repository").into())
+    }
+
+    /// Runs `f` on the kept handles (opened first if there are none, or they are of
+    /// another git folder than the root's now); `None` outside git.
+    fn with_kept<T>(
+        &self,
+        f: impl FnOnce(&mut Kept) -> Result<T, crate::ProjectError>,
+    ) -> Result<Option<T>, crate::ProjectError> {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(git_dir) = Repository::discover_path(&self.root, None::<&str>) else {
+            *kept = None;
+            return Ok(None);
+        };
+        if kept.as_ref().is_none_or(|k| k.git_dir != git_dir) {
+            let Ok(repo) = Repository::discover(&self.root) else {
+                *kept = None;
+                return Ok(None);
+            };
+            *kept = Some(Kept {
+                git_dir,
+                repo,
+                spare: Vec::new(),
+            });
+        }
+        let Some(k) = kept.as_mut() else {
+            return Ok(None);
+        };
+        let out = f(k);
+        if out.is_err() {
+            // Nothing half-read is kept: the next read starts from fresh handles.
+            *kept = None;
+        }
+        out.map(Some)
+    }
+}
+
+fn status_with(
+    repo: &Repository,
+    spare: &mut Vec<Repository>,
+    split_from: usize,
+    threads: usize,
+) -> Result<Option<GitStatus>, crate::ProjectError> {
+    let Some(st) = state_of(repo) else {
         return Ok(None);
     };
-    let Some(st) = state_of(&repo) else {
-        return Ok(None);
-    };
+    // The tree is cut by the index's paths before libgit2's own status refreshes it:
+    // a kept handle's index is read again here if it changed on disk.
+    repo.index()?.read(false)?;
     let (mut upstream, mut ahead, mut behind) = (None, 0, 0);
     if let Ok(head) = repo.head() {
         if let (Some(local), Some(name)) = (head.target(), head.name()) {
@@ -521,7 +631,7 @@ pub fn status_split(
             }
         }
     }
-    let changes = statuses_of(&repo, split_from, threads)?
+    let changes = statuses_of(repo, spare, split_from, threads)?
         .into_iter()
         .filter_map(|(path, s)| {
             let mut c = change_of(s)?;
@@ -543,7 +653,14 @@ pub fn status_of(
     root: &Path,
     paths: &[String],
 ) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
-    let repo = repo_of(root)?;
+    paths_status(&repo_of(root)?, root, paths)
+}
+
+fn paths_status(
+    repo: &Repository,
+    root: &Path,
+    paths: &[String],
+) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
     let workdir = repo
         .workdir()
         .and_then(|w| w.canonicalize().ok())

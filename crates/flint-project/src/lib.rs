@@ -20,7 +20,7 @@ pub use agents::{agents_files, AgentsFile};
 pub use confine::{read_regular, unsafe_char};
 pub use git::{
     commit, diff_file, stage, staged_diff, status, status_of, status_split, status_summary,
-    unstage, ChangeCode, GitChange, GitState, GitStatus,
+    unstage, ChangeCode, GitChange, GitState, GitStatus, StatusReader,
 };
 pub use index::{FileIndex, FileMatch};
 pub use tree::Entry;

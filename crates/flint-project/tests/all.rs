@@ -555,6 +555,71 @@ fn the_split_status_read_agrees_with_the_one_pass_read() {
     );
 }
 
+/// A reader that keeps its repository handles between reads sees every change made in
+/// between, by anyone (the index rewritten by another handle, HEAD moved, the repository
+/// replaced or removed): each read equals a fresh one-pass read.
+#[test]
+fn a_kept_status_reader_sees_what_changed_between_reads() {
+    use flint_project::{status_of, status_split, StatusReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = Repository::init(&root).unwrap();
+    for f in ["a/one.txt", "b/two.txt", "c/three.txt", "top.txt"] {
+        commit(&repo, f);
+    }
+    let reader = StatusReader::split(&root, 0, 2);
+    let fresh = || status_split(&root, usize::MAX, 1).unwrap();
+    let check = |what: &str| {
+        let kept = reader.read().unwrap();
+        assert_eq!(kept, fresh(), "after: {what}");
+        kept
+    };
+    assert!(check("nothing").unwrap().changes.is_empty());
+    write(&root, "a/one.txt", "edited\n");
+    assert_eq!(check("an edit").unwrap().changes.len(), 1);
+    // Staged by another handle (the user's git), in the same second as the read before.
+    let other = Repository::open(&root).unwrap();
+    let mut index = other.index().unwrap();
+    index.add_path(Path::new("a/one.txt")).unwrap();
+    index.write().unwrap();
+    let staged = check("staging").unwrap();
+    assert!(staged.changes[0].staged.is_some() && staged.changes[0].unstaged.is_none());
+    commit(&other, "a/one.txt");
+    assert!(check("a commit").unwrap().changes.is_empty());
+    // Tracked in a new top-level folder and gone from disk: only the refreshed index
+    // knows the folder (the tree is cut by the index's paths).
+    write(&root, "fresh/new.txt", "new\n");
+    let mut index = other.index().unwrap();
+    index.add_path(Path::new("fresh/new.txt")).unwrap();
+    index.write().unwrap();
+    fs::remove_dir_all(root.join("fresh")).unwrap();
+    write(&root, "untracked/u.txt", "u\n");
+    let st = check("a new folder staged, then removed").unwrap();
+    assert!(
+        st.changes.iter().any(|c| c.path == "fresh/new.txt"),
+        "{st:?}"
+    );
+    assert_eq!(
+        reader.read_paths(&["untracked/u.txt".into()]).unwrap(),
+        status_of(&root, &["untracked/u.txt".into()]).unwrap()
+    );
+    // The repository replaced by another: the kept handles are not used for it.
+    drop((repo, other));
+    fs::remove_dir_all(root.join(".git")).unwrap();
+    let again = Repository::init(&root).unwrap();
+    commit(&again, "top.txt");
+    let st = check("the repository replaced").unwrap();
+    assert!(
+        st.changes
+            .iter()
+            .any(|c| c.path == "a/one.txt" && c.untracked),
+        "{st:?}"
+    );
+    fs::remove_dir_all(root.join(".git")).unwrap();
+    assert_eq!(check("the repository removed"), None);
+    assert!(reader.read_paths(&["top.txt".into()]).is_err());
+}
+
 /// A working tree whose `.git` is a file naming a git folder elsewhere
 /// (`git init --separate-git-dir`): every thread reads the tree the caller's handle reads.
 #[test]
