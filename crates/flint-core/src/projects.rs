@@ -159,6 +159,8 @@ impl OpenProjects {
     /// Keeps a project open in the background, closing the longest unused one past
     /// the limit.
     fn stash(&self, project: OpenProject) {
+        // Its git status is read again only once it is shown again.
+        project.git.release();
         if let Ok(mut open) = self.background.lock() {
             open.push(project);
             while open.len() >= self.max_open {

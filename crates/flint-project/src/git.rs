@@ -570,6 +570,12 @@ impl StatusReader {
             .ok_or_else(|| git2::Error::from_str("not in a git repository").into())
     }
 
+    /// Lets the kept handles go (up to ~29 MiB for 100k tracked files): the next read
+    /// opens new ones. For a project no longer shown.
+    pub fn release(&self) {
+        *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Runs `f` on the kept handles (opened first if there are none, or they are of
     /// another git folder than the root's now); `None` outside git.
     fn with_kept<T>(

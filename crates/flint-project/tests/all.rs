@@ -599,6 +599,8 @@ fn a_kept_status_reader_sees_what_changed_between_reads() {
         st.changes.iter().any(|c| c.path == "fresh/new.txt"),
         "{st:?}"
     );
+    // Let go (the project put in the background), then read again from new handles.
+    reader.release();
     assert_eq!(
         reader.read_paths(&["untracked/u.txt".into()]).unwrap(),
         status_of(&root, &["untracked/u.txt".into()]).unwrap()
