@@ -3,7 +3,7 @@ import App from "./App.svelte";
 import QuickPrompt from "./components/QuickPrompt.svelte";
 import { ipc, windowLabel } from "./lib/ipc";
 import { onFirstPaint } from "./lib/perf";
-import { warmFonts } from "./lib/warm";
+import { warmFontsWhenIdle } from "./lib/warm";
 import "./app.css";
 import "./bindings/highlight.css";
 
@@ -26,7 +26,7 @@ onFirstPaint(() => {
   void ipc()
     .uiReady()
     .catch(() => {});
-  // After the first paint, in a task of its own: start-up is not made slower by it.
-  setTimeout(() => warmFonts(), 0);
+  // After the first paint, once the page is idle: the window is already shown.
+  warmFontsWhenIdle();
 });
 export default app;

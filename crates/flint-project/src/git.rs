@@ -276,6 +276,7 @@ fn statuses_of(
         }
         listed(repo, &mut opts)
     };
+    let git_dir = &repo.path().canonicalize().ok();
     let result = std::thread::scope(|scope| {
         let handles: Vec<_> = others
             .iter()
@@ -291,8 +292,9 @@ fn statuses_of(
                             let r = Repository::open(workdir)?;
                             if r.workdir().and_then(|w| w.canonicalize().ok())
                                 != workdir.canonicalize().ok()
+                                || &r.path().canonicalize().ok() != git_dir
                             {
-                                return Err(git2::Error::from_str("another working tree"));
+                                return Err(git2::Error::from_str("another repository"));
                             }
                             r
                         }
@@ -517,23 +519,82 @@ pub fn status_split(
 }
 
 /// The status of one project, read each time it may have changed. The repository handles
-/// of the last read (the caller's and one per thread) are kept: libgit2 then reads the
-/// index and HEAD's tree again only when they changed on disk (it checks their stamps),
-/// where fresh handles parse the whole index once each, every time (~55 ms per handle
-/// for 100k files). Measured in docs/benchmarks.md (git status).
+/// of the last read (the caller's and one per thread) are kept for a while: a kept
+/// handle parses the index again only when the file changed (libgit2 compares its
+/// checksum) and keeps the objects it read, where fresh handles parse the whole index once
+/// each, every time (~55 ms per handle for 100k files). Measured in docs/benchmarks.md
+/// (git status). Not kept on Windows, where an open handle's pack files cannot be
+/// deleted (`git gc` would fail while Flint shows the project).
 pub struct StatusReader {
     root: std::path::PathBuf,
     split_from: usize,
     threads: usize,
-    kept: std::sync::Mutex<Option<Kept>>,
+    state: std::sync::Arc<std::sync::Mutex<ReaderState>>,
+    /// `release` found a read running: that read lets go of the handles as it ends.
+    release_asked: std::sync::atomic::AtomicBool,
+    keep_for: std::time::Duration,
+}
+
+/// How long kept handles outlive their last read. They hold the index in memory (up to
+/// ~29 MiB with one spare for 100k tracked files) and keep the pack files they read open
+/// (a repack's old packs stay on disk while they are).
+const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[derive(Default)]
+struct ReaderState {
+    kept: Option<Kept>,
+    /// A thread lets the handles go `KEEP_FOR` after the last read (one at a time).
+    reaper: bool,
 }
 
 struct Kept {
-    /// The git folder the handles are of: another one found at the root (the repository
-    /// replaced, a `.git` file repointed) means new handles.
-    git_dir: std::path::PathBuf,
+    /// What the handles were opened on: anything different now (another git folder at
+    /// the root, the repository made again, its or the user's configuration changed,
+    /// which libgit2 caches per handle) means new handles.
+    identity: Identity,
     repo: Repository,
     spare: Vec<Repository>,
+    last_read: std::time::Instant,
+}
+
+/// A file's length, time of change and inode, as far as the platform tells them.
+type Stamp = Option<(u64, Option<std::time::SystemTime>, u64)>;
+
+#[derive(PartialEq)]
+struct Identity {
+    git_dir: std::path::PathBuf,
+    stamps: Vec<Stamp>,
+}
+
+fn stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((m.len(), m.modified().ok(), inode))
+}
+
+impl Identity {
+    /// The root's repository as it is now (a few `stat`s); `None` outside git.
+    fn of(root: &Path) -> Option<Self> {
+        let git_dir = Repository::discover_path(root, None::<&str>).ok()?;
+        // The git folder by its inode only (made again, or another one linked in): its
+        // time changes with every lock file git writes in it.
+        let mut stamps = vec![stamp(&git_dir).map(|(_, _, inode)| (0, None, inode))];
+        let mut files = vec![git_dir.join("config")];
+        files.extend(
+            [
+                git2::Config::find_global(),
+                git2::Config::find_xdg(),
+                git2::Config::find_system(),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        stamps.extend(files.iter().map(|f| stamp(f)));
+        Some(Self { git_dir, stamps })
+    }
 }
 
 impl StatusReader {
@@ -550,64 +611,140 @@ impl StatusReader {
             root: root.to_path_buf(),
             split_from,
             threads,
-            kept: std::sync::Mutex::new(None),
+            state: Default::default(),
+            release_asked: Default::default(),
+            keep_for: KEEP_FOR,
         }
+    }
+
+    /// Keeps handles this long after a read instead of `KEEP_FOR` (for the tests).
+    #[doc(hidden)]
+    pub fn keeping_for(mut self, keep_for: std::time::Duration) -> Self {
+        self.keep_for = keep_for;
+        self
+    }
+
+    /// Whether handles are kept now (for the tests).
+    #[doc(hidden)]
+    pub fn holds_handles(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.kept.is_some()
     }
 
     /// The repository's status now; `None` outside git.
     pub fn read(&self) -> Result<Option<GitStatus>, crate::ProjectError> {
-        let read =
-            self.with_kept(|k| status_with(&k.repo, &mut k.spare, self.split_from, self.threads));
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let read = self.with_kept(&mut state, |k| {
+            status_with(&k.repo, &mut k.spare, self.split_from, self.threads)
+        });
         read.map(Option::flatten)
     }
 
     /// The status of just these paths (after a save), on the kept handle: `status_of`.
+    /// While a full read runs, it is read on a handle of its own rather than wait.
     pub fn read_paths(
         &self,
         paths: &[String],
     ) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
-        self.with_kept(|k| paths_status(&k.repo, &self.root, paths))?
+        let mut state = match self.state.try_lock() {
+            Ok(s) => s,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return status_of(&self.root, paths),
+        };
+        self.with_kept(&mut state, |k| paths_status(&k.repo, &self.root, paths))?
             .ok_or_else(|| git2::Error::from_str("not in a git repository").into())
     }
 
-    /// Lets the kept handles go (up to ~29 MiB for 100k tracked files): the next read
-    /// opens new ones. For a project no longer shown.
+    /// Lets the kept handles go now (for a project no longer shown): the next read opens
+    /// new ones. Never waits: a read running lets go as it ends.
     pub fn release(&self) {
-        *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        use std::sync::atomic::Ordering;
+        self.release_asked.store(true, Ordering::SeqCst);
+        let mut state = match self.state.try_lock() {
+            Ok(s) => s,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        state.kept = None;
+        self.release_asked.store(false, Ordering::SeqCst);
     }
 
-    /// Runs `f` on the kept handles (opened first if there are none, or they are of
-    /// another git folder than the root's now); `None` outside git.
+    /// Runs `f` on the kept handles (opened first if there are none, or what they were
+    /// opened on changed); `None` outside git.
     fn with_kept<T>(
         &self,
+        state: &mut ReaderState,
         f: impl FnOnce(&mut Kept) -> Result<T, crate::ProjectError>,
     ) -> Result<Option<T>, crate::ProjectError> {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        let Ok(git_dir) = Repository::discover_path(&self.root, None::<&str>) else {
-            *kept = None;
+        let Some(identity) = Identity::of(&self.root) else {
+            state.kept = None;
             return Ok(None);
         };
-        if kept.as_ref().is_none_or(|k| k.git_dir != git_dir) {
+        if state.kept.as_ref().is_none_or(|k| k.identity != identity) {
+            state.kept = None;
             let Ok(repo) = Repository::discover(&self.root) else {
-                *kept = None;
                 return Ok(None);
             };
-            *kept = Some(Kept {
-                git_dir,
+            state.kept = Some(Kept {
+                identity,
                 repo,
                 spare: Vec::new(),
+                last_read: std::time::Instant::now(),
             });
         }
-        let Some(k) = kept.as_mut() else {
+        let Some(k) = state.kept.as_mut() else {
             return Ok(None);
         };
         let out = f(k);
-        if out.is_err() {
-            // Nothing half-read is kept: the next read starts from fresh handles.
-            *kept = None;
+        k.last_read = std::time::Instant::now();
+        let released = self
+            .release_asked
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        // Nothing half-read is kept: the next read starts from fresh handles.
+        if out.is_err() || released || cfg!(windows) {
+            state.kept = None;
+        } else if !state.reaper {
+            state.reaper = true;
+            let (weak, keep_for) = (std::sync::Arc::downgrade(&self.state), self.keep_for);
+            let spawned = std::thread::Builder::new()
+                .name("git-status-reaper".into())
+                .spawn(move || reap(weak, keep_for));
+            if spawned.is_err() {
+                state.reaper = false;
+                state.kept = None;
+            }
         }
         out.map(Some)
     }
+}
+
+/// Lets a reader's handles go once `keep_for` has passed since its last read.
+fn reap(state: std::sync::Weak<std::sync::Mutex<ReaderState>>, keep_for: std::time::Duration) {
+    let mut wait = keep_for;
+    loop {
+        std::thread::sleep(wait);
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let idle = state.kept.as_ref().map(|k| k.last_read.elapsed());
+        match idle {
+            Some(idle) if idle < keep_for => wait = keep_for - idle,
+            _ => {
+                state.kept = None;
+                state.reaper = false;
+                return;
+            }
+        }
+    }
+}
+
+/// Makes sure `repo`'s index is the one on disk: read again if it changed, emptied if
+/// the file is gone (libgit2 keeps the entries it had when the file disappears).
+fn fresh_index(repo: &Repository) -> Result<(), git2::Error> {
+    let mut index = repo.index()?;
+    let on_disk = index.path().is_some_and(Path::exists);
+    index.read(!on_disk)
 }
 
 fn status_with(
@@ -621,7 +758,7 @@ fn status_with(
     };
     // The tree is cut by the index's paths before libgit2's own status refreshes it:
     // a kept handle's index is read again here if it changed on disk.
-    repo.index()?.read(false)?;
+    fresh_index(repo)?;
     let (mut upstream, mut ahead, mut behind) = (None, 0, 0);
     if let Ok(head) = repo.head() {
         if let (Some(local), Some(name)) = (head.target(), head.name()) {
@@ -667,6 +804,8 @@ fn paths_status(
     root: &Path,
     paths: &[String],
 ) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
+    // libgit2's own refresh hides a failure and goes on with what it had.
+    fresh_index(repo)?;
     let workdir = repo
         .workdir()
         .and_then(|w| w.canonicalize().ok())

@@ -605,8 +605,40 @@ fn a_kept_status_reader_sees_what_changed_between_reads() {
         reader.read_paths(&["untracked/u.txt".into()]).unwrap(),
         status_of(&root, &["untracked/u.txt".into()]).unwrap()
     );
-    // The repository replaced by another: the kept handles are not used for it.
+    // Its index file deleted: everything staged as deleted, as a fresh read says.
+    fs::remove_file(root.join(".git/index")).unwrap();
+    assert!(!check("the index deleted").unwrap().changes.is_empty());
+    // The repository's configuration changed (libgit2 caches parts of it per handle).
+    write(&root, "ignored-by-config", "untracked/\n");
+    fs::OpenOptions::new()
+        .append(true)
+        .open(root.join(".git/config"))
+        .and_then(|mut f| {
+            std::io::Write::write_all(
+                &mut f,
+                format!(
+                    "[core]\n\texcludesFile = {}\n",
+                    root.join("ignored-by-config").display()
+                )
+                .as_bytes(),
+            )
+        })
+        .unwrap();
+    let st = check("the configuration changed").unwrap();
+    assert!(
+        !st.changes.iter().any(|c| c.path.starts_with("untracked/")),
+        "{st:?}"
+    );
+    // The repository made again at the same place, with no commit.
     drop((repo, other));
+    fs::remove_dir_all(root.join(".git")).unwrap();
+    Repository::init(&root).unwrap();
+    let st = check("the repository made again").unwrap();
+    assert!(
+        st.changes.iter().all(|c| c.untracked && c.staged.is_none()),
+        "{st:?}"
+    );
+    // The repository replaced by another: the kept handles are not used for it.
     fs::remove_dir_all(root.join(".git")).unwrap();
     let again = Repository::init(&root).unwrap();
     commit(&again, "top.txt");
@@ -620,6 +652,33 @@ fn a_kept_status_reader_sees_what_changed_between_reads() {
     fs::remove_dir_all(root.join(".git")).unwrap();
     assert_eq!(check("the repository removed"), None);
     assert!(reader.read_paths(&["top.txt".into()]).is_err());
+}
+
+/// Kept handles are let go a while after the last read, or at once when asked.
+#[test]
+fn a_status_readers_handles_go_when_idle_or_released() {
+    use flint_project::StatusReader;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = Repository::init(&root).unwrap();
+    commit(&repo, "a.txt");
+    let reader = StatusReader::new(&root).keeping_for(std::time::Duration::from_millis(200));
+    reader.read().unwrap().unwrap();
+    assert_eq!(reader.holds_handles(), !cfg!(windows));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    reader.read_paths(&["a.txt".into()]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // 250 ms after the first read, 150 after the last: still kept.
+    assert_eq!(reader.holds_handles(), !cfg!(windows));
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        !reader.holds_handles()
+    });
+    assert!(gone, "let go once idle");
+    reader.read().unwrap().unwrap();
+    reader.release();
+    assert!(!reader.holds_handles());
+    assert!(reader.read().unwrap().unwrap().changes.is_empty());
 }
 
 /// A working tree whose `.git` is a file naming a git folder elsewhere

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { warmFonts } from "./warm";
+import { warmFonts, warmFontsWhenIdle } from "./warm";
 
 describe("warmFonts", () => {
   it("lays out every face an answer uses, hidden, and leaves nothing behind", () => {
@@ -30,6 +30,9 @@ describe("warmFonts", () => {
     // Both themes' bold, italic and bold italic in the code face.
     for (const cls of [".hl-lb.hl-db", ".hl-li.hl-di", ".hl-lb.hl-li.hl-db.hl-di"])
       expect(code.querySelector(cls), cls).not.toBeNull();
+    // And the review pane's diff, bold and italic.
+    expect(sample.querySelector("pre.diff .line b")).not.toBeNull();
+    expect(sample.querySelector("pre.diff .line i")).not.toBeNull();
   });
 
   it("is hidden from sight, pointer and assistive technology while it exists", () => {
@@ -51,5 +54,31 @@ describe("warmFonts", () => {
     expect(style).toContain("visibility: hidden");
     expect(style).toContain("pointer-events: none");
     expect(style).toContain("position: fixed");
+  });
+
+  it("waits for the page to be idle", () => {
+    const queued: Array<() => void> = [];
+    const had = Object.getOwnPropertyDescriptor(window, "requestIdleCallback");
+    Object.defineProperty(window, "requestIdleCallback", {
+      configurable: true,
+      value: (cb: () => void) => queued.push(cb),
+    });
+    const added: Node[] = [];
+    const append = document.body.appendChild.bind(document.body);
+    document.body.appendChild = <T extends Node>(n: T): T => {
+      added.push(n);
+      return append(n);
+    };
+    try {
+      warmFontsWhenIdle();
+      expect(added).toHaveLength(0);
+      expect(queued).toHaveLength(1);
+      queued[0]!();
+      expect(added).toHaveLength(1);
+    } finally {
+      document.body.appendChild = append;
+      if (had) Object.defineProperty(window, "requestIdleCallback", had);
+      else Reflect.deleteProperty(window, "requestIdleCallback");
+    }
   });
 });

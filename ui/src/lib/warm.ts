@@ -13,7 +13,16 @@ const SAMPLE = [
   "<table><thead><tr><th>Aa</th></tr></thead><tbody><tr><td>Aa</td></tr></tbody></table>",
   '<pre class="code"><code>Aa <span class="hl-lb hl-db">Aa</span> <span class="hl-li hl-di">Aa</span> ',
   '<span class="hl-lb hl-li hl-db hl-di">Aa</span> <span class="hl-lu hl-du">Aa</span></code></pre>',
+  // The review pane's diff face, where an answer's first edit shows.
+  '<pre class="diff"><span class="line">Aa <b>Aa</b> <i>Aa</i></span></pre>',
 ].join("");
+
+/** Lays the sample out when the page is next idle (after the first paint). */
+export function warmFontsWhenIdle(): void {
+  if (typeof window.requestIdleCallback === "function")
+    window.requestIdleCallback(() => warmFonts());
+  else setTimeout(() => warmFonts(), 50);
+}
 
 /** Lays the sample out off screen, then removes it. */
 export function warmFonts(doc: Document = document): void {
