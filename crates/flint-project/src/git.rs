@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use git2::{ErrorCode, Repository};
 use serde::{Deserialize, Serialize};
@@ -501,7 +502,7 @@ fn repo_of(root: &Path) -> Result<Repository, crate::ProjectError> {
 /// The repository's status; `None` outside git. Reads it once: a project whose status is
 /// read again and again keeps a `StatusReader`.
 pub fn status(root: &Path) -> Result<Option<GitStatus>, crate::ProjectError> {
-    StatusReader::new(root).read()
+    StatusReader::new(root).keeping_for(Duration::ZERO).read()
 }
 
 /// A working tree with at least this many tracked files is read over several threads.
@@ -515,7 +516,9 @@ pub fn status_split(
     split_from: usize,
     threads: usize,
 ) -> Result<Option<GitStatus>, crate::ProjectError> {
-    StatusReader::split(root, split_from, threads).read()
+    StatusReader::split(root, split_from, threads)
+        .keeping_for(Duration::ZERO)
+        .read()
 }
 
 /// The status of one project, read each time it may have changed. The repository handles
@@ -617,8 +620,8 @@ impl StatusReader {
         }
     }
 
-    /// Keeps handles this long after a read instead of `KEEP_FOR` (for the tests).
-    #[doc(hidden)]
+    /// Keeps handles this long after a read instead of `KEEP_FOR`; zero: not at all (a
+    /// status read once).
     pub fn keeping_for(mut self, keep_for: std::time::Duration) -> Self {
         self.keep_for = keep_for;
         self
@@ -701,7 +704,7 @@ impl StatusReader {
             .release_asked
             .swap(false, std::sync::atomic::Ordering::SeqCst);
         // Nothing half-read is kept: the next read starts from fresh handles.
-        if out.is_err() || released || cfg!(windows) {
+        if out.is_err() || released || cfg!(windows) || self.keep_for.is_zero() {
             state.kept = None;
         } else if !state.reaper {
             state.reaper = true;

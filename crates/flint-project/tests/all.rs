@@ -681,6 +681,10 @@ fn a_status_readers_handles_go_when_idle_or_released() {
     reader.read().unwrap().unwrap();
     reader.release();
     assert!(!reader.holds_handles());
+    // A status read once (`status`) keeps nothing.
+    let once = StatusReader::new(&root).keeping_for(std::time::Duration::ZERO);
+    once.read().unwrap().unwrap();
+    assert!(!once.holds_handles());
     assert!(reader.read().unwrap().unwrap().changes.is_empty());
 }
 
