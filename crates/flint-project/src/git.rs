@@ -1,5 +1,5 @@
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use git2::{ErrorCode, Repository};
 use serde::{Deserialize, Serialize};
@@ -535,13 +535,13 @@ pub struct StatusReader {
     state: std::sync::Arc<std::sync::Mutex<ReaderState>>,
     /// `release` found a read running: that read lets go of the handles as it ends.
     release_asked: std::sync::atomic::AtomicBool,
-    keep_for: std::time::Duration,
+    keep_for: Duration,
 }
 
 /// How long kept handles outlive their last read. They hold the index in memory (up to
 /// ~29 MiB with one spare for 100k tracked files) and keep the pack files they read open
 /// (a repack's old packs stay on disk while they are).
-const KEEP_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+const KEEP_FOR: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct ReaderState {
@@ -557,7 +557,7 @@ struct Kept {
     identity: Identity,
     repo: Repository,
     spare: Vec<Repository>,
-    last_read: std::time::Instant,
+    last_read: Instant,
 }
 
 /// A file's length, time of change and inode, as far as the platform tells them.
@@ -622,7 +622,7 @@ impl StatusReader {
 
     /// Keeps handles this long after a read instead of `KEEP_FOR`; zero: not at all (a
     /// status read once).
-    pub fn keeping_for(mut self, keep_for: std::time::Duration) -> Self {
+    pub fn keeping_for(mut self, keep_for: Duration) -> Self {
         self.keep_for = keep_for;
         self
     }
@@ -649,10 +649,8 @@ impl StatusReader {
         &self,
         paths: &[String],
     ) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
-        let mut state = match self.state.try_lock() {
-            Ok(s) => s,
-            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return status_of(&self.root, paths),
+        let Some(mut state) = self.try_state() else {
+            return status_of(&self.root, paths);
         };
         self.with_kept(&mut state, |k| paths_status(&k.repo, &self.root, paths))?
             .ok_or_else(|| git2::Error::from_str("not in a git repository").into())
@@ -663,13 +661,20 @@ impl StatusReader {
     pub fn release(&self) {
         use std::sync::atomic::Ordering;
         self.release_asked.store(true, Ordering::SeqCst);
-        let mut state = match self.state.try_lock() {
-            Ok(s) => s,
-            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return,
+        let Some(mut state) = self.try_state() else {
+            return;
         };
         state.kept = None;
         self.release_asked.store(false, Ordering::SeqCst);
+    }
+
+    /// The reader's state unless a read holds it now.
+    fn try_state(&self) -> Option<std::sync::MutexGuard<'_, ReaderState>> {
+        match self.state.try_lock() {
+            Ok(s) => Some(s),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Runs `f` on the kept handles (opened first if there are none, or what they were
@@ -692,14 +697,14 @@ impl StatusReader {
                 identity,
                 repo,
                 spare: Vec::new(),
-                last_read: std::time::Instant::now(),
+                last_read: Instant::now(),
             });
         }
         let Some(k) = state.kept.as_mut() else {
             return Ok(None);
         };
         let out = f(k);
-        k.last_read = std::time::Instant::now();
+        k.last_read = Instant::now();
         let released = self
             .release_asked
             .swap(false, std::sync::atomic::Ordering::SeqCst);
@@ -722,7 +727,7 @@ impl StatusReader {
 }
 
 /// Lets a reader's handles go once `keep_for` has passed since its last read.
-fn reap(state: std::sync::Weak<std::sync::Mutex<ReaderState>>, keep_for: std::time::Duration) {
+fn reap(state: std::sync::Weak<std::sync::Mutex<ReaderState>>, keep_for: Duration) {
     let mut wait = keep_for;
     loop {
         std::thread::sleep(wait);
