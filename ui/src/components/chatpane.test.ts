@@ -24,6 +24,15 @@ describe("ChatPane", () => {
     const transcript = screen.getByTestId("transcript");
     Object.defineProperty(transcript, "scrollHeight", { value: 2000, configurable: true });
     Object.defineProperty(transcript, "clientHeight", { value: 500, configurable: true });
+    // Following the end: a scroll event that finds the answer grown past the end
+    // (it grew between the scroll and the event) does not let go of it.
+    transcript.scrollTop = 1500;
+    await fireEvent.scroll(transcript);
+    Object.defineProperty(transcript, "scrollHeight", { value: 2600, configurable: true });
+    await fireEvent.scroll(transcript);
+    expect(screen.queryByTestId("live-end")).toBeNull();
+    Object.defineProperty(transcript, "scrollHeight", { value: 2000, configurable: true });
+    // The user scrolls up to read.
     transcript.scrollTop = 100;
     await fireEvent.scroll(transcript);
     const back = await screen.findByTestId("live-end");
