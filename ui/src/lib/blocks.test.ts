@@ -187,6 +187,8 @@ describe("BlockView", () => {
       set: (v: number) => (scrolled = v),
     });
     root.getBoundingClientRect = () => ({ top: 0 }) as DOMRect;
+    Object.defineProperty(root, "scrollHeight", { value: 5000, configurable: true });
+    Object.defineProperty(root, "clientHeight", { value: 621, configurable: true });
     // First laid out: nothing to compare with.
     ro.report(first!, -900, 300);
     ro.report(second!, -600, 300);
@@ -201,17 +203,77 @@ describe("BlockView", () => {
     ro.report(second!, -100, 500);
     ro.report(last!, 200, 800);
     expect(scrolled).toBe(1040);
+    // Shorter above the view: the view moves up with it.
+    ro.report(first!, -900, 300);
+    expect(scrolled).toBe(1000);
+    // Following the live end: the transcript keeps to the end itself, nothing here moves.
+    Object.defineProperty(root, "scrollHeight", { value: 1621, configurable: true });
+    Object.defineProperty(root, "clientHeight", { value: 621, configurable: true });
+    ro.report(first!, -900, 260);
+    expect(scrolled).toBe(1000);
+    Object.defineProperty(root, "scrollHeight", { value: 5000, configurable: true });
+    ro.report(first!, -900, 340);
+    expect(scrolled).toBe(1080);
     // Not laid out (its message skipped): no height, nothing moves, the last one stands.
     ro.report(first!, -900, 0);
-    expect(scrolled).toBe(1040);
+    expect(scrolled).toBe(1080);
     const io = FakeObserver.last!;
     io.report(first!, false, 0);
     expect(first!.style.height).toBe("340px");
   });
 
+  it("empties a chunk reported far off before it had a height once it has one", () => {
+    const view = new BlockView(host, root);
+    view.update(blocks(8));
+    const [first] = chunks();
+    // Its message was skipped off screen: far, but no height to keep.
+    FakeObserver.last!.report(first!, false, 0);
+    expect(view.state.empty).toBe(0);
+    FakeResizeObserver.last!.report(first!, -2000, 420);
+    expect(view.state.empty).toBe(1);
+    expect(first!.style.height).toBe("420px");
+  });
+
+  it("copies what a selection crosses, emptied chunks included", () => {
+    const view = new BlockView(host, root);
+    view.update(blocks(12));
+    const io = FakeObserver.last!;
+    const [first, second, last] = chunks();
+    io.report(second!, false, 300);
+    expect(second!.childElementCount).toBe(0);
+    const range = document.createRange();
+    range.setStart(first!.firstElementChild!, 0);
+    range.setEnd(last!.firstElementChild!, 1);
+    document.getSelection()!.addRange(range);
+    document.dispatchEvent(new Event("copy"));
+    expect(second!.childElementCount).toBe(4);
+    expect(document.getSelection()!.toString()).toContain("block 5 ");
+    view.destroy();
+    // Once gone, a copy does nothing here.
+    io.report(first!, false, 300);
+  });
+
   it("shows blocks anew when they are replaced rather than extended", () => {
     const view = new BlockView(host, root);
     view.update(blocks(6));
+    // Longer, another first block.
+    view.update(blocks(8, 100));
+    expect(host.textContent).not.toContain("block 0 ");
+    expect(host.textContent).toContain("block 107 ");
+    // Longer, the same first block but not what was shown after it.
+    view.update([
+      block(100),
+      "<p>other</p>",
+      block(7),
+      block(8),
+      block(9),
+      block(10),
+      block(11),
+      block(12),
+      block(13),
+    ]);
+    expect(host.textContent).not.toContain("block 101 ");
+    expect(host.textContent).toContain("other");
     view.update(["<p>another answer</p>"]);
     expect(host.innerHTML).toBe('<div class="chunk"><p>another answer</p></div>');
     expect(FakeObserver.last!.seen.size).toBe(1);

@@ -32,10 +32,13 @@ export class BlockView {
   readonly #host: HTMLElement;
   readonly #root: HTMLElement | null;
   #chunks: Chunk[] = [];
+  #of = new Map<Element, Chunk>();
   #count = 0;
   #first: string | undefined;
+  #last: string | undefined;
   #io: IntersectionObserver | null = null;
   #ro: ResizeObserver | null = null;
+  readonly #copy = () => this.#fillSelected();
 
   constructor(host: HTMLElement, root: HTMLElement | null) {
     this.#host = host;
@@ -47,14 +50,21 @@ export class BlockView {
       });
     if (typeof ResizeObserver !== "undefined")
       this.#ro = new ResizeObserver((entries) => this.#resized(entries));
+    document.addEventListener("copy", this.#copy, true);
   }
 
-  /** Shows `blocks`: appended to what is shown when they extend it, else shown anew. */
+  /** Shows `blocks`: appended to what is shown when they extend it, else shown anew.
+   *  (The engine only ever appends to an answer's blocks; an item replaced in the
+   *  transcript starts again from none. Its first and last shown block are compared so
+   *  that any other array is shown anew.) */
   update(blocks: readonly string[] | null): void {
     const all = blocks ?? [];
-    if (all.length < this.#count || (this.#count > 0 && all[0] !== this.#first)) this.#clear();
+    const n = this.#count;
+    if (all.length < n || (n > 0 && (all[0] !== this.#first || all[n - 1] !== this.#last)))
+      this.#clear();
     if (all.length === this.#count) return;
     this.#first = all[0];
+    this.#last = all[all.length - 1];
     // One insertion per chunk touched, not per block.
     let pending: string[] = [];
     let last = this.#chunks[this.#chunks.length - 1];
@@ -89,6 +99,7 @@ export class BlockView {
     this.#io = null;
     this.#ro?.disconnect();
     this.#ro = null;
+    document.removeEventListener("copy", this.#copy, true);
   }
 
   #chunk(): Chunk {
@@ -98,6 +109,7 @@ export class BlockView {
     // Until the observer says otherwise a new chunk counts as near: it is being read.
     const c: Chunk = { el, html: [], size: 0, empty: false, near: true, height: 0 };
     this.#chunks.push(c);
+    this.#of.set(el, c);
     this.#io?.observe(el);
     this.#ro?.observe(el);
     return c;
@@ -110,8 +122,10 @@ export class BlockView {
       c.el.remove();
     }
     this.#chunks = [];
+    this.#of.clear();
     this.#count = 0;
     this.#first = undefined;
+    this.#last = undefined;
   }
 
   /** A chunk no longer last: if it came and closed in one update (not laid out yet),
@@ -124,7 +138,7 @@ export class BlockView {
   #seen(entries: IntersectionObserverEntry[]): void {
     const last = this.#chunks[this.#chunks.length - 1];
     for (const e of entries) {
-      const c = this.#chunks.find((x) => x.el === e.target);
+      const c = this.#of.get(e.target);
       if (!c) continue;
       c.near = e.isIntersecting;
       const h = e.boundingClientRect.height;
@@ -164,8 +178,9 @@ export class BlockView {
   #resized(entries: ResizeObserverEntry[]): void {
     const root = this.#root;
     const top = root ? root.getBoundingClientRect().top : 0;
+    const last = this.#chunks[this.#chunks.length - 1];
     for (const e of entries) {
-      const c = this.#chunks.find((x) => x.el === e.target);
+      const c = this.#of.get(e.target);
       if (!c) continue;
       const h = e.target.getBoundingClientRect();
       // Not laid out (its message is skipped off screen): the height last seen stands.
@@ -173,10 +188,22 @@ export class BlockView {
       const delta = h.height - c.height;
       const seen = c.height > 0;
       c.height = h.height;
+      // Reported far off before it had a height (a message skipped off screen, chunks
+      // that arrived closed): emptied now that it has one.
+      if (!c.near && !c.empty && c !== last) this.#empty(c, h.height);
       if (!root || !seen || delta === 0) continue;
+      // While the transcript follows the live end, it keeps to the end by itself (and a
+      // move up here would read as the user scrolling away from it).
+      if (root.scrollHeight - root.scrollTop - root.clientHeight < 40) continue;
       // Its bottom before the change was above the visible top.
       if (h.bottom - delta <= top) root.scrollTop += delta;
     }
+  }
+
+  /** A copy of a selection that crosses emptied chunks copies them too: they are filled
+   *  before the copy reads the selection (they are let go again as they next leave). */
+  #fillSelected(): void {
+    for (const c of this.#chunks) if (c.empty && selects(c.el)) this.#fill(c);
   }
 }
 
