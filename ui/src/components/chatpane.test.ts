@@ -31,14 +31,26 @@ describe("ChatPane", () => {
     Object.defineProperty(transcript, "scrollHeight", { value: 2600, configurable: true });
     await fireEvent.scroll(transcript);
     expect(screen.queryByTestId("live-end")).toBeNull();
+    expect(transcript.dataset["following"]).toBe("true");
     Object.defineProperty(transcript, "scrollHeight", { value: 2000, configurable: true });
-    // The user scrolls up to read.
+    // A move up the user did not make (the answer laid out shorter pulled the position
+    // up, and grew again before the event): still following.
+    transcript.scrollTop = 1400;
+    await fireEvent.scroll(transcript);
+    expect(transcript.dataset["following"]).toBe("true");
+    // The user scrolls up to read (with the scroll bar: a pointer held on the transcript).
+    await fireEvent.pointerDown(transcript);
     transcript.scrollTop = 100;
     await fireEvent.scroll(transcript);
     const back = await screen.findByTestId("live-end");
+    expect(transcript.dataset["following"]).toBe("false");
+    await fireEvent.pointerUp(window);
     await fireEvent.click(back);
     expect(transcript.scrollTop).toBe(2000);
     expect(screen.queryByTestId("live-end")).toBeNull();
+    // A wheel turned up lets go at once (before its scroll event arrives).
+    await fireEvent.wheel(transcript, { deltaY: -40 });
+    expect(await screen.findByTestId("live-end")).toBeTruthy();
   });
 });
 

@@ -187,8 +187,6 @@ describe("BlockView", () => {
       set: (v: number) => (scrolled = v),
     });
     root.getBoundingClientRect = () => ({ top: 0 }) as DOMRect;
-    Object.defineProperty(root, "scrollHeight", { value: 5000, configurable: true });
-    Object.defineProperty(root, "clientHeight", { value: 621, configurable: true });
     // First laid out: nothing to compare with.
     ro.report(first!, -900, 300);
     ro.report(second!, -600, 300);
@@ -206,12 +204,12 @@ describe("BlockView", () => {
     // Shorter above the view: the view moves up with it.
     ro.report(first!, -900, 300);
     expect(scrolled).toBe(1000);
-    // Following the live end: the transcript keeps to the end itself, nothing here moves.
-    Object.defineProperty(root, "scrollHeight", { value: 1621, configurable: true });
-    Object.defineProperty(root, "clientHeight", { value: 621, configurable: true });
+    // Following the live end (ChatPane marks the transcript): it keeps to the end
+    // itself, nothing here moves.
+    root.dataset["following"] = "true";
     ro.report(first!, -900, 260);
     expect(scrolled).toBe(1000);
-    Object.defineProperty(root, "scrollHeight", { value: 5000, configurable: true });
+    root.dataset["following"] = "false";
     ro.report(first!, -900, 340);
     expect(scrolled).toBe(1080);
     // Not laid out (its message skipped): no height, nothing moves, the last one stands.

@@ -192,9 +192,9 @@ export class BlockView {
       // that arrived closed): emptied now that it has one.
       if (!c.near && !c.empty && c !== last) this.#empty(c, h.height);
       if (!root || !seen || delta === 0) continue;
-      // While the transcript follows the live end, it keeps to the end by itself (and a
-      // move up here would read as the user scrolling away from it).
-      if (root.scrollHeight - root.scrollTop - root.clientHeight < 40) continue;
+      // While the transcript follows the live end (ChatPane marks it), it keeps to the
+      // end by itself, and a move up here would read as the user scrolling away from it.
+      if (root.dataset["following"] === "true") continue;
       // Its bottom before the change was above the visible top.
       if (h.bottom - delta <= top) root.scrollTop += delta;
     }
