@@ -48,6 +48,16 @@ const AT_TOP = `
   const el = document.elementFromPoint(r.left + 60, r.top + 30);
   return { text: '', debug: el ? el.outerHTML.slice(0, 200) : 'none' };`;
 
+/** Scrolls the transcript up as the user does: the wheel says so (the view then stops
+ *  following the live end; a scroll position set by a script alone does not), then the
+ *  position is set. `to` is an expression of `t`, the transcript. */
+const scrollTo = (wd, to) =>
+  wd.execute(
+    `const t = document.querySelector('[data-testid=transcript]');
+     t.dispatchEvent(new WheelEvent('wheel', { deltaY: -100, bubbles: true, cancelable: true }));
+     t.scrollTop = ${to}; return 1;`,
+  );
+
 const frames = (wd, n) =>
   wd.executeAsync(
     `const done = arguments[arguments.length - 1]; let k = ${n};
@@ -84,13 +94,11 @@ test("a 100k-token answer: followed to its end, mostly emptied off screen, fille
     // Back to a point in the middle (its chunk and those around it emptied), then up a
     // step at a time: at each stop, as the chunks around are filled again and laid out,
     // what is read at the top of the view stays where it is.
-    await wd.execute(
-      "const t = document.querySelector('[data-testid=transcript]'); t.scrollTop = t.scrollHeight * 0.45; return 1;",
-    );
+    await scrollTo(wd, "t.scrollHeight * 0.45");
     for (let step = 0; step < 6; step++) {
       // Each move lands near (or, the first, on) emptied chunks: they are filled and
       // laid out in the frames after it; from then on what is read stays in place.
-      if (step > 0) await wd.execute("document.querySelector('[data-testid=transcript]').scrollTop -= 350; return 1;");
+      if (step > 0) await scrollTo(wd, "t.scrollTop - 350");
       await frames(wd, step === 0 ? 6 : 3);
       const read = await wd.execute(AT_TOP);
       assert.ok(read.text.length > 0, `text at the top at step ${step}: ${JSON.stringify(read)} ${JSON.stringify(await wd.execute(STATE))}`);
@@ -103,7 +111,7 @@ test("a 100k-token answer: followed to its end, mostly emptied off screen, fille
     assert.ok(mid.chunks - mid.empty >= 2, `filled around the middle: ${JSON.stringify(mid)}`);
 
     // The top: the answer's first words, filled again.
-    await wd.execute("document.querySelector('[data-testid=transcript]').scrollTop = 0; return 1;");
+    await scrollTo(wd, "0");
     await frames(wd, 6);
     const first = await wd.execute(
       "return document.querySelector('[data-testid=message-assistant] .chunk').textContent.slice(0, 40)",
