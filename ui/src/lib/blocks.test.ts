@@ -1,17 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BlockView, CHUNK_CHARS } from "./blocks";
 
-// jsdom has no IntersectionObserver and lays nothing out: the observer is played by the
-// test, which says which chunk is near and how tall it was.
-class FakeObserver {
-  static last: FakeObserver | null = null;
+// jsdom has no IntersectionObserver or ResizeObserver and lays nothing out: the observers
+// are played by the test, which says which chunk is near, where and how tall it is.
+class Watching {
   readonly seen = new Set<Element>();
-  constructor(
-    readonly callback: (entries: IntersectionObserverEntry[]) => void,
-    readonly options: IntersectionObserverInit,
-  ) {
-    FakeObserver.last = this;
-  }
   observe(el: Element) {
     this.seen.add(el);
   }
@@ -20,6 +13,17 @@ class FakeObserver {
   }
   disconnect() {
     this.seen.clear();
+  }
+}
+
+class FakeObserver extends Watching {
+  static last: FakeObserver | null = null;
+  constructor(
+    readonly callback: (entries: IntersectionObserverEntry[]) => void,
+    readonly options: IntersectionObserverInit,
+  ) {
+    super();
+    FakeObserver.last = this;
   }
   report(el: Element, near: boolean, height: number, top = 1000) {
     const rect = { top, bottom: top + height, height, left: 0, right: 100, width: 100 };
@@ -33,20 +37,11 @@ class FakeObserver {
   }
 }
 
-class FakeResizeObserver {
+class FakeResizeObserver extends Watching {
   static last: FakeResizeObserver | null = null;
-  readonly seen = new Set<Element>();
   constructor(readonly callback: (entries: ResizeObserverEntry[]) => void) {
+    super();
     FakeResizeObserver.last = this;
-  }
-  observe(el: Element) {
-    this.seen.add(el);
-  }
-  unobserve(el: Element) {
-    this.seen.delete(el);
-  }
-  disconnect() {
-    this.seen.clear();
   }
   /** `el` laid out with its top at `top` and `height` tall. */
   report(el: Element, top: number, height: number) {
