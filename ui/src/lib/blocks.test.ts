@@ -168,6 +168,11 @@ describe("BlockView", () => {
     io.report(first!, false, 300);
     expect(view.state.empty).toBe(0);
     expect(first!.childElementCount).toBe(4);
+    // Once the selection goes, the far chunk it kept is let go.
+    document.getSelection()!.removeAllRanges();
+    document.dispatchEvent(new Event("selectionchange"));
+    expect(view.state.empty).toBe(1);
+    expect(first!.style.height).toBe("300px");
   });
 
   it("keeps what the user reads in place when a chunk wholly above it changes height", () => {
@@ -241,6 +246,12 @@ describe("BlockView", () => {
     document.dispatchEvent(new Event("copy"));
     expect(second!.childElementCount).toBe(4);
     expect(document.getSelection()!.toString()).toContain("block 5 ");
+    // Still selected: kept. Selection gone: emptied again.
+    document.dispatchEvent(new Event("selectionchange"));
+    expect(second!.childElementCount).toBe(4);
+    document.getSelection()!.removeAllRanges();
+    document.dispatchEvent(new Event("selectionchange"));
+    expect(second!.childElementCount).toBe(0);
     view.destroy();
     // Once gone, a copy does nothing here.
     io.report(first!, false, 300);

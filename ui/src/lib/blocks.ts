@@ -39,6 +39,7 @@ export class BlockView {
   #io: IntersectionObserver | null = null;
   #ro: ResizeObserver | null = null;
   readonly #copy = () => this.#fillSelected();
+  readonly #selection = () => this.#letGo();
 
   constructor(host: HTMLElement, root: HTMLElement | null) {
     this.#host = host;
@@ -51,6 +52,7 @@ export class BlockView {
     if (typeof ResizeObserver !== "undefined")
       this.#ro = new ResizeObserver((entries) => this.#resized(entries));
     document.addEventListener("copy", this.#copy, true);
+    document.addEventListener("selectionchange", this.#selection);
   }
 
   /** Shows `blocks`: appended to what is shown when they extend it, else shown anew.
@@ -100,6 +102,7 @@ export class BlockView {
     this.#ro?.disconnect();
     this.#ro = null;
     document.removeEventListener("copy", this.#copy, true);
+    document.removeEventListener("selectionchange", this.#selection);
   }
 
   #chunk(): Chunk {
@@ -153,9 +156,11 @@ export class BlockView {
   }
 
   #empty(c: Chunk, height: number): void {
-    // Never under a selection (it would lose what it selects), nor before it was laid out.
-    if (height <= 0 || selects(c.el)) return;
+    // Never before it was laid out, nor under a selection (it would lose what it
+    // selects; it is let go when the selection changes).
+    if (height <= 0) return;
     c.height = height;
+    if (selects(c.el)) return;
     c.el.style.height = `${height}px`;
     c.el.replaceChildren();
     c.empty = true;
@@ -204,6 +209,14 @@ export class BlockView {
    *  before the copy reads the selection (they are let go again as they next leave). */
   #fillSelected(): void {
     for (const c of this.#chunks) if (c.empty && selects(c.el)) this.#fill(c);
+  }
+
+  /** The selection changed: far chunks it kept (or a copy filled) are emptied once it
+   *  no longer holds them. */
+  #letGo(): void {
+    const last = this.#chunks[this.#chunks.length - 1];
+    for (const c of this.#chunks)
+      if (!c.near && !c.empty && c !== last && c.height > 0) this.#empty(c, c.height);
   }
 }
 
