@@ -227,139 +227,184 @@ fn change_of(s: git2::Status) -> Option<GitChange> {
     })
 }
 
-/// Every changed path's status flags (untracked files listed one by one, renames in the
-/// index found), in path order; a rename is named by its old path, as libgit2 names it.
-fn statuses_of(
-    repo: &Repository,
-    spare: &mut Vec<Repository>,
-    split_from: usize,
-    threads: usize,
-) -> Result<Vec<(String, git2::Status)>, git2::Error> {
-    let listed = |repo: &Repository,
-                  opts: &mut git2::StatusOptions|
-     -> Result<Vec<(String, git2::Status)>, git2::Error> {
-        let statuses = repo.statuses(Some(opts))?;
-        Ok(statuses
-            .iter()
-            .filter_map(|e| Some((e.path()?.to_string(), e.status())))
-            .collect())
-    };
-    let whole = |repo: &Repository| {
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .renames_head_to_index(true);
-        listed(repo, &mut opts)
-    };
-    let Some(workdir) = repo.workdir() else {
-        return whole(repo);
-    };
-    if threads < 2 || repo.index()?.len() < split_from {
-        return whole(repo);
+/// Opens the repository holding `root` with gitoxide, for the status read, with every
+/// filter driver taken out of its configuration (in memory): a read never runs a clean
+/// filter that a configuration names (a cloned repository's, or git-lfs's), as libgit2's
+/// status never did; gitoxide runs no `core.fsmonitor` either.
+fn gix_open(root: &Path) -> Result<gix::Repository, git2::Error> {
+    let mut repo = gix::discover(root).map_err(gix_error)?;
+    let mut config = repo.config_snapshot_mut();
+    let drivers: Vec<_> = config
+        .sections_and_ids_by_name("filter")
+        .map(|sections| sections.map(|(_, id)| id).collect())
+        .unwrap_or_default();
+    for id in drivers {
+        config.remove_section_by_id(id);
     }
-    let groups = split_tree(repo, workdir, threads);
-    let Some((mine, others)) = groups.split_first().filter(|(_, o)| !o.is_empty()) else {
-        return whole(repo);
-    };
-    // The working tree by parts, each listed to libgit2 literally so its walk enters only
-    // its own folders: the first part here (on this handle, its index already read), the
-    // others on threads with handles of their own; then HEAD -> index once, with renames
-    // (no file is read), here while they run. Measured on 100k files and two cores:
-    // docs/benchmarks.md (git status).
-    let workdir_part = |repo: &Repository, group: &[String]| {
-        let mut opts = git2::StatusOptions::new();
-        opts.show(git2::StatusShow::Workdir)
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .disable_pathspec_match(true);
-        for p in group {
-            opts.pathspec(p);
-        }
-        listed(repo, &mut opts)
-    };
-    let git_dir = &repo.path().canonicalize().ok();
-    let result = std::thread::scope(|scope| {
-        let handles: Vec<_> = others
-            .iter()
-            .map(|group| {
-                let kept = spare.pop();
-                scope.spawn(move || {
-                    // A handle kept from the last read, or one opened by its working tree
-                    // (a `.git` file naming a separate git folder included) and checked
-                    // to be the same tree. It goes back to the caller with the answer.
-                    let theirs = match kept {
-                        Some(r) => r,
-                        None => {
-                            let r = Repository::open(workdir)?;
-                            if r.workdir().and_then(|w| w.canonicalize().ok())
-                                != workdir.canonicalize().ok()
-                                || &r.path().canonicalize().ok() != git_dir
-                            {
-                                return Err(git2::Error::from_str("another repository"));
-                            }
-                            r
-                        }
-                    };
-                    let part = workdir_part(&theirs, group);
-                    part.map(|p| (p, theirs))
-                })
-            })
-            .collect();
-        let here = workdir_part(repo, mine);
-        let mut index_part = git2::StatusOptions::new();
-        index_part
-            .show(git2::StatusShow::Index)
-            .renames_head_to_index(true);
-        // (libgit2's name for the entry - a rename's old path -, its path in the index,
-        // its flags), and where each index path is.
-        let mut entries = Vec::<(String, String, git2::Status)>::new();
-        let mut at = std::collections::HashMap::<String, usize>::new();
-        let index = repo.statuses(Some(&mut index_part)).map(|statuses| {
-            for e in statuses.iter() {
-                let Some(path) = e.path() else { continue };
-                let new = e
-                    .head_to_index()
-                    .and_then(|d| d.new_file().path())
-                    .map(crate::index::to_slash)
-                    .unwrap_or_else(|| path.to_string());
-                at.insert(new.clone(), entries.len());
-                entries.push((path.to_string(), new, e.status()));
-            }
-        });
-        let mut parts = vec![here];
-        for h in handles {
-            let part = h
-                .join()
-                .unwrap_or_else(|_| Err(git2::Error::from_str("a status thread failed")));
-            parts.push(part.map(|(p, theirs)| {
-                spare.push(theirs);
-                p
-            }));
-        }
-        index.map(|()| (entries, at, parts))
+    config.commit().map_err(gix_error)?;
+    Ok(repo)
+}
+
+fn gix_error(e: impl std::fmt::Display) -> git2::Error {
+    git2::Error::from_str(&e.to_string())
+}
+
+/// The index as it is on disk. gitoxide reads the file again when its time changed; one
+/// rewritten within the file system's time resolution is caught by its checksum (as
+/// libgit2 catches it), and read again here.
+fn fresh_gix_index(
+    repo: &gix::Repository,
+) -> Result<gix::worktree::IndexPersistedOrInMemory, git2::Error> {
+    use std::io::{Read, Seek, SeekFrom};
+    let kept = repo.index_or_empty().map_err(gix_error)?;
+    let path = repo.index_path();
+    let on_disk = std::fs::File::open(&path).ok().and_then(|mut f| {
+        let mut sum = [0u8; 20];
+        f.seek(SeekFrom::End(-20)).ok()?;
+        f.read_exact(&mut sum).ok()?;
+        Some(sum)
     });
-    let Ok((mut entries, mut at, parts)) = result else {
-        return whole(repo);
+    let same = match (&on_disk, kept.checksum()) {
+        // An index written without its checksum (`index.skipHash`) is all zeros there.
+        (Some(sum), Some(id)) => sum.iter().any(|b| *b != 0) && id.as_bytes() == sum.as_slice(),
+        (None, _) => !path.exists(),
+        (Some(_), None) => false,
     };
-    let Ok(parts) = parts.into_iter().collect::<Result<Vec<_>, _>>() else {
-        return whole(repo);
+    Ok(if same {
+        gix::worktree::IndexPersistedOrInMemory::Persisted(kept)
+    } else {
+        gix::worktree::IndexPersistedOrInMemory::InMemory(repo.open_index().map_err(gix_error)?)
+    })
+}
+
+/// Every changed path's status flags, in libgit2's terms (untracked files listed one by
+/// one, a nested repository as `name/`, renames in the index found and named by their
+/// old path, as libgit2 names them), in index-path order. Read with gitoxide: HEAD ->
+/// index, the tracked files' stat and the untracked walk run on threads at once, the index
+/// memory-mapped: ~1x `git status` on 100k files where libgit2 took 1.25-1.8x
+/// (docs/benchmarks.md, git status). A submodule is looked at no further than its HEAD.
+fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, git2::Error> {
+    use git2::Status as S;
+    use gix::diff::index::Change as Staged;
+    use gix::status::index_worktree::Item as Worktree;
+    use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
+    let index = fresh_gix_index(repo)?;
+    // libgit2's: renames (not copies), 50% alike.
+    let renames = gix::diff::Rewrites {
+        copies: None,
+        ..Default::default()
     };
-    // The working tree's side joins the index's entry for the same index path (as the
-    // one-pass read pairs them); anything else (an untracked file, even at a renamed
-    // file's old name) is an entry of its own.
-    for (path, s) in parts.into_iter().flatten() {
-        match at.get(&path) {
-            Some(&i) => entries[i].2 |= s,
-            None => {
-                at.insert(path.clone(), entries.len());
-                entries.push((path.clone(), path, s));
+    let items = repo
+        .status(gix::progress::Discard)
+        .map_err(gix_error)?
+        .index(index)
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Given(renames))
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::Dirty,
+            check_dirty: false,
+        })
+        .into_iter(None)
+        .map_err(gix_error)?;
+    let text = |b: &gix::bstr::BStr| b.to_string();
+    // A file, executable or not, is one kind; a link, a submodule another each.
+    let kind = |m: gix::index::entry::Mode| {
+        if m == gix::index::entry::Mode::FILE_EXECUTABLE {
+            gix::index::entry::Mode::FILE
+        } else {
+            m
+        }
+    };
+    // (the name libgit2 gives the entry - a rename's old path -, its path in the index,
+    // its flags), and where each index path is: both sides of a path are one entry.
+    let mut entries = Vec::<(String, String, S)>::new();
+    let mut at = std::collections::HashMap::<String, usize>::new();
+    let mut add = |name: String, path: String, s: S| match at.get(&path) {
+        Some(&i) => {
+            entries[i].2 |= s;
+            if name != path {
+                entries[i].0 = name;
             }
         }
+        None => {
+            at.insert(path.clone(), entries.len());
+            entries.push((name, path, s));
+        }
+    };
+    for item in items {
+        match item.map_err(gix_error)? {
+            gix::status::Item::TreeIndex(change) => match change {
+                Staged::Addition { location, .. } => {
+                    add(text(&location), text(&location), S::INDEX_NEW)
+                }
+                Staged::Deletion { location, .. } => {
+                    add(text(&location), text(&location), S::INDEX_DELETED)
+                }
+                Staged::Modification {
+                    location,
+                    previous_entry_mode,
+                    entry_mode,
+                    ..
+                } => {
+                    let s = if kind(previous_entry_mode) == kind(entry_mode) {
+                        S::INDEX_MODIFIED
+                    } else {
+                        S::INDEX_TYPECHANGE
+                    };
+                    add(text(&location), text(&location), s)
+                }
+                Staged::Rewrite {
+                    source_location,
+                    location,
+                    copy,
+                    ..
+                } => {
+                    if copy {
+                        add(text(&location), text(&location), S::INDEX_NEW)
+                    } else {
+                        add(text(&source_location), text(&location), S::INDEX_RENAMED)
+                    }
+                }
+            },
+            gix::status::Item::IndexWorktree(Worktree::Modification {
+                rela_path, status, ..
+            }) => {
+                let s = match status {
+                    EntryStatus::Conflict { .. } => S::CONFLICTED,
+                    EntryStatus::Change(Change::Removed) => S::WT_DELETED,
+                    EntryStatus::Change(Change::Type { .. }) => S::WT_TYPECHANGE,
+                    EntryStatus::Change(Change::Modification { .. }) => S::WT_MODIFIED,
+                    EntryStatus::Change(Change::SubmoduleModification(sub)) => {
+                        if sub.is_dirty() != Some(true) {
+                            continue;
+                        }
+                        S::WT_MODIFIED
+                    }
+                    // `git add -N`: libgit2 calls it added, with its content not staged.
+                    EntryStatus::IntentToAdd => S::INDEX_NEW | S::WT_MODIFIED,
+                    EntryStatus::NeedsUpdate(_) => continue,
+                };
+                add(text(rela_path.as_ref()), text(rela_path.as_ref()), s)
+            }
+            gix::status::Item::IndexWorktree(Worktree::DirectoryContents { entry, .. }) => {
+                if entry.status != gix::dir::entry::Status::Untracked {
+                    continue;
+                }
+                let mut path = text(entry.rela_path.as_ref());
+                if entry.disk_kind == Some(gix::dir::entry::Kind::Repository) {
+                    path.push('/');
+                }
+                add(path.clone(), path, S::WT_NEW)
+            }
+            // Not asked for: no renames between the index and the working tree.
+            gix::status::Item::IndexWorktree(Worktree::Rewrite { .. }) => {}
+        }
     }
-    // In the one-pass read's order: by index path, without case where git ignores it.
+    // In libgit2's order: by index path, without case where git ignores it.
     let icase = repo
-        .config()
-        .and_then(|c| c.get_bool("core.ignorecase"))
+        .config_snapshot()
+        .boolean("core.ignorecase")
         .unwrap_or(false);
     entries.sort_by(|a, b| {
         if icase {
@@ -373,126 +418,18 @@ fn statuses_of(
     Ok(entries.into_iter().map(|(path, _, s)| (path, s)).collect())
 }
 
-/// The working tree cut into `threads` groups of paths (relative to the working tree,
-/// '/'-separated) that together cover every file on disk and every file in the index:
-/// the top folder's entries, folders opened breadth-first until there are a few parts
-/// per thread, then dealt out in turn. A folder is never opened when it is ignored, holds
-/// a repository of its own (`.git`), is a link, is a tracked file's path (a file turned
-/// into a folder), or holds more than `MAX_OPENED` entries;
-/// `.git` itself is left out (libgit2 never reports it). Empty (no split) where a name
-/// is not plain ASCII without pattern characters (libgit2 still parses folder names as
-/// patterns, and composes Unicode names on macOS), or is `.`/`..` (a planted index):
-/// the one-pass read handles those. Bounded: at most `MAX_LOOKS` entries considered for
-/// opening, and each listing's tracked paths visited one per child, not one per file.
-fn split_tree(repo: &Repository, workdir: &Path, threads: usize) -> Vec<Vec<String>> {
-    const MAX_OPENED: usize = 1024;
-    const MAX_LOOKS: usize = 64;
-    let Ok(index) = repo.index() else {
-        return Vec::new();
-    };
-    // The index's paths, in its (byte) order: a folder's files are one run of it.
-    let mut tracked = Vec::with_capacity(index.len());
-    for e in index.iter() {
-        match String::from_utf8(e.path) {
-            Ok(p) => tracked.push(p),
-            Err(_) => return Vec::new(),
-        }
-    }
-    tracked.sort_unstable();
-    // A folder's entries: on disk, and the next name of every tracked path under it (a
-    // folder deleted from disk still has its files reported deleted). None when there
-    // are too many (`Err(false)`: the folder stays whole), or a name libgit2 would not
-    // take literally (`Err(true)`: no split at all).
-    let list = |rel: &str| -> Result<Vec<(String, bool)>, bool> {
-        let mut out = std::collections::BTreeMap::<String, bool>::new();
-        let prefix = if rel.is_empty() {
-            String::new()
-        } else {
-            format!("{rel}/")
-        };
-        for e in std::fs::read_dir(workdir.join(rel)).map_err(|_| false)? {
-            let e = e.map_err(|_| false)?;
-            let name = e.file_name().into_string().map_err(|_| true)?;
-            if rel.is_empty() && name == ".git" {
-                continue;
-            }
-            let is_dir = e.file_type().map_err(|_| false)?.is_dir(); // a link is not followed
-            out.insert(format!("{prefix}{name}"), is_dir);
-            if !literal(&name) {
-                return Err(true);
-            }
-            if out.len() > MAX_OPENED {
-                return Err(false);
-            }
-        }
-        // The tracked paths under the folder, a child's whole subtree skipped at once
-        // ('0' is the character after '/').
-        let mut i = tracked.partition_point(|p| p.as_str() < prefix.as_str());
-        while let Some(rest) = tracked.get(i).and_then(|p| p.strip_prefix(prefix.as_str())) {
-            match rest.split_once('/') {
-                Some((name, _)) => {
-                    let end = format!("{prefix}{name}0");
-                    out.entry(format!("{prefix}{name}")).or_insert(true);
-                    i += tracked[i..].partition_point(|p| p.as_str() < end.as_str());
-                    if !literal(name) {
-                        return Err(true);
-                    }
-                }
-                None => {
-                    out.entry(format!("{prefix}{rest}")).or_insert(false);
-                    i += 1;
-                    if !literal(rest) {
-                        return Err(true);
-                    }
-                }
-            }
-            if out.len() > MAX_OPENED {
-                return Err(false);
-            }
-        }
-        Ok(out.into_iter().collect())
-    };
-    let Ok(mut parts) = list("") else {
-        return Vec::new();
-    };
-    let want = threads * 8;
-    let mut next = 0;
-    let mut looks = 0;
-    while parts.len() < want && next < parts.len() && looks < MAX_LOOKS {
-        looks += 1;
-        let (rel, is_dir) = &parts[next];
-        let openable = *is_dir
-            && tracked.binary_search(rel).is_err() // a tracked file now a folder
-            && workdir.join(rel).is_dir()
-            && !workdir.join(rel).join(".git").exists()
-            && !repo.is_path_ignored(rel).unwrap_or(true);
-        match openable.then(|| list(rel)) {
-            Some(Ok(children)) if !children.is_empty() => {
-                parts.remove(next);
-                parts.extend(children);
-            }
-            Some(Err(true)) => return Vec::new(),
-            _ => next += 1,
-        }
-    }
-    parts.sort();
-    let mut groups = vec![Vec::new(); threads];
-    for (i, (rel, _)) in parts.into_iter().enumerate() {
-        groups[i % threads].push(rel);
-    }
-    groups.retain(|g| !g.is_empty());
-    groups
-}
-
-/// A name libgit2 takes as exactly itself in a path list.
-fn literal(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.starts_with([' ', '#', '!', ':'])
-        && !name.ends_with(' ')
-        && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-        && !name.contains(['*', '?', '[', ']', '\\'])
+/// The same list read by libgit2 in one pass: what the tests and the benchmark compare
+/// the gitoxide read with.
+fn statuses_libgit2(repo: &Repository) -> Result<Vec<(String, git2::Status)>, git2::Error> {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .renames_head_to_index(true);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    Ok(statuses
+        .iter()
+        .filter_map(|e| Some((e.path()?.to_string(), e.status())))
+        .collect())
 }
 
 fn repo_of(root: &Path) -> Result<Repository, crate::ProjectError> {
@@ -505,41 +442,32 @@ pub fn status(root: &Path) -> Result<Option<GitStatus>, crate::ProjectError> {
     StatusReader::new(root).keeping_for(Duration::ZERO).read()
 }
 
-/// A working tree with at least this many tracked files is read over several threads.
-const SPLIT_FROM: usize = 20_000;
-
-/// `status`, with the working tree read over `threads` threads from `split_from` tracked
-/// files (the tests force it on small repositories and compare with the one-pass read).
+/// `status` as libgit2 reads it in one pass (slower: 1.25-1.8x `git status` on 100k
+/// files): the reference the tests and the benchmark compare the gitoxide read with.
 #[doc(hidden)]
-pub fn status_split(
-    root: &Path,
-    split_from: usize,
-    threads: usize,
-) -> Result<Option<GitStatus>, crate::ProjectError> {
-    StatusReader::split(root, split_from, threads)
-        .keeping_for(Duration::ZERO)
-        .read()
+pub fn status_libgit2(root: &Path) -> Result<Option<GitStatus>, crate::ProjectError> {
+    let Ok(repo) = Repository::discover(root) else {
+        return Ok(None);
+    };
+    status_with(&repo, || statuses_libgit2(&repo))
 }
 
 /// The status of one project, read each time it may have changed. The repository handles
-/// of the last read (the caller's and one per thread) are kept for a while: a kept
-/// handle parses the index again only when the file changed (libgit2 compares its
-/// checksum) and keeps the objects it read, where fresh handles parse the whole index once
-/// each, every time (~55 ms per handle for 100k files). Measured in docs/benchmarks.md
-/// (git status). Not kept on Windows, where an open handle's pack files cannot be
-/// deleted (`git gc` would fail while Flint shows the project).
+/// of the last read (gitoxide's for the whole read, libgit2's for the branch and for the
+/// paths read after a save) are kept for a while: a kept handle reads the index again
+/// only when the file changed and keeps the objects it read. Measured in
+/// docs/benchmarks.md (git status). Not kept on Windows, where an open handle's pack
+/// files cannot be deleted (`git gc` would fail while Flint shows the project).
 pub struct StatusReader {
     root: std::path::PathBuf,
-    split_from: usize,
-    threads: usize,
     state: std::sync::Arc<std::sync::Mutex<ReaderState>>,
     /// `release` found a read running: that read lets go of the handles as it ends.
     release_asked: std::sync::atomic::AtomicBool,
     keep_for: Duration,
 }
 
-/// How long kept handles outlive their last read. They hold the index in memory (up to
-/// ~29 MiB with one spare for 100k tracked files) and keep the pack files they read open
+/// How long kept handles outlive their last read. They hold the index in memory (each
+/// handle its own copy, ~10-15 MiB for 100k tracked files) and keep the pack files they read open
 /// (a repack's old packs stay on disk while they are).
 const KEEP_FOR: Duration = Duration::from_secs(30);
 
@@ -556,7 +484,7 @@ struct Kept {
     /// which libgit2 caches per handle) means new handles.
     identity: Identity,
     repo: Repository,
-    spare: Vec<Repository>,
+    gix: gix::Repository,
     last_read: Instant,
 }
 
@@ -602,18 +530,8 @@ impl Identity {
 
 impl StatusReader {
     pub fn new(root: &Path) -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        Self::split(root, SPLIT_FROM, threads)
-    }
-
-    /// A reader whose tree is read over `threads` threads from `split_from` tracked files
-    /// (the tests force it on small repositories).
-    #[doc(hidden)]
-    pub fn split(root: &Path, split_from: usize, threads: usize) -> Self {
         Self {
             root: root.to_path_buf(),
-            split_from,
-            threads,
             state: Default::default(),
             release_asked: Default::default(),
             keep_for: KEEP_FOR,
@@ -638,7 +556,7 @@ impl StatusReader {
     pub fn read(&self) -> Result<Option<GitStatus>, crate::ProjectError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let read = self.with_kept(&mut state, |k| {
-            status_with(&k.repo, &mut k.spare, self.split_from, self.threads)
+            status_with(&k.repo, || statuses_gix(&k.gix))
         });
         read.map(Option::flatten)
     }
@@ -693,10 +611,16 @@ impl StatusReader {
             let Ok(repo) = Repository::discover(&self.root) else {
                 return Ok(None);
             };
+            // Both libraries must have found the same git folder (gitoxide is not asked
+            // to follow the environment's GIT_DIR; neither is libgit2).
+            let gix = gix_open(&self.root)?;
+            if gix.git_dir().canonicalize().ok() != repo.path().canonicalize().ok() {
+                return Err(git2::Error::from_str("the repository could not be read").into());
+            }
             state.kept = Some(Kept {
                 identity,
                 repo,
-                spare: Vec::new(),
+                gix,
                 last_read: Instant::now(),
             });
         }
@@ -755,18 +679,15 @@ fn fresh_index(repo: &Repository) -> Result<(), git2::Error> {
     index.read(!on_disk)
 }
 
+/// The status: the branch and its upstream from libgit2's `repo`, the changes from
+/// `changes`.
 fn status_with(
     repo: &Repository,
-    spare: &mut Vec<Repository>,
-    split_from: usize,
-    threads: usize,
+    changes: impl FnOnce() -> Result<Vec<(String, git2::Status)>, git2::Error>,
 ) -> Result<Option<GitStatus>, crate::ProjectError> {
     let Some(st) = state_of(repo) else {
         return Ok(None);
     };
-    // The tree is cut by the index's paths before libgit2's own status refreshes it:
-    // a kept handle's index is read again here if it changed on disk.
-    fresh_index(repo)?;
     let (mut upstream, mut ahead, mut behind) = (None, 0, 0);
     if let Ok(head) = repo.head() {
         if let (Some(local), Some(name)) = (head.target(), head.name()) {
@@ -782,7 +703,7 @@ fn status_with(
             }
         }
     }
-    let changes = statuses_of(repo, spare, split_from, threads)?
+    let changes = changes()?
         .into_iter()
         .filter_map(|(path, s)| {
             let mut c = change_of(s)?;
