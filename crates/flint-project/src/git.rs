@@ -227,11 +227,14 @@ fn change_of(s: git2::Status) -> Option<GitChange> {
     })
 }
 
-/// Opens the repository holding `root` with gitoxide, for the status read, with every
-/// filter driver taken out of its configuration (in memory): a read never runs a clean
-/// filter that a configuration names (a cloned repository's, or git-lfs's), as libgit2's
-/// status never did; gitoxide runs no `core.fsmonitor` either.
+/// Opens the repository holding `root` with gitoxide, for the status read. Its
+/// configuration is changed in memory, since the repository's may come from anyone:
+/// every filter driver taken out (a read never runs a clean filter that a configuration
+/// names, a cloned repository's or git-lfs's, as libgit2's status never did; gitoxide
+/// runs no `core.fsmonitor` either); files over `BIG_FILE` never compared for renames;
+/// the index read on at most four threads whatever `index.threads` says.
 fn gix_open(root: &Path) -> Result<gix::Repository, git2::Error> {
+    use gix::config::tree::{Core, Index};
     let mut repo = gix::discover(root).map_err(gix_error)?;
     let mut config = repo.config_snapshot_mut();
     let drivers: Vec<_> = config
@@ -241,8 +244,51 @@ fn gix_open(root: &Path) -> Result<gix::Repository, git2::Error> {
     for id in drivers {
         config.remove_section_by_id(id);
     }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    config
+        .set_value(&Core::BIG_FILE_THRESHOLD, BIG_FILE.to_string().as_str())
+        .map_err(gix_error)?;
+    config
+        .set_value(&Index::THREADS, threads.to_string().as_str())
+        .map_err(gix_error)?;
     config.commit().map_err(gix_error)?;
     Ok(repo)
+}
+
+/// Files larger than this are not compared for a rename (bytes).
+const BIG_FILE: u64 = 4 << 20;
+
+/// At most this many added and deleted files are compared for renames that are not
+/// exact (each pair is a diff): with more, only exact renames are found.
+const RENAME_CANDIDATES: usize = 100;
+
+/// The files gitoxide reads whole that the repository may name or plant: its exclude and
+/// attribute files (a link to `/dev/zero` would be read for ever) and `.gitmodules`
+/// (a named pipe there would block the read). Each must be absent or a regular file of
+/// at most `MAX_RULES_FILE` bytes; otherwise the read is libgit2's, which reads only a
+/// file's stated length and skips what is not a regular file.
+fn plain_rule_files(repo: &gix::Repository) -> bool {
+    const MAX_RULES_FILE: u64 = 16 << 20;
+    let config = repo.config_snapshot();
+    let mut followed = vec![
+        repo.common_dir().join("info").join("exclude"),
+        repo.common_dir().join("info").join("attributes"),
+    ];
+    for key in ["core.excludesFile", "core.attributesFile"] {
+        match config.trusted_path(key) {
+            Ok(Some(p)) => followed.push(repo.workdir().unwrap_or(repo.git_dir()).join(p)),
+            Ok(None) => {}
+            Err(_) => return false,
+        }
+    }
+    let plain = |m: std::io::Result<std::fs::Metadata>| match m {
+        Ok(m) => m.is_file() && m.len() <= MAX_RULES_FILE,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
+    followed.iter().all(|p| plain(std::fs::metadata(p)))
+        && repo
+            .workdir()
+            .is_none_or(|w| plain(std::fs::symlink_metadata(w.join(".gitmodules"))))
 }
 
 fn gix_error(e: impl std::fmt::Display) -> git2::Error {
@@ -288,10 +334,16 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
     use gix::diff::index::Change as Staged;
     use gix::status::index_worktree::Item as Worktree;
     use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
+    if !plain_rule_files(repo) {
+        return Err(git2::Error::from_str(
+            "an exclude, attribute or submodule file is not a plain file",
+        ));
+    }
     let index = fresh_gix_index(repo)?;
     // libgit2's: renames (not copies), 50% alike.
     let renames = gix::diff::Rewrites {
         copies: None,
+        limit: RENAME_CANDIDATES,
         ..Default::default()
     };
     let items = repo
@@ -307,7 +359,9 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
         })
         .into_iter(None)
         .map_err(gix_error)?;
-    let text = |b: &gix::bstr::BStr| b.to_string();
+    // A path that is not UTF-8 is left out, as libgit2's read leaves it out (no lossy
+    // name that could be another file's).
+    let text = |b: &gix::bstr::BStr| std::str::from_utf8(b).ok().map(str::to_owned);
     // A file, executable or not, is one kind; a link, a submodule another each.
     let kind = |m: gix::index::entry::Mode| {
         if m == gix::index::entry::Mode::FILE_EXECUTABLE {
@@ -320,16 +374,21 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
     // its flags), and where each index path is: both sides of a path are one entry.
     let mut entries = Vec::<(String, String, S)>::new();
     let mut at = std::collections::HashMap::<String, usize>::new();
-    let mut add = |name: String, path: String, s: S| match at.get(&path) {
-        Some(&i) => {
-            entries[i].2 |= s;
-            if name != path {
-                entries[i].0 = name;
+    let mut add = |name: Option<String>, path: Option<String>, s: S| {
+        let (Some(name), Some(path)) = (name, path) else {
+            return;
+        };
+        match at.get(&path) {
+            Some(&i) => {
+                entries[i].2 |= s;
+                if name != path {
+                    entries[i].0 = name;
+                }
             }
-        }
-        None => {
-            at.insert(path.clone(), entries.len());
-            entries.push((name, path, s));
+            None => {
+                at.insert(path.clone(), entries.len());
+                entries.push((name, path, s));
+            }
         }
     };
     for item in items {
@@ -391,11 +450,13 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
                 if entry.status != gix::dir::entry::Status::Untracked {
                     continue;
                 }
-                let mut path = text(entry.rela_path.as_ref());
+                let Some(mut path) = text(entry.rela_path.as_ref()) else {
+                    continue;
+                };
                 if entry.disk_kind == Some(gix::dir::entry::Kind::Repository) {
                     path.push('/');
                 }
-                add(path.clone(), path, S::WT_NEW)
+                add(Some(path.clone()), Some(path), S::WT_NEW)
             }
             // Not asked for: no renames between the index and the working tree.
             gix::status::Item::IndexWorktree(Worktree::Rewrite { .. }) => {}
@@ -416,6 +477,43 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
         }
     });
     Ok(entries.into_iter().map(|(path, _, s)| (path, s)).collect())
+}
+
+/// Submodules with changed or untracked files inside marked modified, as libgit2's
+/// status marks them: gitoxide is asked no further than a submodule's HEAD, since it
+/// would read the submodule's files through the submodule's own filters. Read by
+/// libgit2 (which runs no filter program), only where `.gitmodules` is a regular file.
+fn dirty_submodules(repo: &Repository, changes: &mut Vec<(String, git2::Status)>) {
+    use git2::SubmoduleStatus as M;
+    let listed = repo
+        .workdir()
+        .and_then(|w| std::fs::symlink_metadata(w.join(".gitmodules")).ok())
+        .is_some_and(|m| m.is_file());
+    if !listed {
+        return;
+    }
+    let Ok(submodules) = repo.submodules() else {
+        return;
+    };
+    for sm in submodules {
+        let (Some(name), Some(path)) = (sm.name(), sm.path().to_str()) else {
+            continue;
+        };
+        let path = crate::index::to_slash(Path::new(path));
+        let Ok(st) = repo.submodule_status(name, git2::SubmoduleIgnore::Unspecified) else {
+            continue;
+        };
+        if !st.intersects(M::WD_INDEX_MODIFIED | M::WD_WD_MODIFIED | M::WD_UNTRACKED) {
+            continue;
+        }
+        match changes.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, s)) => *s |= git2::Status::WT_MODIFIED,
+            None => {
+                let at = changes.partition_point(|(p, _)| *p < path);
+                changes.insert(at, (path, git2::Status::WT_MODIFIED));
+            }
+        }
+    }
 }
 
 /// The same list read by libgit2 in one pass: what the tests and the benchmark compare
@@ -556,7 +654,18 @@ impl StatusReader {
     pub fn read(&self) -> Result<Option<GitStatus>, crate::ProjectError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let read = self.with_kept(&mut state, |k| {
-            status_with(&k.repo, || statuses_gix(&k.gix))
+            status_with(&k.repo, || match statuses_gix(&k.gix) {
+                Ok(mut changes) => {
+                    dirty_submodules(&k.repo, &mut changes);
+                    Ok(changes)
+                }
+                // What gitoxide would not or could not read (a planted rules file, a
+                // submodule it cannot open), libgit2 reads.
+                Err(_) => {
+                    fresh_index(&k.repo)?;
+                    statuses_libgit2(&k.repo)
+                }
+            })
         });
         read.map(Option::flatten)
     }

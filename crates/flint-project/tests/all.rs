@@ -683,7 +683,7 @@ fn a_status_readers_handles_go_when_idle_or_released() {
 }
 
 /// A working tree whose `.git` is a file naming a git folder elsewhere
-/// (`git init --separate-git-dir`): every thread reads the tree the caller's handle reads.
+/// (`git init --separate-git-dir`): the read is of that working tree.
 #[test]
 fn the_status_read_follows_a_separate_git_folder() {
     let tmp = tempfile::tempdir().unwrap();
@@ -783,9 +783,9 @@ fn a_repository_with_a_submodule_is_listed_without_descending_into_it() {
 
     let st = flint_project::status(&root).unwrap().unwrap();
     assert_eq!(
-        flint_project::status(&root).unwrap().unwrap(),
+        flint_project::status_libgit2(&root).unwrap().unwrap(),
         st,
-        "the split read agrees"
+        "libgit2's read agrees"
     );
     let paths: Vec<&str> = st.changes.iter().map(|c| c.path.as_str()).collect();
     assert!(paths.contains(&".gitmodules"), "{paths:?}");
@@ -845,6 +845,10 @@ fn the_status_read_agrees_with_libgit2_on_conflicts_modes_and_submodules() {
         &root,
         &["submodule", "add", "-q", lib.to_str().unwrap(), "sub"],
     );
+    git(
+        &root,
+        &["submodule", "add", "-q", lib.to_str().unwrap(), "sub-dirty"],
+    );
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-qm", "base"]);
     git(&root, &["checkout", "-qb", "other"]);
@@ -870,6 +874,8 @@ fn the_status_read_agrees_with_libgit2_on_conflicts_modes_and_submodules() {
     let sub = root.join("sub");
     write(&sub, "lib.txt", "2\n");
     git(&sub, &["commit", "-qam", "two"]);
+    // Only its files changed (its HEAD where the index says): read by libgit2.
+    write(&root, "sub-dirty/lib.txt", "changed, not committed\n");
 
     let one_pass = flint_project::status_libgit2(&root).unwrap().unwrap();
     let read = flint_project::status(&root).unwrap().unwrap();
@@ -881,7 +887,59 @@ fn the_status_read_agrees_with_libgit2_on_conflicts_modes_and_submodules() {
         "to-link.txt",
         "staged-link.txt",
         "sub",
+        "sub-dirty",
     ] {
         assert!(paths.contains(&p), "{p} missing from {read:?}");
     }
+}
+
+/// What a repository plants for the read (rules files that never end, names that are
+/// not UTF-8) and the user's own `status.showUntrackedFiles=no`: the read still answers,
+/// as libgit2's does (or as `git status` does, for the setting).
+#[cfg(unix)]
+#[test]
+fn the_status_read_copes_with_planted_files_and_honours_show_untracked() {
+    use std::os::unix::ffi::OsStrExt;
+    let in_time = |root: &Path| {
+        let root = root.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(flint_project::status(&root).map(Option::unwrap));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the read answered in time")
+            .unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repo = Repository::init(&root).unwrap();
+    commit(&repo, "a.txt");
+    write(&root, "a.txt", "edited\n");
+    write(&root, "new.txt", "untracked\n");
+    let expected = flint_project::status_libgit2(&root).unwrap().unwrap();
+    assert_eq!(expected.changes.len(), 2);
+    // An exclude file that is an endless device, named by the repository or linked.
+    let mut config = repo.config().unwrap();
+    config.set_str("core.excludesFile", "/dev/zero").unwrap();
+    assert_eq!(in_time(&root), expected);
+    config.remove("core.excludesFile").unwrap();
+    let exclude = root.join(".git/info/exclude");
+    let _ = fs::remove_file(&exclude);
+    std::os::unix::fs::symlink("/dev/zero", &exclude).unwrap();
+    assert_eq!(in_time(&root), expected);
+    fs::remove_file(&exclude).unwrap();
+    // A file name that is not UTF-8: left out, as libgit2 leaves it out.
+    let odd = std::ffi::OsStr::from_bytes(b"odd-\xff.txt");
+    fs::write(root.join(odd), "x").unwrap();
+    assert_eq!(in_time(&root), expected);
+    assert_eq!(
+        flint_project::status_libgit2(&root).unwrap().unwrap(),
+        expected
+    );
+    fs::remove_file(root.join(odd)).unwrap();
+    // The user's setting, as git honours it: no untracked files listed.
+    config.set_str("status.showUntrackedFiles", "no").unwrap();
+    let st = in_time(&root);
+    let paths: Vec<_> = st.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["a.txt"]);
 }
