@@ -276,7 +276,12 @@ fn plain_rule_files(repo: &gix::Repository) -> bool {
     ];
     for key in ["core.excludesFile", "core.attributesFile"] {
         match config.trusted_path(key) {
-            Ok(Some(p)) => followed.push(repo.workdir().unwrap_or(repo.git_dir()).join(p)),
+            // A relative path as gitoxide may take it (from the process's folder) and as
+            // git takes it (from the working tree).
+            Ok(Some(p)) => {
+                followed.push(repo.workdir().unwrap_or(repo.git_dir()).join(&p));
+                followed.push(p);
+            }
             Ok(None) => {}
             Err(_) => return false,
         }
