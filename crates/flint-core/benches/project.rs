@@ -328,6 +328,26 @@ fn main() {
         "git status, 60 changed paths one by one (libgit2)".into(),
         ms(t.elapsed()),
     ));
+    // The app's read after saves: the kept reader, the paths in one gitoxide pass; and
+    // one saved path alone (median of 5).
+    let saved: Vec<String> = (0..60)
+        .map(|i| format!("src/m{:03}/d00/f{}.rs", i, i))
+        .collect();
+    let _ = reader.read_paths(&saved[..1]).unwrap();
+    let t = Instant::now();
+    let read = reader.read_paths(&saved).unwrap();
+    let all = t.elapsed();
+    assert_eq!(read.iter().filter(|(_, c)| c.is_some()).count(), 60);
+    let mut one = Vec::new();
+    for p in saved.iter().take(5) {
+        let t = Instant::now();
+        let _ = reader.read_paths(std::slice::from_ref(p)).unwrap();
+        one.push(t.elapsed());
+    }
+    rows.push((
+        "git status after saves, as the app reads it: 60 paths at once / 1 path (gitoxide)".into(),
+        format!("{} / {}", ms(all), ms(percentile(&mut one, 0.5))),
+    ));
     // 4. Context assembly for a prompt with five mentioned files.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

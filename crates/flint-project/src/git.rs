@@ -334,7 +334,10 @@ fn fresh_gix_index(
 /// index, the tracked files' stat and the untracked walk run on threads at once, the index
 /// memory-mapped: ~1x `git status` on 100k files where libgit2 took 1.25-1.8x
 /// (docs/benchmarks.md, git status). A submodule is looked at no further than its HEAD.
-fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, git2::Error> {
+fn statuses_gix(
+    repo: &gix::Repository,
+    only: Option<&[String]>,
+) -> Result<Vec<(String, git2::Status)>, git2::Error> {
     use git2::Status as S;
     use gix::diff::index::Change as Staged;
     use gix::status::index_worktree::Item as Worktree;
@@ -351,7 +354,14 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
         limit: RENAME_CANDIDATES,
         ..Default::default()
     };
-    let items = repo
+    // Just some paths (after a save): their HEAD -> index side looked up one by one
+    // (HEAD's whole tree against the whole index is ~30 ms on 100k files), the working
+    // tree's read for them alone, each a literal path.
+    let staged = match only {
+        Some(paths) => staged_by_lookup(repo, &index, paths)?,
+        None => Vec::new(),
+    };
+    let platform = repo
         .status(gix::progress::Discard)
         .map_err(gix_error)?
         .index(index)
@@ -361,9 +371,25 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
         .index_worktree_submodules(gix::status::Submodule::Given {
             ignore: gix::submodule::config::Ignore::Dirty,
             check_dirty: false,
-        })
-        .into_iter(None)
-        .map_err(gix_error)?;
+        });
+    let items: Box<dyn Iterator<Item = Result<gix::status::Item, git2::Error>>> = match only {
+        None => Box::new(
+            platform
+                .into_iter(None)
+                .map_err(gix_error)?
+                .map(|r| r.map_err(gix_error)),
+        ),
+        Some(paths) => Box::new(
+            platform
+                .into_index_worktree_iter(
+                    paths
+                        .iter()
+                        .map(|p| gix::bstr::BString::from(format!(":(literal){p}"))),
+                )
+                .map_err(gix_error)?
+                .map(|r| r.map(gix::status::Item::IndexWorktree).map_err(gix_error)),
+        ),
+    };
     // A path that is not UTF-8 is left out, as libgit2's read leaves it out (no lossy
     // name that could be another file's).
     let text = |b: &gix::bstr::BStr| std::str::from_utf8(b).ok().map(str::to_owned);
@@ -396,8 +422,11 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
             }
         }
     };
+    for (path, s) in staged {
+        add(Some(path.clone()), Some(path), s);
+    }
     for item in items {
-        match item.map_err(gix_error)? {
+        match item? {
             gix::status::Item::TreeIndex(change) => match change {
                 Staged::Addition { location, .. } => {
                     add(text(&location), text(&location), S::INDEX_NEW)
@@ -482,6 +511,83 @@ fn statuses_gix(repo: &gix::Repository) -> Result<Vec<(String, git2::Status)>, g
         }
     });
     Ok(entries.into_iter().map(|(path, _, s)| (path, s)).collect())
+}
+
+/// HEAD -> index for these paths alone, in libgit2's terms (no renames: a path alone
+/// cannot be paired): added, deleted, modified or a change of kind. Paths in conflict or
+/// added with `git add -N` are the working tree's side to report, as in the whole read.
+fn staged_by_lookup(
+    repo: &gix::Repository,
+    index: &gix::index::File,
+    paths: &[String],
+) -> Result<Vec<(String, git2::Status)>, git2::Error> {
+    use git2::Status as S;
+    use gix::bstr::ByteSlice;
+    #[derive(PartialEq)]
+    enum Kind {
+        File,
+        Link,
+        Commit,
+    }
+    let tree_id = repo.head_tree_id_or_empty().map_err(gix_error)?;
+    let tree = repo.find_tree(tree_id).map_err(gix_error)?;
+    let mut out = Vec::new();
+    for path in paths {
+        let head = tree
+            .lookup_entry_by_path(path)
+            .map_err(gix_error)?
+            .and_then(|e| {
+                let (kind, exec) = match e.mode().kind() {
+                    gix::object::tree::EntryKind::Blob => (Kind::File, false),
+                    gix::object::tree::EntryKind::BlobExecutable => (Kind::File, true),
+                    gix::object::tree::EntryKind::Link => (Kind::Link, false),
+                    gix::object::tree::EntryKind::Commit => (Kind::Commit, false),
+                    gix::object::tree::EntryKind::Tree => return None,
+                };
+                Some((kind, exec, e.object_id()))
+            });
+        let bpath = path.as_bytes().as_bstr();
+        if index.entry_index_by_path(bpath).is_ok()
+            && index
+                .entry_by_path_and_stage(bpath, gix::index::entry::Stage::Unconflicted)
+                .is_none()
+        {
+            continue; // in conflict
+        }
+        let staged = index
+            .entry_by_path_and_stage(bpath, gix::index::entry::Stage::Unconflicted)
+            .and_then(|e| {
+                if e.flags.contains(gix::index::entry::Flags::INTENT_TO_ADD) {
+                    return Some(None);
+                }
+                use gix::index::entry::Mode;
+                let (kind, exec) = match e.mode {
+                    Mode::FILE => (Kind::File, false),
+                    Mode::FILE_EXECUTABLE => (Kind::File, true),
+                    Mode::SYMLINK => (Kind::Link, false),
+                    Mode::COMMIT => (Kind::Commit, false),
+                    _ => return None,
+                };
+                Some(Some((kind, exec, e.id)))
+            });
+        let s = match (head, staged) {
+            (_, Some(None)) => continue, // git add -N
+            (None, None) => continue,
+            (None, Some(Some(_))) => S::INDEX_NEW,
+            (Some(_), None) => S::INDEX_DELETED,
+            (Some((hk, hx, hid)), Some(Some((ik, ix, iid)))) => {
+                if hk != ik {
+                    S::INDEX_TYPECHANGE
+                } else if hid != iid || hx != ix {
+                    S::INDEX_MODIFIED
+                } else {
+                    continue;
+                }
+            }
+        };
+        out.push((path.clone(), s));
+    }
+    Ok(out)
 }
 
 /// Submodules with changed or untracked files inside marked modified, as libgit2's
@@ -659,7 +765,7 @@ impl StatusReader {
     pub fn read(&self) -> Result<Option<GitStatus>, crate::ProjectError> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let read = self.with_kept(&mut state, |k| {
-            status_with(&k.repo, || match statuses_gix(&k.gix) {
+            status_with(&k.repo, || match statuses_gix(&k.gix, None) {
                 Ok(mut changes) => {
                     dirty_submodules(&k.repo, &mut changes);
                     Ok(changes)
@@ -684,8 +790,14 @@ impl StatusReader {
         let Some(mut state) = self.try_state() else {
             return status_of(&self.root, paths);
         };
-        self.with_kept(&mut state, |k| paths_status(&k.repo, &self.root, paths))?
-            .ok_or_else(|| git2::Error::from_str("not in a git repository").into())
+        self.with_kept(&mut state, |k| {
+            match paths_status_gix(&k.gix, &k.repo, &self.root, paths) {
+                Ok(out) => Ok(out),
+                // As for a whole read: what gitoxide would not read, libgit2 reads.
+                Err(_) => paths_status(&k.repo, &self.root, paths),
+            }
+        })?
+        .ok_or_else(|| git2::Error::from_str("not in a git repository").into())
     }
 
     /// Lets the kept handles go now (for a project no longer shown): the next read opens
@@ -832,6 +944,44 @@ fn status_with(
         behind,
         changes,
     }))
+}
+
+/// The status of just these paths (after a save) as the whole read reports them, read
+/// by gitoxide limited to them (each a literal path): one pass for all of them where
+/// libgit2 reads each on its own (docs/benchmarks.md, git status).
+fn paths_status_gix(
+    repo: &gix::Repository,
+    libgit2: &Repository,
+    root: &Path,
+    paths: &[String],
+) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
+    let workdir = repo
+        .workdir()
+        .and_then(|w| w.canonicalize().ok())
+        .ok_or_else(|| git2::Error::from_str("no working tree"))?;
+    let rels: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            let full = root.join(p);
+            let rel = full.strip_prefix(&workdir).unwrap_or(Path::new(p));
+            crate::index::to_slash(rel)
+        })
+        .collect();
+    let mut changes = statuses_gix(repo, Some(&rels))?;
+    dirty_submodules(libgit2, &mut changes);
+    let by_path: std::collections::HashMap<&str, git2::Status> =
+        changes.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    Ok(rels
+        .into_iter()
+        .map(|rel| {
+            let change = by_path.get(rel.as_str()).and_then(|s| {
+                let mut c = change_of(*s)?;
+                c.path = rel.clone();
+                Some(c)
+            });
+            (rel, change)
+        })
+        .collect())
 }
 
 /// The status of just these paths (after a save), without scanning the whole tree.
