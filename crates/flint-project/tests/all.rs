@@ -753,6 +753,26 @@ fn the_status_read_follows_a_separate_git_folder() {
             ("e/new.txt", None, true)
         ]
     );
+    // Read path by path (after a save): the same.
+    let asked = ["b/2.txt", "e/new.txt", "a/1.txt"].map(String::from);
+    let read = flint_project::StatusReader::new(&root)
+        .read_paths(&asked)
+        .unwrap();
+    let by_path: Vec<_> = read
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_ref().map(|c| (c.unstaged, c.untracked))))
+        .collect();
+    assert_eq!(
+        by_path,
+        [
+            (
+                "b/2.txt",
+                Some((Some(flint_project::ChangeCode::Modified), false))
+            ),
+            ("e/new.txt", Some((None, true))),
+            ("a/1.txt", None)
+        ]
+    );
 }
 
 /// A filter driver named by the repository's configuration (a clean filter runs when a
