@@ -662,8 +662,8 @@ pub fn status_libgit2(root: &Path) -> Result<Option<GitStatus>, crate::ProjectEr
 }
 
 /// The status of one project, read each time it may have changed. The repository handles
-/// of the last read (gitoxide's for the whole read, libgit2's for the branch and for the
-/// paths read after a save) are kept for a while: a kept handle reads the index again
+/// of the last read (gitoxide's for the changes, libgit2's for the branch and upstream and
+/// for what gitoxide would not read) are kept for a while: a kept handle reads the index again
 /// only when the file changed and keeps the objects it read. Measured in
 /// docs/benchmarks.md (git status). Not kept on Windows, where an open handle's pack
 /// files cannot be deleted (`git gc` would fail while Flint shows the project).
@@ -781,8 +781,9 @@ impl StatusReader {
         read.map(Option::flatten)
     }
 
-    /// The status of just these paths (after a save), on the kept handle: `status_of`.
-    /// While a full read runs, it is read on a handle of its own rather than wait.
+    /// The status of just these paths (after a save), on the kept handles, as the whole
+    /// read reports them (no renames: a path alone cannot be paired). While a full read
+    /// runs, libgit2 reads them on a handle of its own (`status_of`) rather than wait.
     pub fn read_paths(
         &self,
         paths: &[String],
