@@ -337,7 +337,7 @@ fn fresh_gix_index(
 fn statuses_gix(
     repo: &gix::Repository,
     only: Option<&[String]>,
-) -> Result<Vec<(String, git2::Status)>, git2::Error> {
+) -> Result<Vec<(String, String, git2::Status)>, git2::Error> {
     use git2::Status as S;
     use gix::diff::index::Change as Staged;
     use gix::status::index_worktree::Item as Worktree;
@@ -358,6 +358,18 @@ fn statuses_gix(
     // (HEAD's whole tree against the whole index is ~30 ms on 100k files), the working
     // tree's read for them alone, each a literal path.
     let staged = match only {
+        Some([]) => return Ok(Vec::new()),
+        // A sparse index's folder entries stand for files the lookup cannot see.
+        Some(_) if index.is_sparse() => {
+            return Err(git2::Error::from_str("a sparse index"));
+        }
+        // With every pathspec taken as a plain name, `:(top,literal)` would be one.
+        Some(_)
+            if std::env::var_os("GIT_LITERAL_PATHSPECS")
+                .is_some_and(|v| !v.is_empty() && v != "0") =>
+        {
+            return Err(git2::Error::from_str("GIT_LITERAL_PATHSPECS"));
+        }
         Some(paths) => staged_by_lookup(repo, &index, paths)?,
         None => Vec::new(),
     };
@@ -384,7 +396,9 @@ fn statuses_gix(
                 .into_index_worktree_iter(
                     paths
                         .iter()
-                        .map(|p| gix::bstr::BString::from(format!(":(literal){p}"))),
+                        // From the top of the working tree (gitoxide would put the
+                        // process's folder in front otherwise), each name as it is.
+                        .map(|p| gix::bstr::BString::from(format!(":(top,literal){p}"))),
                 )
                 .map_err(gix_error)?
                 .map(|r| r.map(gix::status::Item::IndexWorktree).map_err(gix_error)),
@@ -510,7 +524,7 @@ fn statuses_gix(
             a.1.cmp(&b.1)
         }
     });
-    Ok(entries.into_iter().map(|(path, _, s)| (path, s)).collect())
+    Ok(entries)
 }
 
 /// HEAD -> index for these paths alone, in libgit2's terms (no renames: a path alone
@@ -594,7 +608,11 @@ fn staged_by_lookup(
 /// status marks them: gitoxide is asked no further than a submodule's HEAD, since it
 /// would read the submodule's files through the submodule's own filters. Read by
 /// libgit2 (which runs no filter program), only where `.gitmodules` is a regular file.
-fn dirty_submodules(repo: &Repository, changes: &mut Vec<(String, git2::Status)>) {
+fn dirty_submodules(
+    repo: &Repository,
+    changes: &mut Vec<(String, String, git2::Status)>,
+    only: Option<&std::collections::HashSet<&str>>,
+) {
     use git2::SubmoduleStatus as M;
     let listed = repo
         .workdir()
@@ -611,17 +629,20 @@ fn dirty_submodules(repo: &Repository, changes: &mut Vec<(String, git2::Status)>
             continue;
         };
         let path = crate::index::to_slash(Path::new(path));
+        if only.is_some_and(|only| !only.contains(path.as_str())) {
+            continue;
+        }
         let Ok(st) = repo.submodule_status(name, git2::SubmoduleIgnore::Unspecified) else {
             continue;
         };
         if !st.intersects(M::WD_INDEX_MODIFIED | M::WD_WD_MODIFIED | M::WD_UNTRACKED) {
             continue;
         }
-        match changes.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, s)) => *s |= git2::Status::WT_MODIFIED,
+        match changes.iter_mut().find(|(_, p, _)| *p == path) {
+            Some((_, _, s)) => *s |= git2::Status::WT_MODIFIED,
             None => {
-                let at = changes.partition_point(|(p, _)| *p < path);
-                changes.insert(at, (path, git2::Status::WT_MODIFIED));
+                let at = changes.partition_point(|(_, p, _)| *p < path);
+                changes.insert(at, (path.clone(), path, git2::Status::WT_MODIFIED));
             }
         }
     }
@@ -767,8 +788,8 @@ impl StatusReader {
         let read = self.with_kept(&mut state, |k| {
             status_with(&k.repo, || match statuses_gix(&k.gix, None) {
                 Ok(mut changes) => {
-                    dirty_submodules(&k.repo, &mut changes);
-                    Ok(changes)
+                    dirty_submodules(&k.repo, &mut changes, None);
+                    Ok(changes.into_iter().map(|(name, _, s)| (name, s)).collect())
                 }
                 // What gitoxide would not or could not read (a planted rules file, a
                 // submodule it cannot open), libgit2 reads.
@@ -947,6 +968,9 @@ fn status_with(
     }))
 }
 
+/// Past this many paths at once, the read after a save reads the whole tree.
+const MANY_PATHS: usize = 200;
+
 /// The status of just these paths (after a save) as the whole read reports them, read
 /// by gitoxide limited to them (each a literal path): one pass for all of them where
 /// libgit2 reads each on its own (docs/benchmarks.md, git status).
@@ -960,18 +984,38 @@ fn paths_status_gix(
         .workdir()
         .and_then(|w| w.canonicalize().ok())
         .ok_or_else(|| git2::Error::from_str("no working tree"))?;
-    let rels: Vec<String> = paths
+    let rels = paths
         .iter()
         .map(|p| {
             let full = root.join(p);
-            let rel = full.strip_prefix(&workdir).unwrap_or(Path::new(p));
-            crate::index::to_slash(rel)
+            let rel = full
+                .strip_prefix(&workdir)
+                .map_err(|_| git2::Error::from_str("the project is outside the working tree"))?;
+            Ok(crate::index::to_slash(rel))
         })
-        .collect();
-    let mut changes = statuses_gix(repo, Some(&rels))?;
-    dirty_submodules(libgit2, &mut changes);
-    let by_path: std::collections::HashMap<&str, git2::Status> =
-        changes.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        .collect::<Result<Vec<String>, git2::Error>>()?;
+    let asked: Vec<String> = rels.iter().filter(|r| !r.is_empty()).cloned().collect();
+    // Each index entry is matched against every path: past a few hundred (a folder of
+    // new files), the whole read costs less.
+    let mut changes = if asked.len() > MANY_PATHS {
+        statuses_gix(repo, None)?
+    } else {
+        statuses_gix(repo, Some(&asked))?
+    };
+    let wanted: std::collections::HashSet<&str> = asked.iter().map(String::as_str).collect();
+    dirty_submodules(libgit2, &mut changes, Some(&wanted));
+    // By index path, and by the name the whole read gives a rename (its old path).
+    let mut by_path = std::collections::HashMap::<&str, git2::Status>::new();
+    for (name, path, s) in &changes {
+        *by_path
+            .entry(path.as_str())
+            .or_insert(git2::Status::empty()) |= *s;
+        if name != path {
+            *by_path
+                .entry(name.as_str())
+                .or_insert(git2::Status::empty()) |= *s;
+        }
+    }
     Ok(rels
         .into_iter()
         .map(|rel| {
@@ -983,6 +1027,15 @@ fn paths_status_gix(
             (rel, change)
         })
         .collect())
+}
+
+/// `read_paths` by gitoxide alone, no libgit2 to fall back on: what the tests check.
+#[doc(hidden)]
+pub fn status_of_gitoxide(
+    root: &Path,
+    paths: &[String],
+) -> Result<Vec<(String, Option<GitChange>)>, crate::ProjectError> {
+    paths_status_gix(&gix_open(root)?, &repo_of(root)?, root, paths)
 }
 
 /// The status of just these paths (after a save), without scanning the whole tree.

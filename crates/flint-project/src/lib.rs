@@ -19,8 +19,8 @@ use ts_rs::TS;
 pub use agents::{agents_files, AgentsFile};
 pub use confine::{read_regular, unsafe_char};
 pub use git::{
-    commit, diff_file, stage, staged_diff, status, status_libgit2, status_of, status_summary,
-    unstage, ChangeCode, GitChange, GitState, GitStatus, StatusReader,
+    commit, diff_file, stage, staged_diff, status, status_libgit2, status_of, status_of_gitoxide,
+    status_summary, unstage, ChangeCode, GitChange, GitState, GitStatus, StatusReader,
 };
 pub use index::{FileIndex, FileMatch};
 pub use tree::Entry;
