@@ -3,6 +3,8 @@
 //! a folder of the repository, with names that look like pathspec magic. gitoxide's
 //! answer (no libgit2 to fall back on) must be libgit2's.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::fs;
 use std::path::Path;
 
