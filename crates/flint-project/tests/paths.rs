@@ -16,26 +16,27 @@ fn write(root: &Path, rel: &str, text: &str) {
     fs::write(p, text).unwrap();
 }
 
+/// Names that look like pathspec magic (each must stand for itself alone), in `proj/`.
+const ODD: [&str; 8] = [
+    "plain.txt",
+    "with space.txt",
+    "star*.txt",
+    "[ab].txt",
+    ":(glob)x.txt",
+    "(paren).txt",
+    "!bang.txt",
+    "a).txt",
+];
+
 #[test]
 fn paths_read_after_a_save_from_inside_the_repository() {
     let tmp = tempfile::tempdir().unwrap();
     let top = tmp.path().canonicalize().unwrap();
     let repo = Repository::init(&top).unwrap();
-    let names = [
-        "proj/plain.txt",
-        "proj/with space.txt",
-        "proj/star*.txt",
-        "proj/[ab].txt",
-        "proj/:(glob)x.txt",
-        "proj/(paren).txt",
-        "proj/!bang.txt",
-        "proj/a).txt",
-        "proj/a.txt",
-        "proj/b.txt",
-        "other/file.txt",
-    ];
+    let mut names: Vec<String> = ODD.iter().map(|n| format!("proj/{n}")).collect();
+    names.extend(["proj/a.txt", "proj/b.txt", "other/file.txt"].map(String::from));
     let mut index = repo.index().unwrap();
-    for n in names {
+    for n in &names {
         write(&top, n, n);
         index.add_path(Path::new(n)).unwrap();
     }
@@ -46,17 +47,8 @@ fn paths_read_after_a_save_from_inside_the_repository() {
         .unwrap();
     // Edited: each odd name (each must not stand for another file: a.txt and b.txt stay
     // as they are, as does the file outside the project); new: one more odd name.
-    for n in [
-        "proj/plain.txt",
-        "proj/with space.txt",
-        "proj/star*.txt",
-        "proj/[ab].txt",
-        "proj/:(glob)x.txt",
-        "proj/(paren).txt",
-        "proj/!bang.txt",
-        "proj/a).txt",
-    ] {
-        write(&top, n, "edited\n");
+    for n in ODD {
+        write(&top, &format!("proj/{n}"), "edited\n");
     }
     write(&top, "proj/new *.txt", "untracked\n");
     // The process's folder inside the repository, below the project.
@@ -65,21 +57,8 @@ fn paths_read_after_a_save_from_inside_the_repository() {
     std::env::set_current_dir(&inside).unwrap();
 
     let project = top.join("proj");
-    let asked: Vec<String> = [
-        "plain.txt",
-        "with space.txt",
-        "star*.txt",
-        "[ab].txt",
-        ":(glob)x.txt",
-        "(paren).txt",
-        "!bang.txt",
-        "a).txt",
-        "a.txt",
-        "b.txt",
-        "new *.txt",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut asked: Vec<String> = ODD.map(String::from).to_vec();
+    asked.extend(["a.txt", "b.txt", "new *.txt"].map(String::from));
     let expected = flint_project::status_of(&project, &asked).unwrap();
     let changed = expected.iter().filter(|(_, c)| c.is_some()).count();
     assert_eq!(changed, 9, "{expected:?}");
