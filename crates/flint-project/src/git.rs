@@ -330,7 +330,9 @@ fn fresh_gix_index(
 
 /// Every changed path's status flags, in libgit2's terms (untracked files listed one by
 /// one, a nested repository as `name/`, renames in the index found and named by their
-/// old path, as libgit2 names them), in index-path order. Read with gitoxide: HEAD ->
+/// old path, as libgit2 names them), in index-path order, each as (the name libgit2
+/// gives it, its path in the index, its flags); with `only`, just those paths (a read
+/// after a save: no renames, since a path alone cannot be paired). Read with gitoxide: HEAD ->
 /// index, the tracked files' stat and the untracked walk run on threads at once, the index
 /// memory-mapped: ~1x `git status` on 100k files where libgit2 took 1.25-1.8x
 /// (docs/benchmarks.md, git status). A submodule is looked at no further than its HEAD.
