@@ -409,14 +409,6 @@ fn statuses_gix(
     // A path that is not UTF-8 is left out, as libgit2's read leaves it out (no lossy
     // name that could be another file's).
     let text = |b: &gix::bstr::BStr| std::str::from_utf8(b).ok().map(str::to_owned);
-    // A file, executable or not, is one kind; a link, a submodule another each.
-    let kind = |m: gix::index::entry::Mode| {
-        if m == gix::index::entry::Mode::FILE_EXECUTABLE {
-            gix::index::entry::Mode::FILE
-        } else {
-            m
-        }
-    };
     // (the name libgit2 gives the entry - a rename's old path -, its path in the index,
     // its flags), and where each index path is: both sides of a path are one entry.
     let mut entries = Vec::<(String, String, S)>::new();
@@ -456,7 +448,7 @@ fn statuses_gix(
                     entry_mode,
                     ..
                 } => {
-                    let s = if kind(previous_entry_mode) == kind(entry_mode) {
+                    let s = if kind_of(previous_entry_mode) == kind_of(entry_mode) {
                         S::INDEX_MODIFIED
                     } else {
                         S::INDEX_TYPECHANGE
@@ -539,12 +531,7 @@ fn staged_by_lookup(
 ) -> Result<Vec<(String, git2::Status)>, git2::Error> {
     use git2::Status as S;
     use gix::bstr::ByteSlice;
-    #[derive(PartialEq)]
-    enum Kind {
-        File,
-        Link,
-        Commit,
-    }
+    use gix::index::entry::{Flags, Mode, Stage};
     let tree_id = repo.head_tree_id_or_empty().map_err(gix_error)?;
     let tree = repo.find_tree(tree_id).map_err(gix_error)?;
     let mut out = Vec::new();
@@ -553,48 +540,31 @@ fn staged_by_lookup(
             .lookup_entry_by_path(path)
             .map_err(gix_error)?
             .and_then(|e| {
-                let (kind, exec) = match e.mode().kind() {
-                    gix::object::tree::EntryKind::Blob => (Kind::File, false),
-                    gix::object::tree::EntryKind::BlobExecutable => (Kind::File, true),
-                    gix::object::tree::EntryKind::Link => (Kind::Link, false),
-                    gix::object::tree::EntryKind::Commit => (Kind::Commit, false),
-                    gix::object::tree::EntryKind::Tree => return None,
+                // By kind, as git reads a tree (an old `100664` blob is a file).
+                use gix::object::tree::EntryKind;
+                let mode = match e.mode().kind() {
+                    EntryKind::Blob => Mode::FILE,
+                    EntryKind::BlobExecutable => Mode::FILE_EXECUTABLE,
+                    EntryKind::Link => Mode::SYMLINK,
+                    EntryKind::Commit => Mode::COMMIT,
+                    EntryKind::Tree => return None,
                 };
-                Some((kind, exec, e.object_id()))
+                Some((mode, e.object_id()))
             });
         let bpath = path.as_bytes().as_bstr();
-        if index.entry_index_by_path(bpath).is_ok()
-            && index
-                .entry_by_path_and_stage(bpath, gix::index::entry::Stage::Unconflicted)
-                .is_none()
-        {
+        let staged = index.entry_by_path_and_stage(bpath, Stage::Unconflicted);
+        if staged.is_none() && index.entry_index_by_path(bpath).is_ok() {
             continue; // in conflict
         }
-        let staged = index
-            .entry_by_path_and_stage(bpath, gix::index::entry::Stage::Unconflicted)
-            .and_then(|e| {
-                if e.flags.contains(gix::index::entry::Flags::INTENT_TO_ADD) {
-                    return Some(None);
-                }
-                use gix::index::entry::Mode;
-                let (kind, exec) = match e.mode {
-                    Mode::FILE => (Kind::File, false),
-                    Mode::FILE_EXECUTABLE => (Kind::File, true),
-                    Mode::SYMLINK => (Kind::Link, false),
-                    Mode::COMMIT => (Kind::Commit, false),
-                    _ => return None,
-                };
-                Some(Some((kind, exec, e.id)))
-            });
         let s = match (head, staged) {
-            (_, Some(None)) => continue, // git add -N
+            (_, Some(e)) if e.flags.contains(Flags::INTENT_TO_ADD) => continue, // git add -N
             (None, None) => continue,
-            (None, Some(Some(_))) => S::INDEX_NEW,
+            (None, Some(_)) => S::INDEX_NEW,
             (Some(_), None) => S::INDEX_DELETED,
-            (Some((hk, hx, hid)), Some(Some((ik, ix, iid)))) => {
-                if hk != ik {
+            (Some((mode, id)), Some(e)) => {
+                if kind_of(mode) != kind_of(e.mode) {
                     S::INDEX_TYPECHANGE
-                } else if hid != iid || hx != ix {
+                } else if id != e.id || mode != e.mode {
                     S::INDEX_MODIFIED
                 } else {
                     continue;
@@ -604,6 +574,17 @@ fn staged_by_lookup(
         out.push((path.clone(), s));
     }
     Ok(out)
+}
+
+/// What a change of mode means to libgit2: a file, executable or not, is one kind; a
+/// link and a submodule are others (a change between kinds is a type change).
+fn kind_of(mode: gix::index::entry::Mode) -> gix::index::entry::Mode {
+    use gix::index::entry::Mode;
+    if mode == Mode::FILE_EXECUTABLE {
+        Mode::FILE
+    } else {
+        mode
+    }
 }
 
 /// Submodules with changed or untracked files inside marked modified, as libgit2's
